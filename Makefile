@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kvmem top-level build.
+#
+#   make             kvmem.ko for KDIR, and the user-space programs
+#   make check       install what is missing, build, run every test (unit,
+#                    style, both kernels' W=1 builds, the in-VM suite on 6.1
+#                    and 6.12); last line: "N passed, N failed"
+#   make bench       benchmarks in the VM, figures in build/bench/results.json
+#
+# Everything is built under build/.
+
+BUILD     := build
+CC        ?= gcc
+CSTD      := -std=c11 -D_GNU_SOURCE
+CWARN     := -Wall -Wextra -Werror
+SAN       := -fsanitize=address,undefined -fno-sanitize-recover=all -g
+INC       := -Iuapi -Ikmod
+
+# Test kernels: Debian 12's 6.1 and 6.12 (installed by tools/install-deps.sh).
+K61       := $(lastword $(sort $(notdir $(wildcard /lib/modules/6.1.*-amd64))))
+K612      := $(lastword $(sort $(notdir $(wildcard /lib/modules/6.12.*-amd64))))
+KVERS     := $(K61) $(K612)
+KDIR      ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+		$(wildcard /lib/modules/$(K61)/build))
+
+KSRC      := Kbuild $(wildcard kmod/*.c kmod/*.h) uapi/linux/kvmem.h
+UNIT      := frame_alloc validate
+VMTEST_SRC := $(wildcard tests/vm/*.c)
+VMTEST_HDR := $(wildcard tests/vm/*.h)
+BENCH_SRC  := $(wildcard tools/bench/*.c)
+VM_PARAMS  := reserve_mib=16
+
+.PHONY: all module modules-all unit vm-bins check check-run deps bench \
+	bench-run clean help
+
+all: module vm-bins
+
+help:
+	@sed -n '3,12p' Makefile
+
+deps:
+	@tools/install-deps.sh
+
+# ---- kernel module ---------------------------------------------------------
+
+module:
+	@test -n "$(KDIR)" || { echo "no kernel build dir: make deps, or KDIR=..."; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+# One copy of the sources per kernel, so both builds can coexist.
+$(BUILD)/kmod-%/kvmem.ko: $(KSRC)
+	@rm -rf $(@D) && mkdir -p $(@D)
+	@cp -r Kbuild kmod uapi $(@D)/
+	$(MAKE) -C /lib/modules/$*/build M=$(CURDIR)/$(@D) W=1 modules \
+		> $(@D)/build.log 2>&1 || { cat $(@D)/build.log; exit 1; }
+
+modules-all: $(foreach k,$(KVERS),$(BUILD)/kmod-$(k)/kvmem.ko)
+
+# ---- user space --------------------------------------------------------------
+
+# A unit test tests/unit/test_X.c runs the kernel module's plain-C file
+# kmod/X.c in user space, plainly and under ASan+UBSan.
+UNIT_DEPS := tests/unit/unit.h kmod/plain.h uapi/linux/kvmem.h
+
+$(BUILD)/unit/%: tests/unit/test_%.c kmod/%.c kmod/%.h $(UNIT_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(CWARN) -O2 $(INC) -o $@ $< kmod/$*.c
+
+$(BUILD)/unit-san/%: tests/unit/test_%.c kmod/%.c kmod/%.h $(UNIT_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(CWARN) -O1 $(SAN) $(INC) -o $@ $< kmod/$*.c
+
+unit: $(addprefix $(BUILD)/unit/,$(UNIT)) $(addprefix $(BUILD)/unit-san/,$(UNIT))
+
+# Statically linked: the guest has busybox and nothing else.
+$(BUILD)/vm/kvmem-vmtest: $(VMTEST_SRC) $(VMTEST_HDR) uapi/linux/kvmem.h
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(CWARN) -O2 -Iuapi -static -o $@ $(VMTEST_SRC)
+
+$(BUILD)/vm/kvmem-bench: $(BENCH_SRC) uapi/linux/kvmem.h
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(CWARN) -O2 -Iuapi -static -o $@ $(BENCH_SRC)
+
+vm-bins: $(BUILD)/vm/kvmem-vmtest
+
+# ---- tests -------------------------------------------------------------------
+
+check: deps
+	@$(MAKE) --no-print-directory check-run
+
+check-run:
+	@tools/check.sh "$(K61)" "$(K612)" "$(VM_PARAMS)"
+
+bench: deps
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run: modules-all $(BUILD)/vm/kvmem-bench
+	@tools/bench.sh "$(K61)" "$(VM_PARAMS)"
+
+clean:
+	rm -rf $(BUILD) *.o *.ko *.mod *.mod.c modules.order Module.symvers \
+		.*.cmd kmod/*.o kmod/.*.cmd

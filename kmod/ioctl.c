@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The ioctls of /dev/kvmem, dispatched through one table.
+ *
+ * The dispatcher copies the argument in before the handler runs and out
+ * after it returns, so that no handler touches user memory while it holds
+ * a lock (a user pointer may point into a kvmem mapping). Only QUERY's
+ * residency array is copied by its handler, in chunks, between locks.
+ */
+#include <linux/fs.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "client.h"
+#include "kvmem.h"
+#include "validate.h"
+
+/* Largest argument struct, for the on-stack copy. */
+#define KVMEM_IOCTL_MAX_SIZE	128
+
+/* Residency entries copied out per chunk of a QUERY. */
+#define KVMEM_QUERY_CHUNK	(PAGE_SIZE / sizeof(struct kvmem_residency))
+
+typedef int (*kvmem_ioctl_fn)(struct kvmem_client *client, void *arg);
+
+/**
+ * struct kvmem_ioctl_desc - one ioctl
+ * @cmd: the command, with the size this kernel knows
+ * @min_size: size of the struct in ABI version 1; smaller is -EINVAL
+ * @fn: handler, given the argument copied into kernel memory
+ */
+struct kvmem_ioctl_desc {
+	unsigned int cmd;
+	unsigned int min_size;
+	kvmem_ioctl_fn fn;
+};
+
+static int kvmem_ioctl_get_info(struct kvmem_client *client, void *arg)
+{
+	struct kvmem_info *info = arg;
+
+	info->abi_version = KVMEM_ABI_VERSION;
+	info->npools = kvmem_nr_pools;
+	info->features = KVMEM_FEATURE_NODE_POOLS;
+	info->page_sizes = KVMEM_PAGE_SIZES;
+	info->page_size = kvmem_page_size();
+	info->max_space_bytes = KVMEM_SPACE_MAX_BYTES;
+	return 0;
+}
+
+static int kvmem_ioctl_pool_query(struct kvmem_client *client, void *arg)
+{
+	struct kvmem_pool_info *info = arg;
+	struct kvmem_pool *pool;
+	u32 total, free;
+
+	if (info->flags || !kvmem_all_zero(info->reserved, sizeof(info->reserved)))
+		return -EINVAL;
+	if (info->index >= kvmem_nr_pools)
+		return -ENOENT;
+	pool = kvmem_pools[info->index];
+	kvmem_pool_counts(pool, &total, &free);
+	info->kind = KVMEM_POOL_KIND_NODE;
+	info->node = pool->node;
+	info->tier = READ_ONCE(pool->tier);
+	info->pad = 0;
+	info->page_size = kvmem_page_size();
+	info->frames_total = total;
+	info->frames_free = free;
+	return 0;
+}
+
+static int kvmem_ioctl_space_create(struct kvmem_client *client, void *arg)
+{
+	struct kvmem_space_create *args = arg;
+	struct kvmem_space *space;
+	u32 handle;
+	int ret;
+
+	ret = kvmem_check_space_create(args, kvmem_page_size());
+	if (ret)
+		return ret;
+	if (!kvmem_tier_has_pool(args->tier))
+		return -ENODEV;
+
+	space = kvmem_space_create(client, args);
+	if (IS_ERR(space))
+		return PTR_ERR(space);
+	ret = kvmem_client_add(client, space, &handle);
+	if (ret) {
+		kvmem_space_kill(space);
+		kvmem_space_put(space);
+		return ret == -EBUSY ? -ENOSPC : ret;
+	}
+	args->handle = handle;
+	args->pad = 0;
+	args->mmap_offset = kvmem_space_offset(space);
+	args->npages = space->npages;
+	args->page_size = kvmem_page_size();
+	memset(args->reserved_out, 0, sizeof(args->reserved_out));
+	return 0;
+}
+
+static int kvmem_ioctl_space_destroy(struct kvmem_client *client, void *arg)
+{
+	struct kvmem_space_destroy *args = arg;
+	struct kvmem_space *space;
+
+	if (args->flags)
+		return -EINVAL;
+	space = kvmem_client_remove(client, args->handle);
+	if (!space)
+		return -ENOENT;
+	kvmem_space_kill(space);
+	kvmem_space_put(space);
+	return 0;
+}
+
+/* Looks up the space of a range request and checks the range. */
+static struct kvmem_space *kvmem_range_space(struct kvmem_client *client,
+					     u32 handle, u32 flags,
+					     const u64 *reserved, size_t rsize,
+					     u64 first, u64 count)
+{
+	struct kvmem_space *space;
+
+	if (flags || !kvmem_all_zero(reserved, rsize))
+		return ERR_PTR(-EINVAL);
+	space = kvmem_client_get(client, handle);
+	if (!space)
+		return ERR_PTR(-ENOENT);
+	if (kvmem_check_range(first, count, space->npages)) {
+		kvmem_space_put(space);
+		return ERR_PTR(-EINVAL);
+	}
+	return space;
+}
+
+static int kvmem_ioctl_populate(struct kvmem_client *client, void *arg)
+{
+	struct kvmem_range *r = arg;
+	struct kvmem_space *space;
+	int ret;
+
+	space = kvmem_range_space(client, r->handle, r->flags, r->reserved,
+				  sizeof(r->reserved), r->first, r->count);
+	if (IS_ERR(space))
+		return PTR_ERR(space);
+	ret = kvmem_space_populate(space, r->first, r->count, &r->done);
+	kvmem_space_put(space);
+	return ret;
+}
+
+static int kvmem_ioctl_release(struct kvmem_client *client, void *arg)
+{
+	struct kvmem_range *r = arg;
+	struct kvmem_space *space;
+	int ret;
+
+	space = kvmem_range_space(client, r->handle, r->flags, r->reserved,
+				  sizeof(r->reserved), r->first, r->count);
+	if (IS_ERR(space))
+		return PTR_ERR(space);
+	ret = kvmem_space_release(space, r->first, r->count, &r->done);
+	kvmem_space_put(space);
+	return ret;
+}
+
+static int kvmem_ioctl_query(struct kvmem_client *client, void *arg)
+{
+	struct kvmem_query *q = arg;
+	struct kvmem_residency __user *uout = u64_to_user_ptr(q->residency);
+	struct kvmem_residency *buf = NULL;
+	struct kvmem_space *space;
+	u64 done = 0;
+	int ret = 0;
+
+	space = kvmem_range_space(client, q->handle, q->flags, q->reserved,
+				  sizeof(q->reserved), q->first, q->count);
+	if (IS_ERR(space))
+		return PTR_ERR(space);
+	if (!q->residency) {
+		q->resident = kvmem_space_residency(space, q->first, q->count,
+						    NULL);
+		goto out;
+	}
+
+	buf = kmalloc_array(KVMEM_QUERY_CHUNK, sizeof(*buf), GFP_KERNEL);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	q->resident = 0;
+	while (done < q->count) {
+		u64 n = min_t(u64, q->count - done, KVMEM_QUERY_CHUNK);
+
+		q->resident += kvmem_space_residency(space, q->first + done,
+						     n, buf);
+		if (copy_to_user(uout + done, buf, n * sizeof(*buf))) {
+			ret = -EFAULT;
+			break;
+		}
+		done += n;
+	}
+	kfree(buf);
+out:
+	kvmem_space_put(space);
+	return ret;
+}
+
+#define KVMEM_IOCTL(_cmd, _fn) \
+	[_IOC_NR(_cmd)] = { .cmd = _cmd, .min_size = _IOC_SIZE(_cmd), .fn = _fn }
+
+static const struct kvmem_ioctl_desc kvmem_ioctls[] = {
+	KVMEM_IOCTL(KVMEM_IOC_GET_INFO, kvmem_ioctl_get_info),
+	KVMEM_IOCTL(KVMEM_IOC_POOL_QUERY, kvmem_ioctl_pool_query),
+	KVMEM_IOCTL(KVMEM_IOC_SPACE_CREATE, kvmem_ioctl_space_create),
+	KVMEM_IOCTL(KVMEM_IOC_SPACE_DESTROY, kvmem_ioctl_space_destroy),
+	KVMEM_IOCTL(KVMEM_IOC_POPULATE, kvmem_ioctl_populate),
+	KVMEM_IOCTL(KVMEM_IOC_RELEASE, kvmem_ioctl_release),
+	KVMEM_IOCTL(KVMEM_IOC_QUERY, kvmem_ioctl_query),
+};
+
+/**
+ * kvmem_ioctl() - dispatch an ioctl of /dev/kvmem
+ * @file: the client's file
+ * @cmd: the command; its size field may differ from this kernel's struct
+ * @arg: user pointer to the argument
+ *
+ * Return: the handler's result, -ENOTTY for an unknown command, -EINVAL
+ * for a struct smaller than its version-1 size, -E2BIG for a larger one
+ * with a non-zero tail, -EFAULT for a bad pointer.
+ */
+long kvmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+	const struct kvmem_ioctl_desc *desc;
+	unsigned int nr = _IOC_NR(cmd);
+	size_t usize = _IOC_SIZE(cmd), ksize;
+	char kbuf[KVMEM_IOCTL_MAX_SIZE];
+	int ret;
+
+	if (_IOC_TYPE(cmd) != KVMEM_IOC_MAGIC || nr >= ARRAY_SIZE(kvmem_ioctls))
+		return -ENOTTY;
+	desc = &kvmem_ioctls[nr];
+	if (!desc->fn || _IOC_DIR(cmd) != _IOC_DIR(desc->cmd))
+		return -ENOTTY;
+	if (usize < desc->min_size)
+		return -EINVAL;
+	ksize = _IOC_SIZE(desc->cmd);
+
+	if (_IOC_DIR(cmd) & _IOC_WRITE) {
+		ret = copy_struct_from_user(kbuf, ksize, uarg, usize);
+		if (ret)
+			return ret;
+	} else {
+		memset(kbuf, 0, ksize);
+	}
+
+	ret = desc->fn(file->private_data, kbuf);
+	if (ret)
+		return ret;
+
+	if (_IOC_DIR(cmd) & _IOC_READ) {
+		if (copy_to_user(uarg, kbuf, ksize))
+			return -EFAULT;
+		/* A newer user's tail: fields this kernel does not have. */
+		if (usize > ksize && clear_user(uarg + ksize, usize - ksize))
+			return -EFAULT;
+	}
+	return 0;
+}
+
+static void __maybe_unused kvmem_ioctl_build_checks(void)
+{
+	BUILD_BUG_ON(sizeof(struct kvmem_info) > KVMEM_IOCTL_MAX_SIZE);
+	BUILD_BUG_ON(sizeof(struct kvmem_pool_info) > KVMEM_IOCTL_MAX_SIZE);
+	BUILD_BUG_ON(sizeof(struct kvmem_space_create) > KVMEM_IOCTL_MAX_SIZE);
+	BUILD_BUG_ON(sizeof(struct kvmem_range) > KVMEM_IOCTL_MAX_SIZE);
+	BUILD_BUG_ON(sizeof(struct kvmem_query) > KVMEM_IOCTL_MAX_SIZE);
+}

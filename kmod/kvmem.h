@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kvmem internals: the objects of the module and the calls between its
+ * files. Documentation/design.md explains them, their lifetimes and the
+ * locking order, which is:
+ *
+ *   mmap_lock (fault, mmap)
+ *     -> kvmem_client.lock (handle table; never held across the others)
+ *     -> kvmem_space.lock
+ *       -> i_mmap_rwsem, page table locks (zap, insert)
+ *       -> kvmem_pool.resize_lock -> kvmem_pool.lock
+ *
+ * No lock of this list is held across copy_{to,from}_user(): a user
+ * pointer may point into a kvmem mapping, and faulting it would take
+ * kvmem_space.lock again.
+ */
+#ifndef KVMEM_H
+#define KVMEM_H
+
+#include <linux/kobject.h>
+#include <linux/kref.h>
+#include <linux/mm_types.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+#include <linux/kvmem.h>
+
+#include "frame_alloc.h"
+
+#define KVMEM_MAX_POOLS		64
+
+/**
+ * struct kvmem_pool - the frames of one NUMA node
+ * @kobj: sysfs directory pools/pool<index>, owns the struct
+ * @index: pool index in the ioctl ABI
+ * @node: NUMA node all frames come from
+ * @tier: KVMEM_TIER_*, read without lock (READ_ONCE), set by the admin
+ * @resize_lock: serialises resizes (sysfs reserve writes, load, unload)
+ * @lock: protects @fa, @frames and @reserve
+ * @fa: which slots hold frames, which of those are free
+ * @frames: first struct page of the frame in each slot, or NULL
+ * @reserve: frames the admin wants the pool to own
+ *
+ * A frame is 2^kvmem_frame_order physically contiguous pages, split into
+ * order-0 pages so that each can be mapped on its own. The slot of a frame
+ * is kept in page_private() of its first page.
+ */
+struct kvmem_pool {
+	struct kobject kobj;
+	unsigned int index;
+	int node;
+	unsigned int tier;
+	struct mutex resize_lock;
+	struct mutex lock;
+	struct kvmem_fa fa;
+	struct page **frames;
+	u32 reserve;
+};
+
+/**
+ * struct kvmem_client - one open file of /dev/kvmem
+ * @lock: protects @handles
+ * @handles: handle -> struct kvmem_space, one reference each
+ */
+struct kvmem_client {
+	struct mutex lock;
+	struct xarray handles;
+};
+
+/**
+ * struct kvmem_space - a contiguous range of logical pages backed on demand
+ * @ref: held by the client's handle table, each VMA and each ioctl in flight
+ * @client: owner; outlives the space's handle and every VMA (a VMA holds
+ *	the file, and the file the client)
+ * @id: global id, selects the mmap offset window; freed with the struct
+ * @npages: logical pages
+ * @tier: preferred tier
+ * @policy: KVMEM_POLICY_*
+ * @timeout_ms: bound of a KVMEM_POLICY_WAIT wait
+ * @lock: protects @pages, @dead and @nr_resident
+ * @pages: logical page -> struct page of the frame's first page
+ * @nr_resident: entries in @pages
+ * @dead: destroyed: faults raise SIGBUS, the handle is gone
+ */
+struct kvmem_space {
+	struct kref ref;
+	struct kvmem_client *client;
+	u32 id;
+	u64 npages;
+	u32 tier;
+	u32 policy;
+	u32 timeout_ms;
+	struct mutex lock;
+	struct xarray pages;
+	u64 nr_resident;
+	bool dead;
+};
+
+/* main.c */
+extern unsigned int kvmem_frame_order;
+extern struct address_space *kvmem_mapping;
+extern atomic_t kvmem_nr_clients;
+extern atomic_t kvmem_nr_spaces;
+
+static inline unsigned long kvmem_frame_pages(void)
+{
+	return 1UL << kvmem_frame_order;
+}
+
+static inline u64 kvmem_page_size(void)
+{
+	return PAGE_SIZE << kvmem_frame_order;
+}
+
+/* pool.c */
+extern struct kvmem_pool *kvmem_pools[KVMEM_MAX_POOLS];
+extern unsigned int kvmem_nr_pools;
+extern wait_queue_head_t kvmem_frame_wait;
+
+int kvmem_pools_init(unsigned int reserve_frames, const int *tiers);
+void kvmem_pools_exit(void);
+int kvmem_pool_resize(struct kvmem_pool *pool, u32 target);
+void kvmem_pool_free(struct kvmem_pool *pool);
+struct page *kvmem_pool_get_frame(struct kvmem_pool *pool);
+struct page *kvmem_tier_get_frame(u32 tier);
+void kvmem_pool_put_frame(struct page *frame);
+struct kvmem_pool *kvmem_frame_pool(struct page *frame);
+bool kvmem_tier_has_pool(u32 tier);
+bool kvmem_tier_has_free(u32 tier);
+void kvmem_pool_counts(struct kvmem_pool *pool, u32 *total, u32 *free);
+
+/* space.c */
+struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
+				       const struct kvmem_space_create *args);
+void kvmem_space_kill(struct kvmem_space *space);
+void kvmem_space_put(struct kvmem_space *space);
+int kvmem_space_populate(struct kvmem_space *space, u64 first, u64 count,
+			 u64 *done);
+int kvmem_space_release(struct kvmem_space *space, u64 first, u64 count,
+			u64 *done);
+u64 kvmem_space_residency(struct kvmem_space *space, u64 first, u64 count,
+			  struct kvmem_residency *out);
+int kvmem_space_mmap(struct kvmem_client *client, struct vm_area_struct *vma);
+
+static inline u64 kvmem_space_offset(const struct kvmem_space *space)
+{
+	return (u64)space->id << KVMEM_SPACE_SHIFT;
+}
+
+/* ioctl.c */
+long kvmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+/* sysfs.c */
+extern const struct attribute_group *kvmem_dev_groups[];
+extern const struct kobj_type kvmem_pool_ktype;
+int kvmem_sysfs_pools_add(struct kobject *parent);
+void kvmem_sysfs_pools_del(void);
+
+#endif /* KVMEM_H */

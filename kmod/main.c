@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvmem: KV-cache memory for LLM serving. Module parameters, the misc
+ * device /dev/kvmem, and the address_space that all its files share.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/init.h>
+#include <linux/log2.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/mount.h>
+#include <linux/nodemask.h>
+#include <linux/pseudo_fs.h>
+#include <linux/slab.h>
+#include <linux/sizes.h>
+
+#include "client.h"
+#include "kvmem.h"
+#include "validate.h"
+
+#define KVMEM_FS_MAGIC	0x6b766d6d	/* "kvmm" */
+
+/* Named so as not to clash with page_size() of linux/mm.h. */
+static unsigned long frame_bytes = SZ_64K;
+module_param_named(page_size, frame_bytes, ulong, 0444);
+MODULE_PARM_DESC(page_size,
+		 "Frame size in bytes of every pool: a power of two from 4096 to 2097152 (default 65536)");
+
+static unsigned int reserve_mib = 64;
+module_param(reserve_mib, uint, 0444);
+MODULE_PARM_DESC(reserve_mib,
+		 "MiB each node pool reserves at load (default 64); resize later through sysfs");
+
+static char *tiers = "";
+module_param(tiers, charp, 0444);
+MODULE_PARM_DESC(tiers,
+		 "Tier of nodes, as <node>:<hbm|dram|cxl>[,...]; default: dram for nodes with CPUs, cxl for CPU-less ones");
+
+unsigned int kvmem_frame_order;
+struct address_space *kvmem_mapping;
+atomic_t kvmem_nr_clients = ATOMIC_INIT(0);
+atomic_t kvmem_nr_spaces = ATOMIC_INIT(0);
+
+static struct vfsmount *kvmem_mnt;
+static struct inode *kvmem_inode;
+
+static int kvmem_fs_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, KVMEM_FS_MAGIC) ? 0 : -ENOMEM;
+}
+
+/* Never registered: it exists only to give kvmem an inode of its own. */
+static struct file_system_type kvmem_fs_type = {
+	.name = "kvmem",
+	.owner = THIS_MODULE,
+	.init_fs_context = kvmem_fs_init_fs_context,
+	.kill_sb = kill_anon_super,
+};
+
+static struct miscdevice kvmem_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "kvmem",
+	.fops = &kvmem_fops,
+	.groups = kvmem_dev_groups,
+	.mode = 0660,
+};
+
+/*
+ * Each device node of kvmem (devtmpfs, or one made by a container runtime)
+ * has its own inode; mappings are tracked in one shared address_space of
+ * kvmem's own so that a space can be unmapped everywhere at once.
+ */
+static int kvmem_mapping_init(void)
+{
+	kvmem_mnt = kern_mount(&kvmem_fs_type);
+	if (IS_ERR(kvmem_mnt))
+		return PTR_ERR(kvmem_mnt);
+	kvmem_inode = alloc_anon_inode(kvmem_mnt->mnt_sb);
+	if (IS_ERR(kvmem_inode)) {
+		kern_unmount(kvmem_mnt);
+		return PTR_ERR(kvmem_inode);
+	}
+	kvmem_mapping = kvmem_inode->i_mapping;
+	return 0;
+}
+
+static void kvmem_mapping_exit(void)
+{
+	iput(kvmem_inode);
+	kern_unmount(kvmem_mnt);
+}
+
+/* Tier of each node id from the "tiers" parameter; -1 = default. */
+static int *kvmem_parse_tiers(void)
+{
+	int *map, node, ret;
+
+	map = kmalloc_array(nr_node_ids, sizeof(*map), GFP_KERNEL);
+	if (!map)
+		return ERR_PTR(-ENOMEM);
+	for (node = 0; node < nr_node_ids; node++)
+		map[node] = -1;
+	ret = kvmem_parse_tier_map(tiers, map, nr_node_ids);
+	if (ret) {
+		pr_err("tiers=\"%s\": expected <node>:<hbm|dram|cxl>[,...]\n",
+		       tiers);
+		goto err;
+	}
+	for (node = 0; node < nr_node_ids; node++) {
+		if (map[node] >= 0 && !node_state(node, N_MEMORY)) {
+			pr_err("tiers: node %d has no memory\n", node);
+			ret = -EINVAL;
+			goto err;
+		}
+	}
+	return map;
+err:
+	kfree(map);
+	return ERR_PTR(ret);
+}
+
+static int __init kvmem_init(void)
+{
+	u64 reserve_frames;
+	int *tier_map;
+	int ret;
+
+	if (!kvmem_page_size_valid(frame_bytes) || frame_bytes < PAGE_SIZE) {
+		pr_err("page_size=%lu: must be a power of two from 4096 to 2097152\n",
+		       frame_bytes);
+		return -EINVAL;
+	}
+	kvmem_frame_order = ilog2(frame_bytes) - PAGE_SHIFT;
+	reserve_frames = ((u64)reserve_mib << 20) / frame_bytes;
+	if (reserve_frames > U32_MAX) {
+		pr_err("reserve_mib=%u: too large\n", reserve_mib);
+		return -EINVAL;
+	}
+
+	tier_map = kvmem_parse_tiers();
+	if (IS_ERR(tier_map))
+		return PTR_ERR(tier_map);
+
+	ret = kvmem_mapping_init();
+	if (ret)
+		goto err_tiers;
+	ret = kvmem_pools_init(reserve_frames, tier_map);
+	if (ret)
+		goto err_mapping;
+	ret = misc_register(&kvmem_misc);
+	if (ret)
+		goto err_pools;
+	ret = kvmem_sysfs_pools_add(&kvmem_misc.this_device->kobj);
+	if (ret)
+		goto err_misc;
+	kfree(tier_map);
+	pr_info("ABI %u, %u pools of %lu-byte frames\n", KVMEM_ABI_VERSION,
+		kvmem_nr_pools, frame_bytes);
+	return 0;
+
+err_misc:
+	misc_deregister(&kvmem_misc);
+err_pools:
+	kvmem_pools_exit();
+err_mapping:
+	kvmem_mapping_exit();
+err_tiers:
+	kfree(tier_map);
+	return ret;
+}
+
+/*
+ * Every open file and every mapping holds a module reference (the file's
+ * f_op->owner), so by now no client and no mapping is left.
+ */
+static void __exit kvmem_exit(void)
+{
+	kvmem_sysfs_pools_del();
+	misc_deregister(&kvmem_misc);
+	kvmem_pools_exit();
+	kvmem_mapping_exit();
+}
+
+module_init(kvmem_init);
+module_exit(kvmem_exit);
+
+MODULE_DESCRIPTION("kvmem: KV-cache memory for LLM serving");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Spaces: contiguous ranges of logical pages, each backed on demand by a
+ * frame of a node pool, and their mappings.
+ *
+ * Every space owns a window of 2^KVMEM_SPACE_SHIFT bytes of mmap offsets,
+ * selected by its global id, in the one address_space all kvmem files
+ * share (kvmem_mapping). Offsets never overlap, so unmap_mapping_range()
+ * on a space's window reaches every mapping of it, in every process, and
+ * nothing else.
+ */
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+
+#include "compat.h"
+#include "kvmem.h"
+#include "validate.h"
+
+/* Largest space id whose window still ends below 2^62. */
+#define KVMEM_MAX_SPACE_ID	((1U << (62 - KVMEM_SPACE_SHIFT)) - 1)
+
+/* Space id -> space, for mmap. An entry lives as long as the struct. */
+static DEFINE_XARRAY_ALLOC1(kvmem_space_ids);
+
+static void kvmem_space_free(struct kref *ref)
+{
+	struct kvmem_space *space = container_of(ref, struct kvmem_space, ref);
+
+	xa_erase(&kvmem_space_ids, space->id);
+	WARN_ON(space->nr_resident);
+	xa_destroy(&space->pages);
+	mutex_destroy(&space->lock);
+	kfree(space);
+}
+
+/**
+ * kvmem_space_put() - drop a reference to a space
+ * @space: the space
+ */
+void kvmem_space_put(struct kvmem_space *space)
+{
+	kref_put(&space->ref, kvmem_space_free);
+}
+
+/**
+ * kvmem_space_create() - make a space with no page backed
+ * @client: owner
+ * @args: the checked request of KVMEM_IOC_SPACE_CREATE
+ *
+ * Return: the space with one reference, for the caller's handle table, or
+ * ERR_PTR(-ENOMEM) or ERR_PTR(-ENOSPC) when no id is left.
+ */
+struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
+				       const struct kvmem_space_create *args)
+{
+	struct kvmem_space *space;
+	int ret;
+
+	space = kzalloc(sizeof(*space), GFP_KERNEL);
+	if (!space)
+		return ERR_PTR(-ENOMEM);
+	kref_init(&space->ref);
+	mutex_init(&space->lock);
+	xa_init(&space->pages);
+	space->client = client;
+	space->npages = args->size >> (PAGE_SHIFT + kvmem_frame_order);
+	space->tier = args->tier;
+	space->policy = args->policy;
+	space->timeout_ms = args->timeout_ms;
+
+	ret = xa_alloc(&kvmem_space_ids, &space->id, space,
+		       XA_LIMIT(1, KVMEM_MAX_SPACE_ID), GFP_KERNEL);
+	if (ret) {
+		mutex_destroy(&space->lock);
+		kfree(space);
+		return ERR_PTR(ret == -EBUSY ? -ENOSPC : ret);
+	}
+	atomic_inc(&kvmem_nr_spaces);
+	return space;
+}
+
+/*
+ * Takes a zeroed frame under the space's exhaustion policy: -ENOSPC when
+ * the pools to try are empty, -ETIMEDOUT or -EINTR when a wait ends. A
+ * fault waits killably (the task may hold locks the killer needs); an
+ * ioctl waits interruptibly.
+ */
+static int kvmem_space_take_frame(struct kvmem_space *space, bool fault,
+				  struct page **frame)
+{
+	unsigned long deadline = jiffies + msecs_to_jiffies(space->timeout_ms);
+	u32 order[KVMEM_NR_TIERS];
+	int i, n = kvmem_tier_order(space->tier, space->policy, order);
+
+	for (;;) {
+		long left;
+
+		for (i = 0; i < n; i++) {
+			*frame = kvmem_tier_get_frame(order[i]);
+			if (*frame)
+				return 0;
+		}
+		if (space->policy != KVMEM_POLICY_WAIT)
+			return -ENOSPC;
+		left = (long)(deadline - jiffies);
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (fault)
+			left = wait_event_killable_timeout(kvmem_frame_wait,
+					kvmem_tier_has_free(space->tier), left);
+		else
+			left = wait_event_interruptible_timeout(kvmem_frame_wait,
+					kvmem_tier_has_free(space->tier), left);
+		if (left < 0)
+			return -EINTR;
+	}
+}
+
+/* Backs logical page @index with a new frame. Called with space->lock. */
+static int kvmem_space_back(struct kvmem_space *space, u64 index, bool fault,
+			    struct page **frame)
+{
+	int ret;
+
+	ret = kvmem_space_take_frame(space, fault, frame);
+	if (ret)
+		return ret;
+	ret = xa_err(xa_store(&space->pages, index, *frame, GFP_KERNEL));
+	if (ret) {
+		kvmem_pool_put_frame(*frame);
+		return ret;
+	}
+	space->nr_resident++;
+	return 0;
+}
+
+/*
+ * Removes the frames of pages first..first+count-1 from every mapping and
+ * gives them back to their pools. Called with space->lock, which keeps
+ * faults from mapping them again in between.
+ */
+static u64 kvmem_space_drop(struct kvmem_space *space, u64 first, u64 count)
+{
+	struct page *frame;
+	unsigned long index;
+	u64 done = 0;
+
+	lockdep_assert_held(&space->lock);
+	if (!space->nr_resident)
+		return 0;
+	unmap_mapping_range(kvmem_mapping,
+			    kvmem_space_offset(space) + first * kvmem_page_size(),
+			    count * kvmem_page_size(), 0);
+	xa_for_each_range(&space->pages, index, frame, first, first + count - 1) {
+		xa_erase(&space->pages, index);
+		kvmem_pool_put_frame(frame);
+		done++;
+		cond_resched();
+	}
+	space->nr_resident -= done;
+	return done;
+}
+
+/**
+ * kvmem_space_kill() - destroy a space's contents; its struct may live on
+ * @space: the space, whose handle the caller has removed
+ *
+ * Zaps every mapping of the space and frees its frames. Mappings that
+ * remain get SIGBUS on access; they keep the struct until they go.
+ */
+void kvmem_space_kill(struct kvmem_space *space)
+{
+	mutex_lock(&space->lock);
+	if (!space->dead) {
+		space->dead = true;
+		kvmem_space_drop(space, 0, space->npages);
+		atomic_dec(&kvmem_nr_spaces);
+	}
+	mutex_unlock(&space->lock);
+}
+
+/**
+ * kvmem_space_populate() - back a range of pages ahead of their first touch
+ * @space: the space
+ * @first: first page, checked by the caller
+ * @count: pages, checked by the caller
+ * @done: returns the number of pages this call backed
+ *
+ * All or nothing: on failure the pages this call backed are given back.
+ * The space's lock is held throughout, so faults on the space wait.
+ *
+ * Return: 0, -ENOENT if the space was destroyed, or the policy's error
+ * (-ENOMEM, -ETIMEDOUT, -EINTR).
+ */
+int kvmem_space_populate(struct kvmem_space *space, u64 first, u64 count,
+			 u64 *done)
+{
+	struct page *frame;
+	unsigned long index;
+	u64 i, n = 0;
+	int ret = 0;
+
+	mutex_lock(&space->lock);
+	if (space->dead) {
+		ret = -ENOENT;
+		goto out;
+	}
+	for (i = first; i < first + count; i++) {
+		if (xa_load(&space->pages, i))
+			continue;
+		ret = kvmem_space_back(space, i, false, &frame);
+		if (ret)
+			break;
+		/* Mark what this call added, to undo it on failure. */
+		xa_set_mark(&space->pages, i, XA_MARK_0);
+		n++;
+		cond_resched();
+	}
+	xa_for_each_marked(&space->pages, index, frame, XA_MARK_0) {
+		if (ret) {
+			xa_erase(&space->pages, index);
+			kvmem_pool_put_frame(frame);
+			space->nr_resident--;
+		} else {
+			xa_clear_mark(&space->pages, index, XA_MARK_0);
+		}
+	}
+	*done = ret ? 0 : n;
+	if (ret == -ENOSPC)
+		ret = -ENOMEM;
+out:
+	mutex_unlock(&space->lock);
+	return ret;
+}
+
+/**
+ * kvmem_space_release() - give the frames of a range back
+ * @space: the space
+ * @first: first page, checked by the caller
+ * @count: pages, checked by the caller
+ * @done: returns the number of frames given back
+ *
+ * Return: 0, or -ENOENT if the space was destroyed.
+ */
+int kvmem_space_release(struct kvmem_space *space, u64 first, u64 count,
+			u64 *done)
+{
+	int ret = 0;
+
+	mutex_lock(&space->lock);
+	if (space->dead)
+		ret = -ENOENT;
+	else
+		*done = kvmem_space_drop(space, first, count);
+	mutex_unlock(&space->lock);
+	return ret;
+}
+
+/**
+ * kvmem_space_residency() - which pool holds each page of a range
+ * @space: the space
+ * @first: first page, checked by the caller
+ * @count: pages, checked by the caller
+ * @out: @count entries to fill, or NULL
+ *
+ * Return: the number of resident pages in the range.
+ */
+u64 kvmem_space_residency(struct kvmem_space *space, u64 first, u64 count,
+			  struct kvmem_residency *out)
+{
+	struct page *frame;
+	unsigned long index;
+	u64 i, resident = 0;
+
+	if (out) {
+		for (i = 0; i < count; i++) {
+			out[i].pool = KVMEM_POOL_NONE;
+			out[i].copy = KVMEM_POOL_NONE;
+		}
+	}
+	mutex_lock(&space->lock);
+	xa_for_each_range(&space->pages, index, frame, first, first + count - 1) {
+		if (out)
+			out[index - first].pool = kvmem_frame_pool(frame)->index;
+		resident++;
+	}
+	mutex_unlock(&space->lock);
+	return resident;
+}
+
+/*
+ * Maps every CPU page of a frame that @vma covers. Mapping the whole frame
+ * on the first touch is what makes a kvmem first touch cheaper per byte
+ * than an anonymous one: one fault per frame instead of one per CPU page.
+ */
+static vm_fault_t kvmem_map_frame(struct vm_area_struct *vma, pgoff_t pgoff,
+				  struct page *frame)
+{
+	pgoff_t end = vma->vm_pgoff + vma_pages(vma);
+	unsigned long i;
+
+	for (i = 0; i < kvmem_frame_pages(); i++, pgoff++) {
+		unsigned long addr;
+		vm_fault_t ret;
+
+		if (pgoff < vma->vm_pgoff || pgoff >= end)
+			continue;
+		addr = vma->vm_start + ((pgoff - vma->vm_pgoff) << PAGE_SHIFT);
+		/* A page that is already mapped here reports NOPAGE too. */
+		ret = vmf_insert_page(vma, addr, frame + i);
+		if (ret != VM_FAULT_NOPAGE)
+			return ret;
+	}
+	return VM_FAULT_NOPAGE;
+}
+
+static vm_fault_t kvmem_vm_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct kvmem_space *space = vma->vm_private_data;
+	pgoff_t base = kvmem_space_offset(space) >> PAGE_SHIFT;
+	u64 index = (vmf->pgoff - base) >> kvmem_frame_order;
+	struct page *frame;
+	vm_fault_t ret;
+	int err;
+
+	mutex_lock(&space->lock);
+	if (space->dead || index >= space->npages) {
+		ret = VM_FAULT_SIGBUS;
+		goto out;
+	}
+	frame = xa_load(&space->pages, index);
+	if (!frame) {
+		err = kvmem_space_back(space, index, true, &frame);
+		if (err) {
+			/* Out of kernel memory, or out of frames. */
+			ret = err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+			goto out;
+		}
+	}
+	ret = kvmem_map_frame(vma, base + (index << kvmem_frame_order), frame);
+out:
+	mutex_unlock(&space->lock);
+	return ret;
+}
+
+/* A VMA was split or copied by fork: it holds its own reference. */
+static void kvmem_vm_open(struct vm_area_struct *vma)
+{
+	struct kvmem_space *space = vma->vm_private_data;
+
+	kref_get(&space->ref);
+}
+
+static void kvmem_vm_close(struct vm_area_struct *vma)
+{
+	kvmem_space_put(vma->vm_private_data);
+}
+
+static const struct vm_operations_struct kvmem_vm_ops = {
+	.open = kvmem_vm_open,
+	.close = kvmem_vm_close,
+	.fault = kvmem_vm_fault,
+};
+
+/**
+ * kvmem_space_mmap() - set up a mapping of (part of) a space
+ * @client: the file's client
+ * @vma: the new mapping; vm_pgoff selects the space and the first page
+ *
+ * Maps nothing: pages are mapped by the fault handler on first touch.
+ * VM_MIXEDMAP keeps ordinary struct pages in the page tables, so that
+ * get_user_pages() (and with it cuMemHostRegister) works on the mapping;
+ * VM_DONTEXPAND makes mremap() refuse to grow it past the space.
+ *
+ * Return: 0, or -EINVAL for a private mapping, an offset outside any live
+ * space of @client, or a mapping that runs past the end of the space.
+ */
+int kvmem_space_mmap(struct kvmem_client *client, struct vm_area_struct *vma)
+{
+	const unsigned int window = KVMEM_SPACE_SHIFT - PAGE_SHIFT;
+	unsigned long id = vma->vm_pgoff >> window;
+	u64 first = vma->vm_pgoff & ((1UL << window) - 1);
+	struct kvmem_space *space;
+
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+
+	xa_lock(&kvmem_space_ids);
+	space = xa_load(&kvmem_space_ids, id);
+	if (space && !kref_get_unless_zero(&space->ref))
+		space = NULL;
+	xa_unlock(&kvmem_space_ids);
+	if (!space)
+		return -EINVAL;
+
+	if (space->client != client || READ_ONCE(space->dead) ||
+	    kvmem_check_map(first, vma_pages(vma),
+			    space->npages << kvmem_frame_order)) {
+		kvmem_space_put(space);
+		return -EINVAL;
+	}
+	vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &kvmem_vm_ops;
+	vma->vm_private_data = space;
+	return 0;
+}

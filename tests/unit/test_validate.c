@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests of kvmem's argument checks and parsers, kmod/validate.c. */
+#include <stdint.h>
+#include <string.h>
+
+#include "unit.h"
+#include "validate.h"
+
+#define PS 65536ULL
+
+static struct kvmem_space_create good_create(void)
+{
+	struct kvmem_space_create c;
+
+	memset(&c, 0, sizeof(c));
+	c.size = 16 * PS;
+	c.tier = KVMEM_TIER_DRAM;
+	c.policy = KVMEM_POLICY_FAIL;
+	return c;
+}
+
+static void page_sizes(void)
+{
+	uint64_t s;
+
+	for (s = 4096; s <= 2097152; s *= 2)
+		CHECK(kvmem_page_size_valid(s));
+	CHECK(!kvmem_page_size_valid(0));
+	CHECK(!kvmem_page_size_valid(2048));
+	CHECK(!kvmem_page_size_valid(4194304));
+	CHECK(!kvmem_page_size_valid(12288));
+	CHECK(!kvmem_page_size_valid(65537));
+	CHECK(!kvmem_page_size_valid(1ULL << 63));
+	CHECK_EQ(KVMEM_PAGE_SIZES, 0x3ff000);
+}
+
+static void all_zero(void)
+{
+	uint64_t r[4] = { 0 };
+
+	CHECK(kvmem_all_zero(r, sizeof(r)));
+	CHECK(kvmem_all_zero(r, 0));
+	r[3] = 1ULL << 63;
+	CHECK(!kvmem_all_zero(r, sizeof(r)));
+}
+
+static void create_accepts_good(void)
+{
+	struct kvmem_space_create c = good_create();
+
+	CHECK_EQ(kvmem_check_space_create(&c, PS), 0);
+	c.size = KVMEM_SPACE_MAX_BYTES;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), 0);
+	c.policy = KVMEM_POLICY_WAIT;
+	c.timeout_ms = 1;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), 0);
+	c.timeout_ms = KVMEM_WAIT_MAX_MS;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), 0);
+	c.policy = KVMEM_POLICY_FALLBACK;
+	c.timeout_ms = 0;
+	c.tier = KVMEM_TIER_CXL;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), 0);
+}
+
+/* Each case breaks exactly one field of a good request. */
+static void create_rejects_each_field(void)
+{
+	struct kvmem_space_create c;
+	int i;
+
+	c = good_create(); c.flags = 1;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	for (i = 0; i < 4; i++) {
+		c = good_create(); c.reserved_in[i] = 1;
+		CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	}
+	c = good_create(); c.size = 0;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	c = good_create(); c.size = PS + 4096;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	c = good_create(); c.size = KVMEM_SPACE_MAX_BYTES + PS;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	c = good_create(); c.size = UINT64_MAX - PS + 1;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	c = good_create(); c.tier = KVMEM_NR_TIERS;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	c = good_create(); c.tier = UINT32_MAX;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	c = good_create(); c.policy = KVMEM_NR_POLICIES;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	c = good_create(); c.policy = KVMEM_POLICY_WAIT; c.timeout_ms = 0;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	c = good_create(); c.policy = KVMEM_POLICY_WAIT;
+	c.timeout_ms = KVMEM_WAIT_MAX_MS + 1;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	c = good_create(); c.timeout_ms = 5;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	c = good_create(); c.policy = KVMEM_POLICY_FALLBACK; c.timeout_ms = 5;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+}
+
+static void create_ignores_out_fields(void)
+{
+	struct kvmem_space_create c = good_create();
+
+	c.handle = 7;
+	c.pad = 1;
+	c.mmap_offset = 1;
+	c.npages = 3;
+	c.page_size = 5;
+	c.reserved_out[0] = 9;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), 0);
+}
+
+static void ranges(void)
+{
+	CHECK_EQ(kvmem_check_range(0, 1, 1), 0);
+	CHECK_EQ(kvmem_check_range(0, 10, 10), 0);
+	CHECK_EQ(kvmem_check_range(9, 1, 10), 0);
+	CHECK_EQ(kvmem_check_range(0, 0, 10), -EINVAL);
+	CHECK_EQ(kvmem_check_range(10, 1, 10), -EINVAL);
+	CHECK_EQ(kvmem_check_range(9, 2, 10), -EINVAL);
+	CHECK_EQ(kvmem_check_range(0, 11, 10), -EINVAL);
+	CHECK_EQ(kvmem_check_range(UINT64_MAX, 2, 10), -EINVAL);
+	CHECK_EQ(kvmem_check_range(5, UINT64_MAX, 10), -EINVAL);
+	CHECK_EQ(kvmem_check_range(UINT64_MAX - 1, 2, UINT64_MAX), -EINVAL);
+	CHECK_EQ(kvmem_check_range(UINT64_MAX - 1, 1, UINT64_MAX), 0);
+	CHECK_EQ(kvmem_check_range(0, 1, 0), -EINVAL);
+	CHECK_EQ(kvmem_check_map(16, 16, 32), 0);
+	CHECK_EQ(kvmem_check_map(16, 17, 32), -EINVAL);
+}
+
+static void tier_orders(void)
+{
+	uint32_t o[KVMEM_NR_TIERS];
+
+	CHECK_EQ(kvmem_tier_order(KVMEM_TIER_DRAM, KVMEM_POLICY_FAIL, o), 1);
+	CHECK_EQ(o[0], KVMEM_TIER_DRAM);
+	CHECK_EQ(kvmem_tier_order(KVMEM_TIER_CXL, KVMEM_POLICY_WAIT, o), 1);
+	CHECK_EQ(o[0], KVMEM_TIER_CXL);
+
+	CHECK_EQ(kvmem_tier_order(KVMEM_TIER_HBM, KVMEM_POLICY_FALLBACK, o), 3);
+	CHECK_EQ(o[0], KVMEM_TIER_HBM);
+	CHECK_EQ(o[1], KVMEM_TIER_DRAM);
+	CHECK_EQ(o[2], KVMEM_TIER_CXL);
+	CHECK_EQ(kvmem_tier_order(KVMEM_TIER_DRAM, KVMEM_POLICY_FALLBACK, o), 3);
+	CHECK_EQ(o[0], KVMEM_TIER_DRAM);
+	CHECK_EQ(o[1], KVMEM_TIER_CXL);
+	CHECK_EQ(o[2], KVMEM_TIER_HBM);
+	CHECK_EQ(kvmem_tier_order(KVMEM_TIER_CXL, KVMEM_POLICY_FALLBACK, o), 3);
+	CHECK_EQ(o[0], KVMEM_TIER_CXL);
+	CHECK_EQ(o[1], KVMEM_TIER_DRAM);
+	CHECK_EQ(o[2], KVMEM_TIER_HBM);
+}
+
+static void tier_names(void)
+{
+	CHECK_EQ(kvmem_tier_parse("hbm", 3), KVMEM_TIER_HBM);
+	CHECK_EQ(kvmem_tier_parse("dram\n", 5), KVMEM_TIER_DRAM);
+	CHECK_EQ(kvmem_tier_parse("cxl", 3), KVMEM_TIER_CXL);
+	CHECK_EQ(kvmem_tier_parse("cxlx", 4), -EINVAL);
+	CHECK_EQ(kvmem_tier_parse("cx", 2), -EINVAL);
+	CHECK_EQ(kvmem_tier_parse("", 0), -EINVAL);
+	CHECK_EQ(kvmem_tier_parse("\n", 1), -EINVAL);
+	CHECK_EQ(kvmem_tier_parse("dram\n\n", 6), -EINVAL);
+	CHECK_EQ(kvmem_tier_parse("DRAM", 4), -EINVAL);
+	CHECK_EQ(kvmem_tier_parse("hbm", 2), -EINVAL);
+	CHECK(!strcmp(kvmem_tier_name(KVMEM_TIER_HBM), "hbm"));
+	CHECK(!strcmp(kvmem_tier_name(KVMEM_TIER_CXL), "cxl"));
+	CHECK(!strcmp(kvmem_tier_name(KVMEM_NR_TIERS), "?"));
+}
+
+static void tier_maps(void)
+{
+	int t[4] = { -1, -1, -1, -1 };
+
+	CHECK_EQ(kvmem_parse_tier_map("", t, 4), 0);
+	CHECK_EQ(t[0], -1);
+	CHECK_EQ(kvmem_parse_tier_map("1:hbm", t, 4), 0);
+	CHECK_EQ(t[1], KVMEM_TIER_HBM);
+	CHECK_EQ(kvmem_parse_tier_map("0:cxl,3:dram\n", t, 4), 0);
+	CHECK_EQ(t[0], KVMEM_TIER_CXL);
+	CHECK_EQ(t[3], KVMEM_TIER_DRAM);
+	CHECK_EQ(t[2], -1);
+
+	CHECK_EQ(kvmem_parse_tier_map("4:hbm", t, 4), -EINVAL);
+	CHECK_EQ(kvmem_parse_tier_map("1:fast", t, 4), -EINVAL);
+	CHECK_EQ(kvmem_parse_tier_map("1hbm", t, 4), -EINVAL);
+	CHECK_EQ(kvmem_parse_tier_map(":hbm", t, 4), -EINVAL);
+	CHECK_EQ(kvmem_parse_tier_map("1:", t, 4), -EINVAL);
+	CHECK_EQ(kvmem_parse_tier_map("1:hbm,", t, 4), -EINVAL);
+	CHECK_EQ(kvmem_parse_tier_map("1:hbm,,2:cxl", t, 4), -EINVAL);
+	CHECK_EQ(kvmem_parse_tier_map("-1:hbm", t, 4), -EINVAL);
+	CHECK_EQ(kvmem_parse_tier_map("99999999:hbm", t, 4), -EINVAL);
+	CHECK_EQ(kvmem_parse_tier_map("1:hbm\n2:cxl", t, 4), -EINVAL);
+}
+
+static const struct unit_case cases[] = {
+	UNIT_CASE(page_sizes),
+	UNIT_CASE(all_zero),
+	UNIT_CASE(create_accepts_good),
+	UNIT_CASE(create_rejects_each_field),
+	UNIT_CASE(create_ignores_out_fields),
+	UNIT_CASE(ranges),
+	UNIT_CASE(tier_orders),
+	UNIT_CASE(tier_names),
+	UNIT_CASE(tier_maps),
+};
+
+UNIT_MAIN("validate", cases)

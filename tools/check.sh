@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The body of `make check`: builds and runs every test, writes one line
+# "PASS <name>" or "FAIL <name>" per test into build/results/*.txt, and
+# ends with "N passed, N failed" over all of them. Exits non-zero on any
+# failure. Usage: tools/check.sh K61 K612 VM_PARAMS
+set -uo pipefail
+
+k61=$1 k612=$2 vm_params=$3
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+res=build/results
+rm -rf "$res" && mkdir -p "$res"
+mk() { make --no-print-directory "$@"; }
+
+# record FILE NAME CMD...: one test whose outcome is the command's status.
+record() {
+	local file=$1 name=$2 log
+	shift 2
+	log="$res/$(echo "$name" | tr '/' '_').log"
+	if "$@" >"$log" 2>&1; then
+		echo "PASS $name" >>"$res/$file"
+	else
+		echo "FAIL $name" >>"$res/$file"
+		echo "== $name failed; its log ($log):"
+		tail -n 40 "$log"
+	fi
+}
+
+echo "== unit tests (plain, and under ASan+UBSan)"
+for t in $(ls tests/unit/test_*.c | sed 's|.*/test_||; s|\.c$||'); do
+	for flavour in unit unit-san; do
+		if mk "build/$flavour/$t" >"$res/build-$flavour-$t.log" 2>&1; then
+			"build/$flavour/$t" 2>&1 | sed "s|^\(PASS\|FAIL\) |\1 $flavour/|" |
+				tee -a "$res/unit.txt" | grep -v '^PASS' || true
+			[ "${PIPESTATUS[0]}" -eq 0 ] ||
+				grep -q "^FAIL $flavour/$t/" "$res/unit.txt" ||
+				echo "FAIL $flavour/$t (crashed)" >>"$res/unit.txt"
+		else
+			echo "FAIL build/$flavour/$t" >>"$res/unit.txt"
+			cat "$res/build-$flavour-$t.log"
+		fi
+	done
+done
+
+echo "== kernel style"
+record style.txt style/checkpatch tools/checkpatch.sh
+record style.txt style/kernel-doc tools/kernel-doc.sh
+
+echo "== module builds (W=1, warnings are errors)"
+for k in $k61 $k612; do
+	ko="build/kmod-$k/kvmem.ko"
+	record build.txt "build/kmod-$k-W1" \
+		sh -c "make --no-print-directory $ko && ! grep -n 'warning:' build/kmod-$k/build.log"
+done
+record build.txt build/vmtest mk build/vm/kvmem-vmtest
+
+echo "== in-VM suites"
+for k in $k61 $k612; do
+	out="build/vm-$k"
+	if [ -f "build/kmod-$k/kvmem.ko" ] && [ -x build/vm/kvmem-vmtest ]; then
+		tests/vm/run.sh --kernel "/boot/vmlinuz-$k" \
+			--module "build/kmod-$k/kvmem.ko" --params "$vm_params" \
+			--mode test --out "$out" build/vm/kvmem-vmtest
+		cat "$out/results.txt" >>"$res/vm.txt"
+	else
+		echo "FAIL vm-$k/not-built" >>"$res/vm.txt"
+	fi
+done
+
+echo "== summary"
+grep -h '^FAIL' "$res"/*.txt | sed 's/^/  /'
+pass=$(cat "$res"/*.txt | grep -c '^PASS')
+fail=$(cat "$res"/*.txt | grep -c '^FAIL')
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

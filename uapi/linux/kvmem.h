@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * kvmem: KV-cache memory for LLM serving, managed like an OS manages memory.
+ *
+ * This is the ioctl ABI of /dev/kvmem, version 1. It is shared verbatim by
+ * the kernel module and user space (libaccel, kvmemctl, tests).
+ *
+ * Rules every struct follows (Documentation/process/botching-up-ioctls.rst):
+ *  - fixed-size types only, 64-bit aligned, explicit padding;
+ *  - every flags, padding and reserved field must be zero (else -EINVAL);
+ *  - structs grow by appending fields: the kernel accepts a shorter struct
+ *    from an older user (missing fields read as zero) and a longer one from
+ *    a newer user as long as the tail it does not know is zero (else -E2BIG);
+ *  - unknown commands fail with -ENOTTY.
+ *
+ * Documentation/ioctl.md describes every field and every error.
+ */
+#ifndef _UAPI_LINUX_KVMEM_H
+#define _UAPI_LINUX_KVMEM_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define KVMEM_ABI_VERSION	1
+
+/* Feature bits reported by KVMEM_IOC_GET_INFO. */
+#define KVMEM_FEATURE_NODE_POOLS	(1ULL << 0)	/* NUMA node pools */
+
+/* Memory tiers, fastest first. The fallback order follows this order. */
+#define KVMEM_TIER_HBM		0
+#define KVMEM_TIER_DRAM		1
+#define KVMEM_TIER_CXL		2
+#define KVMEM_NR_TIERS		3
+
+/* What a space does when its tier has no free frame. */
+#define KVMEM_POLICY_FALLBACK	0	/* try the other tiers, slower first */
+#define KVMEM_POLICY_WAIT	1	/* wait up to timeout_ms for a frame */
+#define KVMEM_POLICY_FAIL	2	/* SIGBUS on access, -ENOMEM on populate */
+#define KVMEM_NR_POLICIES	3
+
+/* Upper bound of kvmem_space_create.timeout_ms. */
+#define KVMEM_WAIT_MAX_MS	60000
+
+/*
+ * Every space owns a window of 2^KVMEM_SPACE_SHIFT bytes of the device's
+ * mmap offsets; a space is at most that large.
+ */
+#define KVMEM_SPACE_SHIFT	40
+#define KVMEM_SPACE_MAX_BYTES	(1ULL << KVMEM_SPACE_SHIFT)
+
+/* Pool index meaning "no pool" in residency reports. */
+#define KVMEM_POOL_NONE		0xffff
+
+/**
+ * struct kvmem_info - KVMEM_IOC_GET_INFO output
+ * @abi_version: KVMEM_ABI_VERSION of the running module
+ * @npools: number of pools; pool indices are 0..npools-1
+ * @features: KVMEM_FEATURE_* bits
+ * @page_sizes: bit n set means 2^n bytes is a page size the module supports
+ * @page_size: page (frame) size of the node pools, in bytes
+ * @max_space_bytes: largest size accepted by KVMEM_IOC_SPACE_CREATE
+ * @reserved: zero
+ */
+struct kvmem_info {
+	__u32 abi_version;
+	__u32 npools;
+	__u64 features;
+	__u64 page_sizes;
+	__u64 page_size;
+	__u64 max_space_bytes;
+	__u64 reserved[3];
+};
+
+/* Kinds of pool. Device pools (GPU HBM accounting) arrive in a later ABI. */
+#define KVMEM_POOL_KIND_NODE	0
+
+/**
+ * struct kvmem_pool_info - KVMEM_IOC_POOL_QUERY input and output
+ * @index: in: pool index, below kvmem_info.npools
+ * @flags: in: zero
+ * @kind: out: KVMEM_POOL_KIND_*
+ * @node: out: NUMA node of a node pool
+ * @tier: out: KVMEM_TIER_*
+ * @pad: zero
+ * @page_size: out: frame size in bytes
+ * @frames_total: out: frames the pool owns
+ * @frames_free: out: frames not held by any space
+ * @reserved: zero
+ */
+struct kvmem_pool_info {
+	__u32 index;
+	__u32 flags;
+	__u32 kind;
+	__s32 node;
+	__u32 tier;
+	__u32 pad;
+	__u64 page_size;
+	__u64 frames_total;
+	__u64 frames_free;
+	__u64 reserved[4];
+};
+
+/**
+ * struct kvmem_space_create - KVMEM_IOC_SPACE_CREATE input and output
+ * @size: in: bytes, a non-zero multiple of the page size, at most
+ *	kvmem_info.max_space_bytes
+ * @tier: in: preferred tier, KVMEM_TIER_*; some pool must have this tier
+ * @policy: in: KVMEM_POLICY_*
+ * @timeout_ms: in: for KVMEM_POLICY_WAIT, 1..KVMEM_WAIT_MAX_MS; else zero
+ * @flags: in: zero
+ * @reserved_in: in: zero; room for scheduling metadata (tenant, priority)
+ * @handle: out: the space's handle, valid only in the file that created it
+ * @pad: zero
+ * @mmap_offset: out: offset to pass to mmap() to map the space
+ * @npages: out: size / page_size
+ * @page_size: out: bytes per page of this space
+ * @reserved_out: zero
+ */
+struct kvmem_space_create {
+	__u64 size;
+	__u32 tier;
+	__u32 policy;
+	__u32 timeout_ms;
+	__u32 flags;
+	__u64 reserved_in[4];
+	__u32 handle;
+	__u32 pad;
+	__u64 mmap_offset;
+	__u64 npages;
+	__u64 page_size;
+	__u64 reserved_out[4];
+};
+
+/**
+ * struct kvmem_space_destroy - KVMEM_IOC_SPACE_DESTROY input
+ * @handle: the space to destroy
+ * @flags: zero
+ */
+struct kvmem_space_destroy {
+	__u32 handle;
+	__u32 flags;
+};
+
+/**
+ * struct kvmem_range - KVMEM_IOC_POPULATE and KVMEM_IOC_RELEASE
+ * @handle: in: the space
+ * @flags: in: zero
+ * @first: in: first page of the range
+ * @count: in: number of pages, non-zero; first + count <= npages
+ * @done: out: pages this call backed (POPULATE) or gave back (RELEASE)
+ * @reserved: zero
+ */
+struct kvmem_range {
+	__u32 handle;
+	__u32 flags;
+	__u64 first;
+	__u64 count;
+	__u64 done;
+	__u64 reserved[2];
+};
+
+/**
+ * struct kvmem_residency - one page of a KVMEM_IOC_QUERY report
+ * @pool: index of the pool whose frame holds the page, or KVMEM_POOL_NONE
+ * @copy: pool of a second (clean) copy; always KVMEM_POOL_NONE in ABI 1
+ */
+struct kvmem_residency {
+	__u16 pool;
+	__u16 copy;
+};
+
+/**
+ * struct kvmem_query - KVMEM_IOC_QUERY input and output
+ * @handle: in: the space
+ * @flags: in: zero
+ * @first: in: first page of the range
+ * @count: in: number of pages, non-zero; first + count <= npages
+ * @residency: in: user pointer to @count struct kvmem_residency, or 0 to
+ *	count resident pages only
+ * @resident: out: pages of the range that are backed by a frame
+ * @reserved: zero
+ */
+struct kvmem_query {
+	__u32 handle;
+	__u32 flags;
+	__u64 first;
+	__u64 count;
+	__u64 residency;
+	__u64 resident;
+	__u64 reserved[2];
+};
+
+#define KVMEM_IOC_MAGIC		0xC7
+
+#define KVMEM_IOC_GET_INFO	_IOR(KVMEM_IOC_MAGIC, 0x00, struct kvmem_info)
+#define KVMEM_IOC_POOL_QUERY	_IOWR(KVMEM_IOC_MAGIC, 0x01, struct kvmem_pool_info)
+#define KVMEM_IOC_SPACE_CREATE	_IOWR(KVMEM_IOC_MAGIC, 0x02, struct kvmem_space_create)
+#define KVMEM_IOC_SPACE_DESTROY	_IOW(KVMEM_IOC_MAGIC, 0x03, struct kvmem_space_destroy)
+#define KVMEM_IOC_POPULATE	_IOWR(KVMEM_IOC_MAGIC, 0x04, struct kvmem_range)
+#define KVMEM_IOC_RELEASE	_IOWR(KVMEM_IOC_MAGIC, 0x05, struct kvmem_range)
+#define KVMEM_IOC_QUERY		_IOWR(KVMEM_IOC_MAGIC, 0x06, struct kvmem_query)
+
+#endif /* _UAPI_LINUX_KVMEM_H */
