@@ -30,6 +30,7 @@ VMTEST_SRC := $(wildcard tests/vm/*.c)
 VMTEST_HDR := $(wildcard tests/vm/*.h)
 BENCH_SRC  := $(wildcard tools/bench/*.c)
 VM_PARAMS  := reserve_mib=16
+BENCH_PARAMS := reserve_mib=96
 
 .PHONY: all module modules-all unit vm-bins check check-run deps bench \
 	bench-run clean help
@@ -96,7 +97,7 @@ bench: deps
 	@$(MAKE) --no-print-directory bench-run
 
 bench-run: modules-all $(BUILD)/vm/kvmem-bench
-	@tools/bench.sh "$(K61)" "$(VM_PARAMS)"
+	@tools/bench.sh "$(BENCH_PARAMS)" $(KVERS)
 
 clean:
 	rm -rf $(BUILD) *.o *.ko *.mod *.mod.c modules.order Module.symvers \

@@ -201,6 +201,7 @@ static int kvmem_ioctl_query(struct kvmem_client *client, void *arg)
 			break;
 		}
 		done += n;
+		cond_resched();
 	}
 	kfree(buf);
 out:

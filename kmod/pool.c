@@ -25,6 +25,13 @@ struct kvmem_pool *kvmem_pools[KVMEM_MAX_POOLS];
 unsigned int kvmem_nr_pools;
 DECLARE_WAIT_QUEUE_HEAD(kvmem_frame_wait);
 
+/* Wakes KVMEM_POLICY_WAIT waiters, if any: a frame may be free now. */
+static void kvmem_frame_wake(void)
+{
+	if (wq_has_sleeper(&kvmem_frame_wait))
+		wake_up_all(&kvmem_frame_wait);
+}
+
 /* Pool of each node with memory, indexed by node id. */
 static struct kvmem_pool **kvmem_node_pools;
 
@@ -141,7 +148,7 @@ static int kvmem_pool_grow(struct kvmem_pool *pool)
 		set_page_private(frame, slot);
 		mutex_unlock(&pool->lock);
 
-		wake_up_all(&kvmem_frame_wait);
+		kvmem_frame_wake();
 		cond_resched();
 	}
 }
@@ -270,7 +277,7 @@ void kvmem_pool_put_frame(struct page *frame)
 			pr_notice("pool%u (node %d): no memory to replace a frame still referenced elsewhere\n",
 				  pool->index, pool->node);
 	}
-	wake_up_all(&kvmem_frame_wait);
+	kvmem_frame_wake();
 }
 
 /**

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The body of `make bench`: boots each test kernel in bench mode, runs
+# kvmem-bench in the guest and gathers its figures into
+# build/bench/results.json, keyed by kernel. Usage: tools/bench.sh PARAMS K...
+set -euo pipefail
+
+params=$1
+shift
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+mkdir -p build/bench
+json=build/bench/results.json
+{
+	echo "{"
+	echo "  \"note\": \"measured under QEMU TCG: absolute figures mean little, ratios are the figure\","
+	first=1
+	for k in "$@"; do
+		out="build/bench/vm-$k"
+		tests/vm/run.sh --kernel "/boot/vmlinuz-$k" \
+			--module "build/kmod-$k/kvmem.ko" --params "$params" \
+			--mode bench --out "$out" build/vm/kvmem-bench >&2
+		grep -a -E '^[a-z_]+ +kvmem ' "$out/serial.log" | tr -d '\r' >&2
+		[ "$first" -eq 1 ] || echo ","
+		first=0
+		printf '  "%s": [\n' "$k"
+		sed 's/^/    /; $!s/$/,/' "$out/bench.jsonl"
+		printf '  ]'
+	done
+	echo
+	echo "}"
+} >"$json.tmp"
+mv "$json.tmp" "$json"
+python3 -m json.tool "$json" >/dev/null
+echo "bench: figures in $json"

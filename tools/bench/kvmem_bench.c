@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvmem-bench: runs inside the test VM (make bench). Each figure is
+ * printed next to a baseline measured in the same run, their ratio, and
+ * the physical limit, and emitted as one "BENCH-JSON {...}" line that the
+ * host collects into build/bench/results.json.
+ *
+ *  first_touch: time to touch every 4 KiB page of a fresh kvmem space
+ *	(one write per page), per MiB, against the same on anonymous private
+ *	memory. Limit: writing zeroes over memory that is already mapped,
+ *	which both must at least do.
+ *  populate: KVMEM_IOC_POPULATE throughput against the kernel's own
+ *	prefault of anonymous memory (MADV_POPULATE_WRITE). Same limit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/kvmem.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+#define MIB		(1024UL * 1024UL)
+#define SIZE_MIB	64UL
+#define ROUNDS		7
+
+static int kvmem_fd;
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "kvmem-bench: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return v[n / 2];
+}
+
+static void touch(volatile char *p, size_t len)
+{
+	size_t off;
+
+	for (off = 0; off < len; off += 4096)
+		p[off] = 1;
+}
+
+/* A mapped kvmem space of @len bytes; returns its handle via @handle. */
+static char *kvmem_map(size_t len, uint32_t *handle)
+{
+	struct kvmem_space_create c = {
+		.size = len, .tier = KVMEM_TIER_DRAM,
+		.policy = KVMEM_POLICY_FAIL,
+	};
+	char *p;
+
+	if (ioctl(kvmem_fd, KVMEM_IOC_SPACE_CREATE, &c))
+		die("SPACE_CREATE");
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, kvmem_fd,
+		 (off_t)c.mmap_offset);
+	if (p == MAP_FAILED)
+		die("mmap kvmem");
+	*handle = c.handle;
+	return p;
+}
+
+static void kvmem_unmap(char *p, size_t len, uint32_t handle)
+{
+	struct kvmem_space_destroy d = { .handle = handle };
+
+	munmap(p, len);
+	if (ioctl(kvmem_fd, KVMEM_IOC_SPACE_DESTROY, &d))
+		die("SPACE_DESTROY");
+}
+
+static char *anon_map(size_t len)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("mmap anon");
+	return p;
+}
+
+/* us per MiB to write zeroes over memory that is already mapped. */
+static double zero_limit(size_t len)
+{
+	double t[ROUNDS];
+	char *p = anon_map(len);
+	int r;
+
+	memset(p, 1, len);
+	for (r = 0; r < ROUNDS; r++) {
+		double t0 = now_us();
+
+		memset(p, 0, len);
+		__asm__ volatile("" ::: "memory");
+		t[r] = (now_us() - t0) / (len / MIB);
+	}
+	munmap(p, len);
+	return median(t, ROUNDS);
+}
+
+static void report(const char *name, const char *unit, double kvmem,
+		   const char *base_name, double base, double limit,
+		   const char *limit_name, const char *better)
+{
+	double ratio = kvmem / base;
+
+	printf("%-12s kvmem %10.1f %s | %s %10.1f %s | ratio %.2f (%s is better)"
+	       " | limit %.1f %s (%s)\n", name, kvmem, unit, base_name, base,
+	       unit, ratio, better, limit, unit, limit_name);
+	printf("BENCH-JSON {\"bench\":\"%s\",\"unit\":\"%s\",\"kvmem\":%.3f,"
+	       "\"baseline\":%.3f,\"baseline_name\":\"%s\",\"ratio\":%.4f,"
+	       "\"better\":\"%s\",\"limit\":%.3f,\"limit_name\":\"%s\","
+	       "\"size_mib\":%lu,\"rounds\":%d}\n", name, unit, kvmem, base,
+	       base_name, ratio, better, limit, limit_name, SIZE_MIB, ROUNDS);
+	fflush(stdout);
+}
+
+static void bench_first_touch(double limit)
+{
+	size_t len = SIZE_MIB * MIB;
+	double k[ROUNDS], a[ROUNDS];
+	uint32_t h;
+	int r;
+
+	for (r = 0; r < ROUNDS; r++) {
+		char *p = kvmem_map(len, &h);
+		double t0 = now_us();
+
+		touch(p, len);
+		k[r] = (now_us() - t0) / SIZE_MIB;
+		kvmem_unmap(p, len, h);
+
+		p = anon_map(len);
+		t0 = now_us();
+		touch(p, len);
+		a[r] = (now_us() - t0) / SIZE_MIB;
+		munmap(p, len);
+	}
+	report("first_touch", "us/MiB", median(k, ROUNDS),
+	       "anonymous private memory", median(a, ROUNDS), limit,
+	       "memset of mapped memory", "lower");
+}
+
+static void bench_populate(double limit_us)
+{
+	size_t len = SIZE_MIB * MIB;
+	double k[ROUNDS], a[ROUNDS];
+	uint32_t h;
+	int r;
+
+	for (r = 0; r < ROUNDS; r++) {
+		char *p = kvmem_map(len, &h);
+		struct kvmem_range rg = { .handle = h, .count = len / 65536 };
+		struct kvmem_info info;
+		double t0;
+
+		if (ioctl(kvmem_fd, KVMEM_IOC_GET_INFO, &info))
+			die("GET_INFO");
+		rg.count = len / info.page_size;
+		t0 = now_us();
+		if (ioctl(kvmem_fd, KVMEM_IOC_POPULATE, &rg))
+			die("POPULATE");
+		k[r] = SIZE_MIB / ((now_us() - t0) / 1e6);
+		kvmem_unmap(p, len, h);
+
+		p = anon_map(len);
+		t0 = now_us();
+		if (madvise(p, len, MADV_POPULATE_WRITE))
+			die("MADV_POPULATE_WRITE");
+		a[r] = SIZE_MIB / ((now_us() - t0) / 1e6);
+		munmap(p, len);
+	}
+	report("populate", "MiB/s", median(k, ROUNDS),
+	       "MADV_POPULATE_WRITE of anonymous memory", median(a, ROUNDS),
+	       1e6 / limit_us, "memset of mapped memory", "higher");
+}
+
+int main(void)
+{
+	double limit;
+
+	kvmem_fd = open("/dev/kvmem", O_RDWR | O_CLOEXEC);
+	if (kvmem_fd < 0)
+		die("open /dev/kvmem");
+	limit = zero_limit(SIZE_MIB * MIB);
+	bench_first_touch(limit);
+	bench_populate(limit);
+	close(kvmem_fd);
+	return 0;
+}
