@@ -22,17 +22,21 @@
 #define KVMEM_QUERY_CHUNK	(PAGE_SIZE / sizeof(struct kvmem_residency))
 
 typedef int (*kvmem_ioctl_fn)(struct kvmem_client *client, void *arg);
+typedef void (*kvmem_ioctl_undo_fn)(struct kvmem_client *client, void *arg);
 
 /**
  * struct kvmem_ioctl_desc - one ioctl
  * @cmd: the command, with the size this kernel knows
  * @min_size: size of the struct in ABI version 1; smaller is -EINVAL
  * @fn: handler, given the argument copied into kernel memory
+ * @undo: for a handler that creates something, undoes it when its result
+ *	cannot be copied back (the caller would never learn the handle)
  */
 struct kvmem_ioctl_desc {
 	unsigned int cmd;
 	unsigned int min_size;
 	kvmem_ioctl_fn fn;
+	kvmem_ioctl_undo_fn undo;
 };
 
 static int kvmem_ioctl_get_info(struct kvmem_client *client, void *arg)
@@ -54,7 +58,8 @@ static int kvmem_ioctl_pool_query(struct kvmem_client *client, void *arg)
 	struct kvmem_pool *pool;
 	u32 total, free;
 
-	if (info->flags || !kvmem_all_zero(info->reserved, sizeof(info->reserved)))
+	if (info->flags || info->pad ||
+	    !kvmem_all_zero(info->reserved, sizeof(info->reserved)))
 		return -EINVAL;
 	if (info->index >= kvmem_nr_pools)
 		return -ENOENT;
@@ -63,7 +68,6 @@ static int kvmem_ioctl_pool_query(struct kvmem_client *client, void *arg)
 	info->kind = KVMEM_POOL_KIND_NODE;
 	info->node = pool->node;
 	info->tier = READ_ONCE(pool->tier);
-	info->pad = 0;
 	info->page_size = kvmem_page_size();
 	info->frames_total = total;
 	info->frames_free = free;
@@ -93,7 +97,6 @@ static int kvmem_ioctl_space_create(struct kvmem_client *client, void *arg)
 		return ret == -EBUSY ? -ENOSPC : ret;
 	}
 	args->handle = handle;
-	args->pad = 0;
 	args->mmap_offset = kvmem_space_offset(space);
 	args->npages = space->npages;
 	args->page_size = kvmem_page_size();
@@ -101,19 +104,32 @@ static int kvmem_ioctl_space_create(struct kvmem_client *client, void *arg)
 	return 0;
 }
 
-static int kvmem_ioctl_space_destroy(struct kvmem_client *client, void *arg)
+static int kvmem_destroy_handle(struct kvmem_client *client, u32 handle)
 {
-	struct kvmem_space_destroy *args = arg;
-	struct kvmem_space *space;
+	struct kvmem_space *space = kvmem_client_remove(client, handle);
 
-	if (args->flags)
-		return -EINVAL;
-	space = kvmem_client_remove(client, args->handle);
 	if (!space)
 		return -ENOENT;
 	kvmem_space_kill(space);
 	kvmem_space_put(space);
 	return 0;
+}
+
+static void kvmem_ioctl_space_create_undo(struct kvmem_client *client,
+					  void *arg)
+{
+	struct kvmem_space_create *args = arg;
+
+	kvmem_destroy_handle(client, args->handle);
+}
+
+static int kvmem_ioctl_space_destroy(struct kvmem_client *client, void *arg)
+{
+	struct kvmem_space_destroy *args = arg;
+
+	if (args->flags)
+		return -EINVAL;
+	return kvmem_destroy_handle(client, args->handle);
 }
 
 /* Looks up the space of a range request and checks the range. */
@@ -209,13 +225,16 @@ out:
 	return ret;
 }
 
-#define KVMEM_IOCTL(_cmd, _fn) \
-	[_IOC_NR(_cmd)] = { .cmd = _cmd, .min_size = _IOC_SIZE(_cmd), .fn = _fn }
+#define KVMEM_IOCTL_UNDO(_cmd, _fn, _undo)				\
+	[_IOC_NR(_cmd)] = { .cmd = _cmd, .min_size = _IOC_SIZE(_cmd),	\
+			    .fn = _fn, .undo = _undo }
+#define KVMEM_IOCTL(_cmd, _fn) KVMEM_IOCTL_UNDO(_cmd, _fn, NULL)
 
 static const struct kvmem_ioctl_desc kvmem_ioctls[] = {
 	KVMEM_IOCTL(KVMEM_IOC_GET_INFO, kvmem_ioctl_get_info),
 	KVMEM_IOCTL(KVMEM_IOC_POOL_QUERY, kvmem_ioctl_pool_query),
-	KVMEM_IOCTL(KVMEM_IOC_SPACE_CREATE, kvmem_ioctl_space_create),
+	KVMEM_IOCTL_UNDO(KVMEM_IOC_SPACE_CREATE, kvmem_ioctl_space_create,
+			 kvmem_ioctl_space_create_undo),
 	KVMEM_IOCTL(KVMEM_IOC_SPACE_DESTROY, kvmem_ioctl_space_destroy),
 	KVMEM_IOCTL(KVMEM_IOC_POPULATE, kvmem_ioctl_populate),
 	KVMEM_IOCTL(KVMEM_IOC_RELEASE, kvmem_ioctl_release),
@@ -263,11 +282,13 @@ long kvmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ret;
 
 	if (_IOC_DIR(cmd) & _IOC_READ) {
-		if (copy_to_user(uarg, kbuf, ksize))
-			return -EFAULT;
 		/* A newer user's tail: fields this kernel does not have. */
-		if (usize > ksize && clear_user(uarg + ksize, usize - ksize))
+		if (copy_to_user(uarg, kbuf, ksize) ||
+		    (usize > ksize && clear_user(uarg + ksize, usize - ksize))) {
+			if (desc->undo)
+				desc->undo(file->private_data, kbuf);
 			return -EFAULT;
+		}
 	}
 	return 0;
 }

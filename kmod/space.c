@@ -82,58 +82,81 @@ struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
 }
 
 /*
- * Takes a zeroed frame under the space's exhaustion policy: -ENOSPC when
- * the pools to try are empty, -ETIMEDOUT or -EINTR when a wait ends. A
+ * Backs logical page @index with a zeroed frame under the space's
+ * exhaustion policy. Called with space->lock held.
+ *
+ * A KVMEM_POLICY_WAIT wait drops space->lock, so that RELEASE, DESTROY and
+ * other faults on the space go on meanwhile (a release of this very space
+ * may be what frees the frame), and runs until @deadline (jiffies). A
  * fault waits killably (the task may hold locks the killer needs); an
- * ioctl waits interruptibly.
+ * ioctl waits interruptibly. After a wait the page may have been backed by
+ * someone else, or the space destroyed.
+ *
+ * Return: 0 with *@frame backing the page now, 1 with *@frame if another
+ * thread backed it during a wait, -ENOSPC when the pools to try are empty,
+ * -ETIMEDOUT or -EINTR when a wait ends, -ENOENT if the space was
+ * destroyed during a wait, -ENOMEM if the page index cannot be stored.
  */
-static int kvmem_space_take_frame(struct kvmem_space *space, bool fault,
-				  struct page **frame)
+static int kvmem_space_back(struct kvmem_space *space, u64 index, bool fault,
+			    unsigned long deadline, struct page **frame)
 {
-	unsigned long deadline = jiffies + msecs_to_jiffies(space->timeout_ms);
 	u32 order[KVMEM_NR_TIERS];
 	int i, n = kvmem_tier_order(space->tier, space->policy, order);
+	long left;
 
+	lockdep_assert_held(&space->lock);
 	for (;;) {
-		long left;
-
 		for (i = 0; i < n; i++) {
 			*frame = kvmem_tier_get_frame(order[i]);
 			if (*frame)
-				return 0;
+				goto store;
 		}
 		if (space->policy != KVMEM_POLICY_WAIT)
 			return -ENOSPC;
 		left = (long)(deadline - jiffies);
 		if (left <= 0)
 			return -ETIMEDOUT;
+
+		mutex_unlock(&space->lock);
 		if (fault)
 			left = wait_event_killable_timeout(kvmem_frame_wait,
 					kvmem_tier_has_free(space->tier), left);
 		else
 			left = wait_event_interruptible_timeout(kvmem_frame_wait,
 					kvmem_tier_has_free(space->tier), left);
+		mutex_lock(&space->lock);
+
 		if (left < 0)
 			return -EINTR;
+		if (space->dead)
+			return -ENOENT;
+		*frame = xa_load(&space->pages, index);
+		if (*frame)
+			return 1;
 	}
-}
 
-/* Backs logical page @index with a new frame. Called with space->lock. */
-static int kvmem_space_back(struct kvmem_space *space, u64 index, bool fault,
-			    struct page **frame)
-{
-	int ret;
-
-	ret = kvmem_space_take_frame(space, fault, frame);
-	if (ret)
-		return ret;
-	ret = xa_err(xa_store(&space->pages, index, *frame, GFP_KERNEL));
-	if (ret) {
+store:
+	i = xa_err(xa_store(&space->pages, index, *frame, GFP_KERNEL));
+	if (i) {
 		kvmem_pool_put_frame(*frame);
-		return ret;
+		return i;
 	}
 	space->nr_resident++;
 	return 0;
+}
+
+/* Deadline of a KVMEM_POLICY_WAIT wait that starts now. */
+static unsigned long kvmem_space_deadline(const struct kvmem_space *space)
+{
+	return jiffies + msecs_to_jiffies(space->timeout_ms);
+}
+
+/* Removes pages first..first+count-1 from every mapping of the space. */
+static void kvmem_space_zap(struct kvmem_space *space, u64 first, u64 count)
+{
+	unmap_mapping_range(kvmem_mapping,
+			    kvmem_space_offset(space) + first * kvmem_page_size(),
+			    count * kvmem_page_size(), 0);
 }
 
 /*
@@ -150,9 +173,7 @@ static u64 kvmem_space_drop(struct kvmem_space *space, u64 first, u64 count)
 	lockdep_assert_held(&space->lock);
 	if (!space->nr_resident)
 		return 0;
-	unmap_mapping_range(kvmem_mapping,
-			    kvmem_space_offset(space) + first * kvmem_page_size(),
-			    count * kvmem_page_size(), 0);
+	kvmem_space_zap(space, first, count);
 	xa_for_each_range(&space->pages, index, frame, first, first + count - 1) {
 		xa_erase(&space->pages, index);
 		kvmem_pool_put_frame(frame);
@@ -189,7 +210,9 @@ void kvmem_space_kill(struct kvmem_space *space)
  * @done: returns the number of pages this call backed
  *
  * All or nothing: on failure the pages this call backed are given back.
- * The space's lock is held throughout, so faults on the space wait.
+ * The space's lock is held throughout, except while a KVMEM_POLICY_WAIT
+ * space waits for a frame; a page this call backed may then have been
+ * mapped by a fault, so the undo unmaps before it frees.
  *
  * Return: 0, -ENOENT if the space was destroyed, or the policy's error
  * (-ENOMEM, -ETIMEDOUT, -EINTR).
@@ -197,29 +220,31 @@ void kvmem_space_kill(struct kvmem_space *space)
 int kvmem_space_populate(struct kvmem_space *space, u64 first, u64 count,
 			 u64 *done)
 {
+	unsigned long index, deadline = kvmem_space_deadline(space);
 	struct page *frame;
-	unsigned long index;
 	u64 i, n = 0;
 	int ret = 0;
 
 	mutex_lock(&space->lock);
-	if (space->dead) {
-		ret = -ENOENT;
-		goto out;
-	}
-	for (i = first; i < first + count; i++) {
+	for (i = first; i < first + count && !space->dead; i++) {
 		if (xa_load(&space->pages, i))
 			continue;
-		ret = kvmem_space_back(space, i, false, &frame);
-		if (ret)
+		ret = kvmem_space_back(space, i, false, deadline, &frame);
+		if (ret < 0)
 			break;
-		/* Mark what this call added, to undo it on failure. */
-		xa_set_mark(&space->pages, i, XA_MARK_0);
-		n++;
+		if (ret == 0) {
+			/* Mark what this call added, to undo it on failure. */
+			xa_set_mark(&space->pages, i, XA_MARK_0);
+			n++;
+		}
+		ret = 0;
 		cond_resched();
 	}
+	if (space->dead)
+		ret = -ENOENT;
 	xa_for_each_marked(&space->pages, index, frame, XA_MARK_0) {
 		if (ret) {
+			kvmem_space_zap(space, index, 1);
 			xa_erase(&space->pages, index);
 			kvmem_pool_put_frame(frame);
 			space->nr_resident--;
@@ -227,12 +252,9 @@ int kvmem_space_populate(struct kvmem_space *space, u64 first, u64 count,
 			xa_clear_mark(&space->pages, index, XA_MARK_0);
 		}
 	}
-	*done = ret ? 0 : n;
-	if (ret == -ENOSPC)
-		ret = -ENOMEM;
-out:
 	mutex_unlock(&space->lock);
-	return ret;
+	*done = ret ? 0 : n;
+	return ret == -ENOSPC ? -ENOMEM : ret;
 }
 
 /**
@@ -333,8 +355,9 @@ static vm_fault_t kvmem_vm_fault(struct vm_fault *vmf)
 	}
 	frame = xa_load(&space->pages, index);
 	if (!frame) {
-		err = kvmem_space_back(space, index, true, &frame);
-		if (err) {
+		err = kvmem_space_back(space, index, true,
+				       kvmem_space_deadline(space), &frame);
+		if (err < 0) {
 			/* Out of kernel memory, or out of frames. */
 			ret = err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 			goto out;

@@ -51,7 +51,8 @@ bool kvmem_all_zero(const void *p, size_t len)
 int kvmem_check_space_create(const struct kvmem_space_create *c,
 			     uint64_t page_size)
 {
-	if (c->flags || !kvmem_all_zero(c->reserved_in, sizeof(c->reserved_in)))
+	if (c->flags || c->pad ||
+	    !kvmem_all_zero(c->reserved_in, sizeof(c->reserved_in)))
 		return -EINVAL;
 	if (!c->size || c->size % page_size || c->size > KVMEM_SPACE_MAX_BYTES)
 		return -EINVAL;

@@ -70,6 +70,8 @@ static void create_rejects_each_field(void)
 
 	c = good_create(); c.flags = 1;
 	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	c = good_create(); c.pad = 1;
+	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
 	for (i = 0; i < 4; i++) {
 		c = good_create(); c.reserved_in[i] = 1;
 		CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
@@ -104,7 +106,6 @@ static void create_ignores_out_fields(void)
 	struct kvmem_space_create c = good_create();
 
 	c.handle = 7;
-	c.pad = 1;
 	c.mmap_offset = 1;
 	c.npages = 3;
 	c.page_size = 5;
