@@ -13,7 +13,9 @@ static int kvmem_open(struct inode *inode, struct file *file)
 {
 	struct kvmem_client *client;
 
-	client = kzalloc(sizeof(*client), GFP_KERNEL);
+	if (!READ_ONCE(kvmem_ready))
+		return -ENODEV;
+	client = kzalloc(sizeof(*client), GFP_KERNEL_ACCOUNT);
 	if (!client)
 		return -ENOMEM;
 	mutex_init(&client->lock);
@@ -67,7 +69,7 @@ int kvmem_client_add(struct kvmem_client *client, struct kvmem_space *space,
 
 	mutex_lock(&client->lock);
 	ret = xa_alloc(&client->handles, handle, space, xa_limit_31b,
-		       GFP_KERNEL);
+		       GFP_KERNEL_ACCOUNT);
 	mutex_unlock(&client->lock);
 	return ret;
 }
@@ -96,17 +98,22 @@ struct kvmem_space *kvmem_client_get(struct kvmem_client *client, u32 handle)
  * kvmem_client_remove() - take a handle out of a client's table
  * @client: the client
  * @handle: the handle
+ * @id: if not 0, remove the handle only if it names the space with this id
  *
  * Return: the space with the table's reference, now the caller's, or NULL
- * if @handle does not name a space of @client.
+ * if @handle does not name a space of @client (with id @id).
  */
 struct kvmem_space *kvmem_client_remove(struct kvmem_client *client,
-					u32 handle)
+					u32 handle, u32 id)
 {
 	struct kvmem_space *space;
 
 	mutex_lock(&client->lock);
-	space = xa_erase(&client->handles, handle);
+	space = xa_load(&client->handles, handle);
+	if (space && (!id || space->id == id))
+		xa_erase(&client->handles, handle);
+	else
+		space = NULL;
 	mutex_unlock(&client->lock);
 	return space;
 }

@@ -14,6 +14,6 @@ int kvmem_client_add(struct kvmem_client *client, struct kvmem_space *space,
 		     u32 *handle);
 struct kvmem_space *kvmem_client_get(struct kvmem_client *client, u32 handle);
 struct kvmem_space *kvmem_client_remove(struct kvmem_client *client,
-					u32 handle);
+					u32 handle, u32 id);
 
 #endif /* KVMEM_CLIENT_H */

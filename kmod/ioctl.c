@@ -7,7 +7,9 @@
  * a lock (a user pointer may point into a kvmem mapping). Only QUERY's
  * residency array is copied by its handler, in chunks, between locks.
  */
+#include <linux/build_bug.h>
 #include <linux/fs.h>
+#include <linux/nospec.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -63,7 +65,7 @@ static int kvmem_ioctl_pool_query(struct kvmem_client *client, void *arg)
 		return -EINVAL;
 	if (info->index >= kvmem_nr_pools)
 		return -ENOENT;
-	pool = kvmem_pools[info->index];
+	pool = kvmem_pools[array_index_nospec(info->index, kvmem_nr_pools)];
 	kvmem_pool_counts(pool, &total, &free);
 	info->kind = KVMEM_POOL_KIND_NODE;
 	info->node = pool->node;
@@ -90,6 +92,11 @@ static int kvmem_ioctl_space_create(struct kvmem_client *client, void *arg)
 	space = kvmem_space_create(client, args);
 	if (IS_ERR(space))
 		return PTR_ERR(space);
+	/* Once the handle exists, another thread may destroy the space. */
+	args->mmap_offset = kvmem_space_offset(space);
+	args->npages = space->npages;
+	args->page_size = kvmem_page_size();
+	memset(args->reserved_out, 0, sizeof(args->reserved_out));
 	ret = kvmem_client_add(client, space, &handle);
 	if (ret) {
 		kvmem_space_kill(space);
@@ -97,16 +104,16 @@ static int kvmem_ioctl_space_create(struct kvmem_client *client, void *arg)
 		return ret == -EBUSY ? -ENOSPC : ret;
 	}
 	args->handle = handle;
-	args->mmap_offset = kvmem_space_offset(space);
-	args->npages = space->npages;
-	args->page_size = kvmem_page_size();
-	memset(args->reserved_out, 0, sizeof(args->reserved_out));
 	return 0;
 }
 
-static int kvmem_destroy_handle(struct kvmem_client *client, u32 handle)
+static int kvmem_destroy_handle(struct kvmem_client *client, u32 handle,
+				u64 mmap_offset)
 {
-	struct kvmem_space *space = kvmem_client_remove(client, handle);
+	struct kvmem_space *space;
+
+	space = kvmem_client_remove(client, handle,
+				    mmap_offset >> KVMEM_SPACE_SHIFT);
 
 	if (!space)
 		return -ENOENT;
@@ -120,7 +127,8 @@ static void kvmem_ioctl_space_create_undo(struct kvmem_client *client,
 {
 	struct kvmem_space_create *args = arg;
 
-	kvmem_destroy_handle(client, args->handle);
+	/* Only if the handle still names the space this call made. */
+	kvmem_destroy_handle(client, args->handle, args->mmap_offset);
 }
 
 static int kvmem_ioctl_space_destroy(struct kvmem_client *client, void *arg)
@@ -129,7 +137,7 @@ static int kvmem_ioctl_space_destroy(struct kvmem_client *client, void *arg)
 
 	if (args->flags)
 		return -EINVAL;
-	return kvmem_destroy_handle(client, args->handle);
+	return kvmem_destroy_handle(client, args->handle, 0);
 }
 
 /* Looks up the space of a range request and checks the range. */
@@ -225,20 +233,36 @@ out:
 	return ret;
 }
 
-#define KVMEM_IOCTL_UNDO(_cmd, _fn, _undo)				\
-	[_IOC_NR(_cmd)] = { .cmd = _cmd, .min_size = _IOC_SIZE(_cmd),	\
+#define KVMEM_IOCTL_UNDO(_cmd, _ver1, _fn, _undo)			\
+	[_IOC_NR(_cmd)] = { .cmd = _cmd, .min_size = _ver1,		\
 			    .fn = _fn, .undo = _undo }
-#define KVMEM_IOCTL(_cmd, _fn) KVMEM_IOCTL_UNDO(_cmd, _fn, NULL)
+#define KVMEM_IOCTL(_cmd, _ver1, _fn) KVMEM_IOCTL_UNDO(_cmd, _ver1, _fn, NULL)
+
+static_assert(sizeof(struct kvmem_info) == KVMEM_INFO_SIZE_VER1);
+static_assert(sizeof(struct kvmem_pool_info) == KVMEM_POOL_INFO_SIZE_VER1);
+static_assert(sizeof(struct kvmem_space_create) ==
+	      KVMEM_SPACE_CREATE_SIZE_VER1);
+static_assert(sizeof(struct kvmem_space_destroy) ==
+	      KVMEM_SPACE_DESTROY_SIZE_VER1);
+static_assert(sizeof(struct kvmem_range) == KVMEM_RANGE_SIZE_VER1);
+static_assert(sizeof(struct kvmem_query) == KVMEM_QUERY_SIZE_VER1);
+static_assert(KVMEM_SPACE_CREATE_SIZE_VER1 <= KVMEM_IOCTL_MAX_SIZE);
 
 static const struct kvmem_ioctl_desc kvmem_ioctls[] = {
-	KVMEM_IOCTL(KVMEM_IOC_GET_INFO, kvmem_ioctl_get_info),
-	KVMEM_IOCTL(KVMEM_IOC_POOL_QUERY, kvmem_ioctl_pool_query),
-	KVMEM_IOCTL_UNDO(KVMEM_IOC_SPACE_CREATE, kvmem_ioctl_space_create,
+	KVMEM_IOCTL(KVMEM_IOC_GET_INFO, KVMEM_INFO_SIZE_VER1,
+		    kvmem_ioctl_get_info),
+	KVMEM_IOCTL(KVMEM_IOC_POOL_QUERY, KVMEM_POOL_INFO_SIZE_VER1,
+		    kvmem_ioctl_pool_query),
+	KVMEM_IOCTL_UNDO(KVMEM_IOC_SPACE_CREATE, KVMEM_SPACE_CREATE_SIZE_VER1,
+			 kvmem_ioctl_space_create,
 			 kvmem_ioctl_space_create_undo),
-	KVMEM_IOCTL(KVMEM_IOC_SPACE_DESTROY, kvmem_ioctl_space_destroy),
-	KVMEM_IOCTL(KVMEM_IOC_POPULATE, kvmem_ioctl_populate),
-	KVMEM_IOCTL(KVMEM_IOC_RELEASE, kvmem_ioctl_release),
-	KVMEM_IOCTL(KVMEM_IOC_QUERY, kvmem_ioctl_query),
+	KVMEM_IOCTL(KVMEM_IOC_SPACE_DESTROY, KVMEM_SPACE_DESTROY_SIZE_VER1,
+		    kvmem_ioctl_space_destroy),
+	KVMEM_IOCTL(KVMEM_IOC_POPULATE, KVMEM_RANGE_SIZE_VER1,
+		    kvmem_ioctl_populate),
+	KVMEM_IOCTL(KVMEM_IOC_RELEASE, KVMEM_RANGE_SIZE_VER1,
+		    kvmem_ioctl_release),
+	KVMEM_IOCTL(KVMEM_IOC_QUERY, KVMEM_QUERY_SIZE_VER1, kvmem_ioctl_query),
 };
 
 /**
@@ -262,12 +286,14 @@ long kvmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 	if (_IOC_TYPE(cmd) != KVMEM_IOC_MAGIC || nr >= ARRAY_SIZE(kvmem_ioctls))
 		return -ENOTTY;
-	desc = &kvmem_ioctls[nr];
+	desc = &kvmem_ioctls[array_index_nospec(nr, ARRAY_SIZE(kvmem_ioctls))];
 	if (!desc->fn || _IOC_DIR(cmd) != _IOC_DIR(desc->cmd))
 		return -ENOTTY;
 	if (usize < desc->min_size)
 		return -EINVAL;
 	ksize = _IOC_SIZE(desc->cmd);
+	if (WARN_ON_ONCE(ksize > sizeof(kbuf)))
+		return -ENOTTY;
 
 	if (_IOC_DIR(cmd) & _IOC_WRITE) {
 		ret = copy_struct_from_user(kbuf, ksize, uarg, usize);
@@ -291,13 +317,4 @@ long kvmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		}
 	}
 	return 0;
-}
-
-static void __maybe_unused kvmem_ioctl_build_checks(void)
-{
-	BUILD_BUG_ON(sizeof(struct kvmem_info) > KVMEM_IOCTL_MAX_SIZE);
-	BUILD_BUG_ON(sizeof(struct kvmem_pool_info) > KVMEM_IOCTL_MAX_SIZE);
-	BUILD_BUG_ON(sizeof(struct kvmem_space_create) > KVMEM_IOCTL_MAX_SIZE);
-	BUILD_BUG_ON(sizeof(struct kvmem_range) > KVMEM_IOCTL_MAX_SIZE);
-	BUILD_BUG_ON(sizeof(struct kvmem_query) > KVMEM_IOCTL_MAX_SIZE);
 }

@@ -6,6 +6,7 @@
  *
  *   mmap_lock (fault, mmap)
  *     -> kvmem_client.lock (handle table; never held across the others)
+ *     -> kvmem_space.populate_lock (POPULATE only)
  *     -> kvmem_space.lock
  *       -> i_mmap_rwsem, page table locks (zap, insert)
  *       -> kvmem_pool.resize_lock -> kvmem_pool.lock
@@ -78,6 +79,8 @@ struct kvmem_client {
  * @tier: preferred tier
  * @policy: KVMEM_POLICY_*
  * @timeout_ms: bound of a KVMEM_POLICY_WAIT wait
+ * @populate_lock: serialises POPULATEs, whose undo needs to know which
+ *	pages it added while @lock may be dropped for a wait
  * @lock: protects @pages, @dead and @nr_resident
  * @pages: logical page -> struct page of the frame's first page
  * @nr_resident: entries in @pages
@@ -91,6 +94,7 @@ struct kvmem_space {
 	u32 tier;
 	u32 policy;
 	u32 timeout_ms;
+	struct mutex populate_lock;
 	struct mutex lock;
 	struct xarray pages;
 	u64 nr_resident;
@@ -98,6 +102,7 @@ struct kvmem_space {
 };
 
 /* main.c */
+extern bool kvmem_ready;
 extern unsigned int kvmem_frame_order;
 extern struct address_space *kvmem_mapping;
 extern atomic_t kvmem_nr_clients;

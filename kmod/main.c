@@ -38,6 +38,10 @@ module_param(tiers, charp, 0444);
 MODULE_PARM_DESC(tiers,
 		 "Tier of nodes, as <node>:<hbm|dram|cxl>[,...]; default: dram for nodes with CPUs, cxl for CPU-less ones");
 
+/* Set once init is complete: open() fails before, so no client can see a
+ * failed init undo the pools.
+ */
+bool kvmem_ready;
 unsigned int kvmem_frame_order;
 struct address_space *kvmem_mapping;
 atomic_t kvmem_nr_clients = ATOMIC_INIT(0);
@@ -51,10 +55,13 @@ static int kvmem_fs_init_fs_context(struct fs_context *fc)
 	return init_pseudo(fc, KVMEM_FS_MAGIC) ? 0 : -ENOMEM;
 }
 
-/* Never registered: it exists only to give kvmem an inode of its own. */
+/*
+ * Never registered: it exists only to give kvmem an inode of its own. No
+ * .owner: the internal mount would hold a reference on this module for as
+ * long as it is loaded, and so keep it from ever being unloaded.
+ */
 static struct file_system_type kvmem_fs_type = {
 	.name = "kvmem",
-	.owner = THIS_MODULE,
 	.init_fs_context = kvmem_fs_init_fs_context,
 	.kill_sb = kill_anon_super,
 };
@@ -156,6 +163,7 @@ static int __init kvmem_init(void)
 	if (ret)
 		goto err_misc;
 	kfree(tier_map);
+	WRITE_ONCE(kvmem_ready, true);
 	pr_info("ABI %u, %u pools of %lu-byte frames\n", KVMEM_ABI_VERSION,
 		kvmem_nr_pools, frame_bytes);
 	return 0;

@@ -23,6 +23,7 @@
 
 /* Space id -> space, for mmap. An entry lives as long as the struct. */
 static DEFINE_XARRAY_ALLOC1(kvmem_space_ids);
+static u32 kvmem_next_id;
 
 static void kvmem_space_free(struct kref *ref)
 {
@@ -31,6 +32,7 @@ static void kvmem_space_free(struct kref *ref)
 	xa_erase(&kvmem_space_ids, space->id);
 	WARN_ON(space->nr_resident);
 	xa_destroy(&space->pages);
+	mutex_destroy(&space->populate_lock);
 	mutex_destroy(&space->lock);
 	kfree(space);
 }
@@ -58,10 +60,11 @@ struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
 	struct kvmem_space *space;
 	int ret;
 
-	space = kzalloc(sizeof(*space), GFP_KERNEL);
+	space = kzalloc(sizeof(*space), GFP_KERNEL_ACCOUNT);
 	if (!space)
 		return ERR_PTR(-ENOMEM);
 	kref_init(&space->ref);
+	mutex_init(&space->populate_lock);
 	mutex_init(&space->lock);
 	xa_init(&space->pages);
 	space->client = client;
@@ -70,15 +73,24 @@ struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
 	space->policy = args->policy;
 	space->timeout_ms = args->timeout_ms;
 
-	ret = xa_alloc(&kvmem_space_ids, &space->id, space,
-		       XA_LIMIT(1, KVMEM_MAX_SPACE_ID), GFP_KERNEL);
-	if (ret) {
+	/* Cyclic, so that a new space rarely gets the offset of a dead one. */
+	ret = xa_alloc_cyclic(&kvmem_space_ids, &space->id, space,
+			      XA_LIMIT(1, KVMEM_MAX_SPACE_ID), &kvmem_next_id,
+			      GFP_KERNEL_ACCOUNT);
+	if (ret < 0) {
+		mutex_destroy(&space->populate_lock);
 		mutex_destroy(&space->lock);
 		kfree(space);
 		return ERR_PTR(ret == -EBUSY ? -ENOSPC : ret);
 	}
 	atomic_inc(&kvmem_nr_spaces);
 	return space;
+}
+
+/* Whether a WAIT-policy waiter should look again: a frame, or death. */
+static bool kvmem_space_may_go_on(struct kvmem_space *space)
+{
+	return READ_ONCE(space->dead) || kvmem_tier_has_free(space->tier);
 }
 
 /*
@@ -120,10 +132,10 @@ static int kvmem_space_back(struct kvmem_space *space, u64 index, bool fault,
 		mutex_unlock(&space->lock);
 		if (fault)
 			left = wait_event_killable_timeout(kvmem_frame_wait,
-					kvmem_tier_has_free(space->tier), left);
+					kvmem_space_may_go_on(space), left);
 		else
 			left = wait_event_interruptible_timeout(kvmem_frame_wait,
-					kvmem_tier_has_free(space->tier), left);
+					kvmem_space_may_go_on(space), left);
 		mutex_lock(&space->lock);
 
 		if (left < 0)
@@ -136,7 +148,7 @@ static int kvmem_space_back(struct kvmem_space *space, u64 index, bool fault,
 	}
 
 store:
-	i = xa_err(xa_store(&space->pages, index, *frame, GFP_KERNEL));
+	i = xa_err(xa_store(&space->pages, index, *frame, GFP_KERNEL_ACCOUNT));
 	if (i) {
 		kvmem_pool_put_frame(*frame);
 		return i;
@@ -195,11 +207,13 @@ void kvmem_space_kill(struct kvmem_space *space)
 {
 	mutex_lock(&space->lock);
 	if (!space->dead) {
-		space->dead = true;
+		WRITE_ONCE(space->dead, true);
 		kvmem_space_drop(space, 0, space->npages);
 		atomic_dec(&kvmem_nr_spaces);
 	}
 	mutex_unlock(&space->lock);
+	/* End the waits of this space's faults and populates. */
+	wake_up_all(&kvmem_frame_wait);
 }
 
 /**
@@ -225,6 +239,9 @@ int kvmem_space_populate(struct kvmem_space *space, u64 first, u64 count,
 	u64 i, n = 0;
 	int ret = 0;
 
+	/* One populate at a time: XA_MARK_0 says what *this* call added. */
+	if (mutex_lock_interruptible(&space->populate_lock))
+		return -EINTR;
 	mutex_lock(&space->lock);
 	for (i = first; i < first + count && !space->dead; i++) {
 		if (xa_load(&space->pages, i))
@@ -253,6 +270,7 @@ int kvmem_space_populate(struct kvmem_space *space, u64 first, u64 count,
 		}
 	}
 	mutex_unlock(&space->lock);
+	mutex_unlock(&space->populate_lock);
 	*done = ret ? 0 : n;
 	return ret == -ENOSPC ? -ENOMEM : ret;
 }
@@ -271,7 +289,8 @@ int kvmem_space_release(struct kvmem_space *space, u64 first, u64 count,
 {
 	int ret = 0;
 
-	mutex_lock(&space->lock);
+	if (mutex_lock_interruptible(&space->lock))
+		return -EINTR;
 	if (space->dead)
 		ret = -ENOENT;
 	else
@@ -348,7 +367,9 @@ static vm_fault_t kvmem_vm_fault(struct vm_fault *vmf)
 	vm_fault_t ret;
 	int err;
 
-	mutex_lock(&space->lock);
+	/* A dying task need not wait: NOPAGE returns, the signal kills it. */
+	if (mutex_lock_killable(&space->lock))
+		return VM_FAULT_NOPAGE;
 	if (space->dead || index >= space->npages) {
 		ret = VM_FAULT_SIGBUS;
 		goto out;

@@ -190,6 +190,17 @@ struct kvmem_query {
 	__u64 reserved[2];
 };
 
+/*
+ * Sizes of the structs in ABI version 1, the smallest the kernel accepts.
+ * Later versions append fields; these numbers never change.
+ */
+#define KVMEM_INFO_SIZE_VER1		64
+#define KVMEM_POOL_INFO_SIZE_VER1	80
+#define KVMEM_SPACE_CREATE_SIZE_VER1	120
+#define KVMEM_SPACE_DESTROY_SIZE_VER1	8
+#define KVMEM_RANGE_SIZE_VER1		48
+#define KVMEM_QUERY_SIZE_VER1		56
+
 #define KVMEM_IOC_MAGIC		0xC7
 
 #define KVMEM_IOC_GET_INFO	_IOR(KVMEM_IOC_MAGIC, 0x00, struct kvmem_info)
