@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvmem-vmtest: in-VM tests of the kvmem module.
+ *
+ *   kvmem-vmtest --list    print every test name, one per line
+ *   kvmem-vmtest NAME      run one test; exit 0 on pass, 1 on failure
+ *   kvmem-vmtest --help    this text, and what each test checks
+ *
+ * Runs as root in the test VM (tests/vm/init), with kvmem.ko loaded as
+ * `insmod /kvmem.ko $(cat /kvmem.params)`. Environment overrides for other
+ * setups: KVMEM_KO (module file, default /kvmem.ko) and KVMEM_PARAMS (file
+ * with the default parameters, default /kvmem.params).
+ *
+ * Each test runs in a child process under a supervisor that:
+ *  - snapshots the module's sysfs state before the test,
+ *  - kills the test after a timeout, kills and reaps any process the test
+ *    left behind (it is a child subreaper),
+ *  - makes sure the module is loaded again, and puts back pool reserves and
+ *    tiers that the test changed (that is a failure of the test too),
+ *  - fails the test if the state afterwards differs from the state before
+ *    (spaces, clients, every pool's frames, reserve and tier).
+ * So a test that fails half way still leaves the VM usable for the next one.
+ */
+#include <dirent.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "vmtest.h"
+
+#define TEST_TIMEOUT_MS	120000
+
+static const struct vt_test tests[] = {
+#define E(n, w) { #n, test_##n, w }
+	E(ioctl_get_info, "GET_INFO fields, against sysfs"),
+	E(ioctl_pool_query, "POOL_QUERY of every pool equals its sysfs"),
+	E(ioctl_space_create_destroy, "SPACE_CREATE out fields, DESTROY, sysfs spaces"),
+	E(ioctl_populate, "POPULATE: done, frames_free, residency, idempotence"),
+	E(ioctl_release, "RELEASE: done, frames back, absent pages skipped"),
+	E(ioctl_query, "QUERY with and without residency array"),
+	E(clients_count, "sysfs clients follows open/dup/close"),
+	E(close_frees_all, "closing a client frees all its spaces and frames"),
+	E(neg_common, "ENOTTY for foreign commands, EFAULT for bad arg"),
+	E(neg_struct_size, "short struct EINVAL, long struct E2BIG / ok"),
+	E(neg_efault, "read-only argument: EFAULT and nothing leaked"),
+	E(neg_pool_query, "POOL_QUERY: each bad field alone"),
+	E(neg_space_create, "SPACE_CREATE: each bad field alone"),
+	E(neg_space_destroy, "SPACE_DESTROY: each bad field alone"),
+	E(neg_populate, "POPULATE: each bad field alone"),
+	E(neg_release, "RELEASE: each bad field alone"),
+	E(neg_query, "QUERY: each bad field alone"),
+	E(neg_mmap, "mmap: MAP_PRIVATE, no space, past end"),
+	E(mmap_data, "data through one, two and re-made mappings"),
+	E(mmap_suboffset, "mapping at an offset inside a frame"),
+	E(isolation_fork, "another file (forked child) cannot use a space"),
+	E(isolation_same_process, "another file of the same process cannot"),
+	E(zero_after_reuse, "frames are zero when another client gets them"),
+	E(zero_after_release, "a released page reads zero again"),
+	E(policy_fail, "FAIL: ENOMEM all-or-nothing, SIGBUS, no fallback"),
+	E(policy_fallback, "FALLBACK: frames from the other tier"),
+	E(policy_fallback_all_empty, "FALLBACK: ENOMEM/SIGBUS when all empty"),
+	E(policy_fallback_from_cxl, "FALLBACK from the slowest tier goes up"),
+	E(policy_wait_timeout, "WAIT: ETIMEDOUT / SIGBUS after timeout_ms"),
+	E(policy_wait_success, "WAIT: populate and fault get freed frames"),
+	E(policy_wait_eintr, "WAIT: a signal ends a populate wait (EINTR)"),
+	E(policy_wait_fault_kill, "WAIT: a fatal signal ends a fault wait"),
+	E(policy_wait_release_same_space, "WAIT: a waiter does not block "
+	  "RELEASE of its space"),
+	E(policy_wait_destroy_waiter, "WAIT: DESTROY ends a waiter at "
+	  "once (fault, populate)"),
+	E(policy_wait_populate_undo, "WAIT: a failed POPULATE unmaps what a "
+	  "fault mapped meanwhile"),
+	E(policy_wait_two_waiters, "WAIT: two faults of one page share one "
+	  "frame"),
+	E(fork_shared, "fork: shared data, same client, exit frees nothing"),
+	E(mremap_move, "mremap move keeps the data"),
+	E(mremap_shrink_grow, "mremap shrink works, grow fails"),
+	E(munmap_partial, "partial munmap keeps the rest and the data"),
+	E(destroy_mapped, "DESTROY while mapped: SIGBUS, frames back"),
+	E(destroy_mapped_child, "DESTROY while a child maps it: SIGBUS there"),
+	E(close_mapped, "close while mapped: client lives until munmap"),
+	E(close_mapped_child, "a child's mapping keeps a closed client"),
+	E(fault_race, "concurrent first touches take one frame per page"),
+	E(gup_proc_mem, "get_user_pages (/proc/self/mem) on a mapping"),
+	E(gup_pin_release, "a pinned frame released is given to nobody"),
+	E(unload_busy, "unload refused while open or mapped; frames freed"),
+	E(modparam_page_size, "page_size=4096 and 2 MiB work"),
+	E(modparam_bad, "bad page_size / tiers make insmod fail EINVAL"),
+	E(modparam_tiers, "tiers= sets the pools' tiers"),
+	E(sysfs_reserve, "reserve grow and shrink"),
+	E(sysfs_reserve_in_use, "reserve shrink below frames in use"),
+	E(sysfs_reserve_enomem, "reserve beyond the node: ENOMEM, partial"),
+	E(sysfs_tier, "tier write changes POOL_QUERY and SPACE_CREATE"),
+	E(sysfs_invalid, "invalid sysfs writes fail, change nothing"),
+	E(final_baseline, "module state is the load-time state"),
+#undef E
+};
+#define NTESTS (sizeof(tests) / sizeof(tests[0]))
+
+/* ------------------------------------------------------------ reporting */
+
+int vt_failures;
+static pid_t vt_main_pid;
+
+static void vprefix(void)
+{
+	if (vt_main_pid && getpid() != vt_main_pid)
+		printf("[pid %d] ", (int)getpid());
+}
+
+void vt_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("  ..   ");
+	vprefix();
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+static void report(bool ok, const char *file, int line, const char *extra,
+		   const char *fmt, va_list ap)
+{
+	printf(ok ? "  ok   " : "  FAIL ");
+	vprefix();
+	vprintf(fmt, ap);
+	if (extra)
+		printf("%s", extra);
+	if (!ok)
+		printf("  [%s:%d]", file, line);
+	printf("\n");
+	fflush(stdout);
+	if (!ok)
+		vt_failures++;
+}
+
+bool vt_check(bool ok, const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(ok, file, line, NULL, fmt, ap);
+	va_end(ap);
+	return ok;
+}
+
+bool vt_check_u64(uint64_t got, uint64_t exp, const char *file, int line,
+		  bool eq, const char *fmt, ...)
+{
+	char extra[160];
+	bool ok = eq ? got == exp : got != exp;
+	va_list ap;
+
+	if (eq && ok && got == UINT64_MAX)
+		snprintf(extra, sizeof(extra), ": none");
+	else if (eq && ok)
+		snprintf(extra, sizeof(extra), ": %llu",
+			 (unsigned long long)got);
+	else if (eq)
+		snprintf(extra, sizeof(extra),
+			 ": got %llu (0x%llx), expected %llu (0x%llx)",
+			 (unsigned long long)got, (unsigned long long)got,
+			 (unsigned long long)exp, (unsigned long long)exp);
+	else
+		snprintf(extra, sizeof(extra), ": got %llu, must not be %llu",
+			 (unsigned long long)got, (unsigned long long)exp);
+	va_start(ap, fmt);
+	report(ok, file, line, extra, fmt, ap);
+	va_end(ap);
+	return ok;
+}
+
+bool vt_check_err(int got, int exp, const char *file, int line,
+		  const char *fmt, ...)
+{
+	char extra[96];
+	bool ok = got == exp;
+	va_list ap;
+
+	if (ok)
+		snprintf(extra, sizeof(extra), ": %s",
+			 exp ? errname(exp) : "success");
+	else
+		snprintf(extra, sizeof(extra), ": got %s, expected %s",
+			 got ? errname(got) : "success",
+			 exp ? errname(exp) : "success");
+	va_start(ap, fmt);
+	report(ok, file, line, extra, fmt, ap);
+	va_end(ap);
+	return ok;
+}
+
+const char *errname(int e)
+{
+	static char buf[32];
+
+	switch (e) {
+	case 0: return "0";
+#define N(x) case x: return #x
+	N(EPERM); N(ENOENT); N(ESRCH); N(EINTR); N(EIO); N(ENXIO); N(E2BIG);
+	N(ENOEXEC); N(EBADF); N(ECHILD); N(EAGAIN); N(ENOMEM); N(EACCES);
+	N(EFAULT); N(EBUSY); N(EEXIST); N(EXDEV); N(ENODEV); N(ENOTDIR);
+	N(EISDIR); N(EINVAL); N(ENFILE); N(EMFILE); N(ENOTTY); N(EFBIG);
+	N(ENOSPC); N(ESPIPE); N(EROFS); N(ERANGE); N(ENOSYS); N(EOVERFLOW);
+	N(ETIMEDOUT); N(EOPNOTSUPP); N(ENOKEY); N(EKEYREJECTED);
+	N(ERESTART); N(EBADMSG); N(EDOM);
+#undef N
+	case 512: return "ERESTARTSYS(512)";
+	case 516: return "ERESTART_RESTARTBLOCK(516)";
+	case 524: return "ENOTSUPP(524)";
+	default:
+		snprintf(buf, sizeof(buf), "errno %d", e);
+		return buf;
+	}
+}
+
+/* ------------------------------------------------------------ supervisor */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: kvmem-vmtest --list | NAME | --help\n"
+		"  --list  print every test name, one per line\n"
+		"  NAME    run one test (exit 0 pass, 1 fail)\n"
+		"tests:\n");
+	for (size_t i = 0; i < NTESTS; i++)
+		fprintf(f, "  %-28s %s\n", tests[i].name, tests[i].what);
+}
+
+/* Kill and reap every child of ours (we are a subreaper); count them. */
+static int reap_leftovers(void)
+{
+	int n = 0;
+
+	for (int round = 0; round < 50; round++) {
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+		int found = 0;
+
+		if (!d)
+			break;
+		while ((de = readdir(d))) {
+			char path[64], buf[512], *p;
+			FILE *f;
+			int pid, ppid;
+
+			pid = atoi(de->d_name);
+			if (pid <= 0)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+			f = fopen(path, "r");
+			if (!f)
+				continue;
+			if (!fgets(buf, sizeof(buf), f)) {
+				fclose(f);
+				continue;
+			}
+			fclose(f);
+			p = strrchr(buf, ')');
+			if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1)
+				continue;
+			if (ppid != getpid())
+				continue;
+			found++;
+			kill(pid, SIGKILL);
+		}
+		closedir(d);
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			n++;
+		if (!found)
+			break;
+		sleep_ms(20);
+	}
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		n++;
+	return n;
+}
+
+/* After a test: put the module back as it was before; report changes. */
+static bool restore_state(const struct kv_snap *pre)
+{
+	struct kv_snap post;
+	bool ok = true;
+
+	if (pre->loaded && !mod_loaded()) {
+		ok = CHECK(0, "supervisor: the test left the module unloaded; "
+			   "reloading it");
+		if (mod_load(mod_default_params()))
+			CHECK(0, "supervisor: reloading the module failed");
+	}
+	snap_take(&post);
+	if (pre->loaded && post.loaded &&
+	    (post.npools != pre->npools ||
+	     (post.npools > 0 && post.p[0].page_size != pre->p[0].page_size))) {
+		ok = CHECK(0, "supervisor: the module is loaded with other "
+			   "parameters (npools %d->%d); reloading defaults",
+			   pre->npools, post.npools);
+		mod_restore(true);
+		snap_take(&post);
+	}
+	if (!pre->loaded || !post.loaded || post.npools != pre->npools)
+		return ok;
+	for (int i = 0; i < pre->npools; i++) {
+		if (strcmp(pre->p[i].tier, post.p[i].tier)) {
+			ok = CHECK(0, "supervisor: pool%d tier left at '%s' "
+				   "(was '%s'); restoring", i, post.p[i].tier,
+				   pre->p[i].tier);
+			pool_set_tier(i, pre->p[i].tier);
+		}
+		if (pre->p[i].reserve != post.p[i].reserve) {
+			ok = CHECK(0, "supervisor: pool%d reserve left at %llu "
+				   "(was %llu); restoring", i,
+				   (unsigned long long)post.p[i].reserve,
+				   (unsigned long long)pre->p[i].reserve);
+			pool_set_reserve(i, pre->p[i].reserve);
+		}
+	}
+	return ok;
+}
+
+static int run_test(const struct vt_test *t)
+{
+	struct kv_snap pre, post;
+	int status, left;
+	double t0 = now_ms();
+	pid_t pid;
+	bool ok = true;
+
+	printf("== %s: %s\n", t->name, t->what);
+	fflush(stdout);
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	snap_take(&pre);
+	if (!pre.loaded)
+		INFO("the module is not loaded at the start of the test");
+
+	pid = xfork();
+	if (pid < 0) {
+		perror("fork");
+		return 1;
+	}
+	if (pid == 0) {
+		vt_main_pid = getpid();
+		probe_init();
+		t->fn();
+		fflush(stdout);
+		_exit(vt_failures ? 1 : 0);
+	}
+	status = xwait_timeout(pid, TEST_TIMEOUT_MS);
+	if (status == -1) {
+		ok = CHECK(0, "test timed out after %d ms (killed)",
+			   TEST_TIMEOUT_MS);
+	} else if (WIFSIGNALED(status)) {
+		ok = CHECK(0, "test process killed by signal %d (%s)",
+			   WTERMSIG(status), strsignal(WTERMSIG(status)));
+	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		ok = false;
+	}
+	left = reap_leftovers();
+	if (left)
+		ok = CHECK(0, "supervisor: the test left %d process(es) "
+			   "behind (killed and reaped)", left);
+	if (!restore_state(&pre))
+		ok = false;
+	snap_take(&post);
+	if (pre.loaded && !snap_same(&pre, &post,
+				     "supervisor: state after the test"))
+		ok = CHECK(0, "supervisor: the test did not leave the module "
+			   "as it found it");
+	printf("== %s: %s (%.0f ms)\n", ok ? "PASS" : "FAIL", t->name,
+	       now_ms() - t0);
+	fflush(stdout);
+	return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc != 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--list")) {
+		for (size_t i = 0; i < NTESTS; i++)
+			printf("%s\n", tests[i].name);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < NTESTS; i++)
+		if (!strcmp(argv[1], tests[i].name))
+			return run_test(&tests[i]);
+	fprintf(stderr, "kvmem-vmtest: no test named '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kvmem-vmtest: in-VM tests of the kvmem module (/dev/kvmem).
+ *
+ * Shared declarations of the test files: checks and reporting, the device,
+ * sysfs, module (un)loading, SIGBUS probes, data patterns and timing.
+ * Each test is a function `void test_NAME(void)`; the table in vmtest.c
+ * names them. A test reports every check it makes with CHECK*() and fails
+ * when any check failed.
+ */
+#ifndef KVMEM_VMTEST_H
+#define KVMEM_VMTEST_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <linux/kvmem.h>
+
+#define KV_DEV		"/dev/kvmem"
+#define KV_SYSFS	"/sys/class/misc/kvmem"
+#define KV_MODNAME	"kvmem"
+#define KV_KO_DEFAULT	"/kvmem.ko"
+#define KV_PARAMS_DEFAULT "/kvmem.params"
+#define KV_MAX_POOLS	16
+#define MiB		(1024ULL * 1024ULL)
+#define CPU_PAGE	4096ULL
+
+/* ---------------------------------------------------------------- checks */
+
+/* Failed checks of the current process (a forked child has its own). */
+extern int vt_failures;
+
+__attribute__((format(printf, 4, 5)))
+bool vt_check(bool ok, const char *file, int line, const char *fmt, ...);
+__attribute__((format(printf, 6, 7)))
+bool vt_check_u64(uint64_t got, uint64_t exp, const char *file, int line,
+		  bool eq, const char *fmt, ...);
+__attribute__((format(printf, 5, 6)))
+bool vt_check_err(int got, int exp, const char *file, int line,
+		  const char *fmt, ...);
+__attribute__((format(printf, 1, 2)))
+void vt_info(const char *fmt, ...);
+
+/* CHECK(cond, fmt, ...): report; returns cond. */
+#define CHECK(c, ...)	vt_check(!!(c), __FILE__, __LINE__, __VA_ARGS__)
+/* CHECK_EQ(got, expected, fmt, ...): u64 equality, prints both. */
+#define CHECK_EQ(g, e, ...) \
+	vt_check_u64((uint64_t)(g), (uint64_t)(e), __FILE__, __LINE__, true, \
+		     __VA_ARGS__)
+/* CHECK_NE(got, forbidden, fmt, ...) */
+#define CHECK_NE(g, e, ...) \
+	vt_check_u64((uint64_t)(g), (uint64_t)(e), __FILE__, __LINE__, false, \
+		     __VA_ARGS__)
+/* CHECK_ERR(got_errno, expected_errno, fmt, ...): 0 means success. */
+#define CHECK_ERR(g, e, ...) \
+	vt_check_err((g), (e), __FILE__, __LINE__, __VA_ARGS__)
+#define INFO(...)	vt_info(__VA_ARGS__)
+
+/* Name of an errno value ("EINVAL"), "0" for 0. */
+const char *errname(int e);
+
+/* ------------------------------------------------------------ the device */
+
+/* Open /dev/kvmem (creating the node from sysfs if devtmpfs lacks it). */
+int kv_open(void);
+/* ioctl() returning 0 or the errno. */
+int kv_ioctl(int fd, unsigned long cmd, void *arg);
+int kv_info(int fd, struct kvmem_info *info);
+int kv_pool_query(int fd, uint32_t index, struct kvmem_pool_info *pi);
+/* Create a space; returns errno, fills *out. */
+int kv_create(int fd, uint64_t size, uint32_t tier, uint32_t policy,
+	      uint32_t timeout_ms, struct kvmem_space_create *out);
+int kv_destroy(int fd, uint32_t handle);
+int kv_populate(int fd, uint32_t handle, uint64_t first, uint64_t count,
+		uint64_t *done);
+int kv_release(int fd, uint32_t handle, uint64_t first, uint64_t count,
+	       uint64_t *done);
+/* QUERY; res may be NULL. */
+int kv_query(int fd, uint32_t handle, uint64_t first, uint64_t count,
+	     struct kvmem_residency *res, uint64_t *resident);
+/* Resident page count of a whole range, or UINT64_MAX on error. */
+uint64_t kv_resident(int fd, uint32_t handle, uint64_t first, uint64_t count);
+/* mmap a space range MAP_SHARED RW; NULL and errno set on failure. */
+void *kv_map(int fd, uint64_t offset, uint64_t len);
+
+/* A space with its mapping, the usual fixture. */
+struct kv_space {
+	int fd;
+	struct kvmem_space_create c;
+	uint8_t *map;		/* NULL when not mapped */
+	uint64_t size;
+};
+/* Create + mmap the whole space; returns false (and reports) on failure. */
+bool kv_space_new(struct kv_space *s, int fd, uint64_t size, uint32_t tier,
+		  uint32_t policy, uint32_t timeout_ms);
+/* munmap (if mapped) + destroy; reports failures. */
+void kv_space_free(struct kv_space *s);
+
+/* -------------------------------------------------------------- sysfs */
+
+/* Read a whole small file into buf (trailing newline stripped); errno. */
+int sysfs_read(const char *path, char *buf, size_t len);
+/* Read an unsigned integer; UINT64_MAX if unreadable. */
+uint64_t sysfs_u64(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Write a string (as given, no newline added); returns 0 or errno. */
+int sysfs_write(const char *path, const char *val);
+
+uint64_t kv_sys_spaces(void);
+uint64_t kv_sys_clients(void);
+/* Number of pools/pool<N> directories; -1 if none. */
+int kv_sys_npools(void);
+uint64_t pool_u64(int pool, const char *attr);
+/* Tier name of pool ("dram"...) into buf; errno. */
+int pool_tier_str(int pool, char *buf, size_t len);
+/* KVMEM_TIER_* of a tier name, -1 if unknown. */
+int tier_from_name(const char *s);
+const char *tier_name(uint32_t tier);
+int pool_set_reserve(int pool, uint64_t frames);
+int pool_set_tier(int pool, const char *name);
+
+/* NUMA node MemFree in bytes (from /sys/devices/system/node). */
+uint64_t node_memfree(int node);
+/* true if the node has CPUs. */
+bool node_has_cpus(int node);
+
+/* State of the module as sysfs shows it. */
+struct kv_pool_snap {
+	uint64_t node, page_size, total, free, used, reserve;
+	char tier[16];
+};
+struct kv_snap {
+	bool loaded;
+	int npools;
+	uint64_t refcnt;	/* /sys/module/kvmem/refcnt */
+	uint64_t spaces, clients;
+	struct kv_pool_snap p[KV_MAX_POOLS];
+};
+void snap_take(struct kv_snap *s);
+/* Compare two snapshots; reports each difference under `what`. */
+bool snap_same(const struct kv_snap *a, const struct kv_snap *b,
+	       const char *what);
+/* Same, quietly. */
+bool snap_equal(const struct kv_snap *a, const struct kv_snap *b);
+
+/*
+ * Pools for the tests: P is a DRAM pool (the preferred tier of most tests),
+ * Q a pool of another tier. Found with POOL_QUERY.
+ */
+struct kv_env {
+	struct kvmem_info info;
+	uint64_t ps;			/* page size */
+	int npools;
+	struct kvmem_pool_info pool[KV_MAX_POOLS];
+	int P, Q;			/* -1 if absent */
+};
+/* Fill env from fd; reports and returns false on failure. needQ: Q needed. */
+bool kv_env(int fd, struct kv_env *e, bool needQ);
+
+/* ----------------------------------------------------- module (un)load */
+
+bool mod_loaded(void);
+/* Default parameter string (from /kvmem.params, trimmed). */
+const char *mod_default_params(void);
+/* reserve_mib of the default parameters (64 if not given). */
+uint64_t mod_default_reserve_mib(void);
+/* delete_module(kvmem, O_NONBLOCK): 0 or errno. */
+int mod_unload(void);
+/* finit_module(/kvmem.ko, params): 0 or errno. */
+int mod_load(const char *params);
+/*
+ * Make sure the module is loaded with the default parameters: if it is
+ * loaded with others (we loaded it), unload and reload. `nondefault` says
+ * whether the currently loaded instance has non-default parameters.
+ * Returns true on success.
+ */
+bool mod_restore(bool nondefault);
+
+/* ---------------------------------------------------------- SIGBUS probe */
+
+/* Install the SIGBUS/SIGSEGV handlers used by probe_*(). */
+void probe_init(void);
+/* Read one byte at p; returns 0 (ok, *out set), SIGBUS or SIGSEGV. */
+int probe_read(const volatile uint8_t *p, uint8_t *out);
+/* Write one byte at p; returns 0, SIGBUS or SIGSEGV. */
+int probe_write(volatile uint8_t *p, uint8_t v);
+/* Address reported by the last caught signal. */
+extern void *volatile probe_addr;
+
+/* ------------------------------------------------------- data patterns */
+
+static inline uint64_t pat64(uint64_t seed, uint64_t i)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + i * 0xbf58476d1ce4e5b9ULL;
+
+	x ^= x >> 31;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 29;
+	return x | 1;	/* never zero: zero must mean "not written" */
+}
+/* Fill len bytes (multiple of 8) at p with the pattern of seed, word index
+ * counted from base_word. */
+void pat_fill(void *p, uint64_t len, uint64_t seed, uint64_t base_word);
+/* Verify; returns the byte offset of the first mismatch or UINT64_MAX. */
+uint64_t pat_check(const void *p, uint64_t len, uint64_t seed,
+		   uint64_t base_word);
+/* Offset of the first non-zero byte or UINT64_MAX. */
+uint64_t zero_check(const void *p, uint64_t len);
+/* Offset of the first byte != v or UINT64_MAX. */
+uint64_t byte_check(const void *p, uint64_t len, uint8_t v);
+
+/* ---------------------------------------------------- processes, time */
+
+/* fork() after flushing stdio. */
+pid_t xfork(void);
+/* waitpid; returns the raw status, or -1. */
+int xwait(pid_t pid);
+/* Wait for a child with a timeout (ms); -1 on timeout (child killed and
+ * reaped), else the raw status. */
+int xwait_timeout(pid_t pid, int ms);
+/* Check a child exited 0; reports. */
+bool check_child_ok(int status, const char *what);
+/* Monotonic time in ms. */
+double now_ms(void);
+void sleep_ms(int ms);
+/* Read/write one byte over a pipe (synchronisation); true on success. */
+bool pipe_send(int fd, char c);
+bool pipe_recv(int fd, char *c, int timeout_ms);
+
+/* ------------------------------------------------------------- tests */
+
+struct vt_test {
+	const char *name;
+	void (*fn)(void);
+	const char *what;
+};
+
+#define T(name) void test_##name(void)
+/* vmtest_ioctl.c */
+T(ioctl_get_info); T(ioctl_pool_query); T(ioctl_space_create_destroy);
+T(ioctl_populate); T(ioctl_release); T(ioctl_query); T(clients_count);
+T(close_frees_all);
+/* vmtest_neg.c */
+T(neg_common); T(neg_struct_size); T(neg_efault); T(neg_pool_query);
+T(neg_space_create); T(neg_space_destroy); T(neg_populate);
+T(neg_release); T(neg_query); T(neg_mmap);
+/* vmtest_mmap.c */
+T(mmap_data); T(mmap_suboffset); T(isolation_fork);
+T(isolation_same_process); T(zero_after_reuse); T(zero_after_release);
+T(fork_shared); T(mremap_move); T(mremap_shrink_grow); T(munmap_partial);
+T(destroy_mapped); T(destroy_mapped_child); T(close_mapped);
+T(close_mapped_child); T(fault_race); T(gup_proc_mem); T(gup_pin_release);
+/* vmtest_policy.c */
+T(policy_fail); T(policy_fallback); T(policy_fallback_all_empty);
+T(policy_fallback_from_cxl); T(policy_wait_timeout);
+T(policy_wait_success); T(policy_wait_eintr); T(policy_wait_fault_kill);
+T(policy_wait_release_same_space); T(policy_wait_destroy_waiter);
+T(policy_wait_populate_undo); T(policy_wait_two_waiters);
+/* vmtest_lifecycle.c */
+T(unload_busy); T(modparam_page_size); T(modparam_bad); T(modparam_tiers);
+T(sysfs_reserve); T(sysfs_reserve_in_use); T(sysfs_reserve_enomem);
+T(sysfs_tier); T(sysfs_invalid); T(final_baseline);
+#undef T
+
+#endif /* KVMEM_VMTEST_H */

@@ -1,0 +1,868 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvmem-vmtest helpers: device and ioctl wrappers, sysfs, snapshots of the
+ * module state, module (un)loading, SIGBUS probes, patterns, processes.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmtest.h"
+
+/* ------------------------------------------------------------ the device */
+
+int kv_open(void)
+{
+	int fd = open(KV_DEV, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT) {
+		/* No devtmpfs node (yet): make one from sysfs. */
+		char dev[32];
+		unsigned int ma, mi;
+
+		if (!sysfs_read(KV_SYSFS "/dev", dev, sizeof(dev)) &&
+		    sscanf(dev, "%u:%u", &ma, &mi) == 2) {
+			mknod(KV_DEV, S_IFCHR | 0600, makedev(ma, mi));
+			fd = open(KV_DEV, O_RDWR | O_CLOEXEC);
+		}
+	}
+	if (fd < 0)
+		CHECK(0, "open(%s): %s", KV_DEV, errname(errno));
+	return fd;
+}
+
+int kv_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) ? errno : 0;
+}
+
+int kv_info(int fd, struct kvmem_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	return kv_ioctl(fd, KVMEM_IOC_GET_INFO, info);
+}
+
+int kv_pool_query(int fd, uint32_t index, struct kvmem_pool_info *pi)
+{
+	memset(pi, 0, sizeof(*pi));
+	pi->index = index;
+	return kv_ioctl(fd, KVMEM_IOC_POOL_QUERY, pi);
+}
+
+int kv_create(int fd, uint64_t size, uint32_t tier, uint32_t policy,
+	      uint32_t timeout_ms, struct kvmem_space_create *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->size = size;
+	out->tier = tier;
+	out->policy = policy;
+	out->timeout_ms = timeout_ms;
+	return kv_ioctl(fd, KVMEM_IOC_SPACE_CREATE, out);
+}
+
+int kv_destroy(int fd, uint32_t handle)
+{
+	struct kvmem_space_destroy d = { .handle = handle };
+
+	return kv_ioctl(fd, KVMEM_IOC_SPACE_DESTROY, &d);
+}
+
+static int kv_range(int fd, unsigned long cmd, uint32_t handle,
+		    uint64_t first, uint64_t count, uint64_t *done)
+{
+	struct kvmem_range r = {
+		.handle = handle, .first = first, .count = count,
+		.done = 0xdeadbeefULL,
+	};
+	int err = kv_ioctl(fd, cmd, &r);
+
+	if (done)
+		*done = r.done;
+	return err;
+}
+
+int kv_populate(int fd, uint32_t handle, uint64_t first, uint64_t count,
+		uint64_t *done)
+{
+	return kv_range(fd, KVMEM_IOC_POPULATE, handle, first, count, done);
+}
+
+int kv_release(int fd, uint32_t handle, uint64_t first, uint64_t count,
+	       uint64_t *done)
+{
+	return kv_range(fd, KVMEM_IOC_RELEASE, handle, first, count, done);
+}
+
+int kv_query(int fd, uint32_t handle, uint64_t first, uint64_t count,
+	     struct kvmem_residency *res, uint64_t *resident)
+{
+	struct kvmem_query q = {
+		.handle = handle, .first = first, .count = count,
+		.residency = (uint64_t)(uintptr_t)res,
+		.resident = 0xdeadbeefULL,
+	};
+	int err = kv_ioctl(fd, KVMEM_IOC_QUERY, &q);
+
+	if (resident)
+		*resident = q.resident;
+	return err;
+}
+
+uint64_t kv_resident(int fd, uint32_t handle, uint64_t first, uint64_t count)
+{
+	uint64_t r;
+
+	if (kv_query(fd, handle, first, count, NULL, &r))
+		return UINT64_MAX;
+	return r;
+}
+
+void *kv_map(int fd, uint64_t offset, uint64_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		       (off_t)offset);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+bool kv_space_new(struct kv_space *s, int fd, uint64_t size, uint32_t tier,
+		  uint32_t policy, uint32_t timeout_ms)
+{
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->size = size;
+	err = kv_create(fd, size, tier, policy, timeout_ms, &s->c);
+	if (err) {
+		CHECK_ERR(err, 0, "SPACE_CREATE size %llu tier %u policy %u "
+			  "timeout %u", (unsigned long long)size, tier, policy,
+			  timeout_ms);
+		return false;
+	}
+	s->map = kv_map(fd, s->c.mmap_offset, size);
+	if (!s->map) {
+		CHECK_ERR(errno, 0, "mmap of the space (offset 0x%llx, %llu "
+			  "bytes)", (unsigned long long)s->c.mmap_offset,
+			  (unsigned long long)size);
+		kv_destroy(fd, s->c.handle);
+		return false;
+	}
+	return true;
+}
+
+void kv_space_free(struct kv_space *s)
+{
+	if (s->map) {
+		if (munmap(s->map, s->size))
+			CHECK(0, "munmap of the space: %s", errname(errno));
+		s->map = NULL;
+	}
+	if (s->c.handle) {
+		int err = kv_destroy(s->fd, s->c.handle);
+
+		if (err)
+			CHECK_ERR(err, 0, "SPACE_DESTROY handle %u",
+				  s->c.handle);
+		s->c.handle = 0;
+	}
+}
+
+/* -------------------------------------------------------------- sysfs */
+
+/*
+ * Attribute files stay open (per process) and are re-read with pread() at
+ * offset 0, which makes sysfs produce a fresh value: the tests take many
+ * snapshots, and path lookups are slow under TCG. A file that fails (its
+ * module was unloaded) is opened again by path.
+ */
+#define SYSFS_CACHE 64
+static struct {
+	char path[120];
+	int fd;
+} sysfs_cache[SYSFS_CACHE];
+static int sysfs_ncache;
+
+static int sysfs_cached_fd(const char *path, bool fresh)
+{
+	int i, fd;
+
+	for (i = 0; i < sysfs_ncache; i++)
+		if (!strcmp(sysfs_cache[i].path, path))
+			break;
+	if (i < sysfs_ncache && !fresh && sysfs_cache[i].fd >= 0)
+		return sysfs_cache[i].fd;
+	if (i < sysfs_ncache && sysfs_cache[i].fd >= 0) {
+		close(sysfs_cache[i].fd);
+		sysfs_cache[i].fd = -1;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (i == sysfs_ncache) {
+		if (sysfs_ncache == SYSFS_CACHE ||
+		    strlen(path) >= sizeof(sysfs_cache[0].path))
+			return fd | 0x40000000;	/* uncached: caller closes */
+		strcpy(sysfs_cache[i].path, path);
+		sysfs_ncache++;
+	}
+	sysfs_cache[i].fd = fd;
+	return fd;
+}
+
+int sysfs_read(const char *path, char *buf, size_t len)
+{
+	ssize_t n = -1;
+	int e = 0;
+
+	buf[0] = 0;
+	for (int attempt = 0; attempt < 2 && n < 0; attempt++) {
+		int fd = sysfs_cached_fd(path, attempt > 0);
+
+		if (fd < 0)
+			return -fd;
+		n = pread(fd & 0x3fffffff, buf, len - 1, 0);
+		e = n < 0 ? errno : 0;
+		if (fd & 0x40000000)
+			close(fd & 0x3fffffff);
+	}
+	if (n < 0)
+		return e;
+	buf[n] = 0;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = 0;
+	return 0;
+}
+
+uint64_t sysfs_u64(const char *fmt, ...)
+{
+	char path[256], buf[64], *end;
+	unsigned long long v;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, sizeof(path), fmt, ap);
+	va_end(ap);
+	if (sysfs_read(path, buf, sizeof(buf)) || !buf[0])
+		return UINT64_MAX;
+	errno = 0;
+	v = strtoull(buf, &end, 0);
+	if (errno || *end)
+		return UINT64_MAX;
+	return v;
+}
+
+int sysfs_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+	int e;
+
+	if (fd < 0)
+		return errno;
+	n = write(fd, val, strlen(val));
+	e = n < 0 ? errno : ((size_t)n == strlen(val) ? 0 : EIO);
+	close(fd);
+	return e;
+}
+
+uint64_t kv_sys_spaces(void)
+{
+	return sysfs_u64(KV_SYSFS "/spaces");
+}
+
+uint64_t kv_sys_clients(void)
+{
+	return sysfs_u64(KV_SYSFS "/clients");
+}
+
+int kv_sys_npools(void)
+{
+	DIR *d = opendir(KV_SYSFS "/pools");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		int idx;
+		char c;
+
+		if (sscanf(de->d_name, "pool%d%c", &idx, &c) == 1)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+uint64_t pool_u64(int pool, const char *attr)
+{
+	return sysfs_u64(KV_SYSFS "/pools/pool%d/%s", pool, attr);
+}
+
+int pool_tier_str(int pool, char *buf, size_t len)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), KV_SYSFS "/pools/pool%d/tier", pool);
+	return sysfs_read(path, buf, len);
+}
+
+int tier_from_name(const char *s)
+{
+	if (!strcmp(s, "hbm"))
+		return KVMEM_TIER_HBM;
+	if (!strcmp(s, "dram"))
+		return KVMEM_TIER_DRAM;
+	if (!strcmp(s, "cxl"))
+		return KVMEM_TIER_CXL;
+	return -1;
+}
+
+const char *tier_name(uint32_t tier)
+{
+	switch (tier) {
+	case KVMEM_TIER_HBM: return "hbm";
+	case KVMEM_TIER_DRAM: return "dram";
+	case KVMEM_TIER_CXL: return "cxl";
+	default: return "?";
+	}
+}
+
+int pool_set_reserve(int pool, uint64_t frames)
+{
+	char path[128], val[32];
+
+	snprintf(path, sizeof(path), KV_SYSFS "/pools/pool%d/reserve", pool);
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)frames);
+	return sysfs_write(path, val);
+}
+
+int pool_set_tier(int pool, const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), KV_SYSFS "/pools/pool%d/tier", pool);
+	return sysfs_write(path, name);
+}
+
+/*
+ * Free memory of a node: the buddy allocator's free pages plus the pages
+ * sitting on the per-CPU free lists (which MemFree does not count, and
+ * which a burst of frees fills), after folding the per-CPU vmstat deltas.
+ * From /proc/zoneinfo; falls back to the node's MemFree.
+ */
+uint64_t node_memfree(int node)
+{
+	char path[96], line[256];
+	uint64_t kb = UINT64_MAX, pages = 0;
+	bool found = false;
+	int cur = -1;
+	FILE *f;
+
+	sysfs_write("/proc/sys/vm/stat_refresh", "1");
+	f = fopen("/proc/zoneinfo", "r");
+	if (f) {
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long long v;
+			int n;
+
+			if (sscanf(line, "Node %d, zone", &n) == 1) {
+				cur = n;
+				continue;
+			}
+			if (cur != node)
+				continue;
+			if (sscanf(line, " pages free %llu", &v) == 1 ||
+			    sscanf(line, " count: %llu", &v) == 1) {
+				pages += v;
+				found = true;
+			}
+		}
+		fclose(f);
+		if (found)
+			return pages * CPU_PAGE;
+	}
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo",
+		 node);
+	f = fopen(path, "r");
+	if (!f)
+		return UINT64_MAX;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v;
+		int n;
+
+		if (sscanf(line, "Node %d MemFree: %llu kB", &n, &v) == 2) {
+			kb = v;
+			break;
+		}
+	}
+	fclose(f);
+	return kb == UINT64_MAX ? kb : kb * 1024;
+}
+
+bool node_has_cpus(int node)
+{
+	char path[96], buf[256];
+
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist",
+		 node);
+	if (sysfs_read(path, buf, sizeof(buf)))
+		return false;
+	return buf[0] != 0;
+}
+
+void snap_take(struct kv_snap *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->loaded = access(KV_SYSFS "/abi_version", F_OK) == 0;
+	if (!s->loaded)
+		return;
+	s->spaces = kv_sys_spaces();
+	s->clients = kv_sys_clients();
+	s->refcnt = sysfs_u64("/sys/module/" KV_MODNAME "/refcnt");
+	s->npools = kv_sys_npools();
+	for (int i = 0; i < s->npools && i < KV_MAX_POOLS; i++) {
+		struct kv_pool_snap *p = &s->p[i];
+
+		p->node = pool_u64(i, "node");
+		p->page_size = pool_u64(i, "page_size");
+		p->total = pool_u64(i, "frames_total");
+		p->free = pool_u64(i, "frames_free");
+		p->used = pool_u64(i, "frames_used");
+		p->reserve = pool_u64(i, "reserve");
+		if (pool_tier_str(i, p->tier, sizeof(p->tier)))
+			strcpy(p->tier, "?");
+	}
+}
+
+static bool snap_cmp(const struct kv_snap *a, const struct kv_snap *b,
+		     const char *what, bool loud)
+{
+	bool same = true;
+
+#define D(cond, ...) do { \
+		if (cond) { \
+			same = false; \
+			if (loud) \
+				CHECK(0, __VA_ARGS__); \
+		} \
+	} while (0)
+#define U(x) ((unsigned long long)(x))
+	D(a->loaded != b->loaded, "%s: module loaded %d -> %d", what,
+	  a->loaded, b->loaded);
+	if (!a->loaded || !b->loaded)
+		return same;
+	D(a->spaces != b->spaces, "%s: sysfs spaces %llu -> %llu", what,
+	  U(a->spaces), U(b->spaces));
+	D(a->clients != b->clients, "%s: sysfs clients %llu -> %llu", what,
+	  U(a->clients), U(b->clients));
+	D(a->refcnt != b->refcnt, "%s: module refcnt %llu -> %llu", what,
+	  U(a->refcnt), U(b->refcnt));
+	D(a->npools != b->npools, "%s: pools %d -> %d", what, a->npools,
+	  b->npools);
+	for (int i = 0; i < a->npools && i < b->npools && i < KV_MAX_POOLS;
+	     i++) {
+		const struct kv_pool_snap *p = &a->p[i], *q = &b->p[i];
+
+		D(p->node != q->node, "%s: pool%d node %llu -> %llu", what, i,
+		  U(p->node), U(q->node));
+		D(p->page_size != q->page_size,
+		  "%s: pool%d page_size %llu -> %llu", what, i,
+		  U(p->page_size), U(q->page_size));
+		D(p->total != q->total, "%s: pool%d frames_total %llu -> %llu",
+		  what, i, U(p->total), U(q->total));
+		D(p->free != q->free, "%s: pool%d frames_free %llu -> %llu",
+		  what, i, U(p->free), U(q->free));
+		D(p->used != q->used, "%s: pool%d frames_used %llu -> %llu",
+		  what, i, U(p->used), U(q->used));
+		D(p->reserve != q->reserve, "%s: pool%d reserve %llu -> %llu",
+		  what, i, U(p->reserve), U(q->reserve));
+		D(strcmp(p->tier, q->tier), "%s: pool%d tier %s -> %s", what,
+		  i, p->tier, q->tier);
+	}
+#undef D
+#undef U
+	return same;
+}
+
+bool snap_same(const struct kv_snap *a, const struct kv_snap *b,
+	       const char *what)
+{
+	bool same = snap_cmp(a, b, what, true);
+
+	if (same)
+		CHECK(1, "%s: module state unchanged", what);
+	return same;
+}
+
+bool snap_equal(const struct kv_snap *a, const struct kv_snap *b)
+{
+	return snap_cmp(a, b, "", false);
+}
+
+bool kv_env(int fd, struct kv_env *e, bool needQ)
+{
+	int err;
+
+	memset(e, 0, sizeof(*e));
+	e->P = e->Q = -1;
+	err = kv_info(fd, &e->info);
+	if (err) {
+		CHECK_ERR(err, 0, "GET_INFO");
+		return false;
+	}
+	e->ps = e->info.page_size;
+	e->npools = (int)e->info.npools;
+	if (e->npools < 1 || e->npools > KV_MAX_POOLS || !e->ps) {
+		CHECK(0, "GET_INFO: npools %d page_size %llu unusable",
+		      e->npools, (unsigned long long)e->ps);
+		return false;
+	}
+	for (int i = 0; i < e->npools; i++) {
+		err = kv_pool_query(fd, (uint32_t)i, &e->pool[i]);
+		if (err) {
+			CHECK_ERR(err, 0, "POOL_QUERY %d", i);
+			return false;
+		}
+	}
+	for (int i = 0; i < e->npools && e->P < 0; i++)
+		if (e->pool[i].tier == KVMEM_TIER_DRAM)
+			e->P = i;
+	for (int i = 0; i < e->npools && e->P < 0; i++)
+		if (node_has_cpus(e->pool[i].node))
+			e->P = i;
+	if (e->P < 0)
+		e->P = 0;
+	/* Prefer a CXL pool as Q, else any pool of another tier. */
+	for (int i = 0; i < e->npools && e->Q < 0; i++)
+		if (i != e->P && e->pool[i].tier == KVMEM_TIER_CXL &&
+		    e->pool[i].tier != e->pool[e->P].tier)
+			e->Q = i;
+	for (int i = 0; i < e->npools && e->Q < 0; i++)
+		if (i != e->P && e->pool[i].tier != e->pool[e->P].tier)
+			e->Q = i;
+	if (needQ && e->Q < 0) {
+		CHECK(0, "need two pools of different tiers; pools: %d, P=pool%d "
+		      "tier %s", e->npools, e->P,
+		      tier_name(e->pool[e->P].tier));
+		return false;
+	}
+	return true;
+}
+
+/* ----------------------------------------------------- module (un)load */
+
+bool mod_loaded(void)
+{
+	return access("/sys/module/" KV_MODNAME, F_OK) == 0;
+}
+
+const char *mod_default_params(void)
+{
+	static char buf[512];
+	static bool done;
+	const char *path;
+	size_t n;
+
+	if (done)
+		return buf;
+	done = true;
+	path = getenv("KVMEM_PARAMS");
+	if (!path)
+		path = KV_PARAMS_DEFAULT;
+	if (sysfs_read(path, buf, sizeof(buf)))
+		buf[0] = 0;
+	for (char *p = buf; *p; p++)
+		if (*p == '\n' || *p == '\t' || *p == '\r')
+			*p = ' ';
+	n = strlen(buf);
+	while (n && buf[n - 1] == ' ')
+		buf[--n] = 0;
+	return buf;
+}
+
+uint64_t mod_default_reserve_mib(void)
+{
+	const char *p = mod_default_params(), *hit = NULL;
+	uint64_t v = 64;
+
+	for (const char *q = p; (q = strstr(q, "reserve_mib=")); q++)
+		if (q == p || q[-1] == ' ')
+			hit = q;
+	if (hit)
+		v = strtoull(hit + strlen("reserve_mib="), NULL, 0);
+	return v;
+}
+
+int mod_unload(void)
+{
+	return syscall(SYS_delete_module, KV_MODNAME, O_NONBLOCK) ? errno : 0;
+}
+
+int mod_load(const char *params)
+{
+	const char *ko = getenv("KVMEM_KO");
+	int fd, err;
+
+	if (!ko)
+		ko = KV_KO_DEFAULT;
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = errno;
+		CHECK(0, "open(%s): %s", ko, errname(err));
+		return err;
+	}
+	err = syscall(SYS_finit_module, fd, params, 0) ? errno : 0;
+	close(fd);
+	return err;
+}
+
+bool mod_restore(bool nondefault)
+{
+	int err;
+
+	if (mod_loaded() && nondefault) {
+		for (int i = 0; i < 100; i++) {
+			err = mod_unload();
+			if (err != EAGAIN && err != EBUSY)
+				break;
+			sleep_ms(20);
+		}
+		if (err) {
+			CHECK_ERR(err, 0, "restore: unload the module");
+			return false;
+		}
+	}
+	if (!mod_loaded()) {
+		err = mod_load(mod_default_params());
+		if (err) {
+			CHECK_ERR(err, 0, "restore: load the module with '%s'",
+				  mod_default_params());
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------- SIGBUS probe */
+
+static sigjmp_buf probe_jb;
+static volatile sig_atomic_t probe_armed;
+static volatile sig_atomic_t probe_sig;
+void *volatile probe_addr;
+
+static void probe_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (probe_armed) {
+		probe_armed = 0;
+		probe_sig = sig;
+		probe_addr = si->si_addr;
+		siglongjmp(probe_jb, 1);
+	}
+	/* Not ours: die of it as usual. */
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void probe_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = probe_handler;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+}
+
+int probe_read(const volatile uint8_t *p, uint8_t *out)
+{
+	probe_sig = 0;
+	probe_addr = NULL;
+	if (sigsetjmp(probe_jb, 1) == 0) {
+		probe_armed = 1;
+		*out = *p;
+		probe_armed = 0;
+		return 0;
+	}
+	return probe_sig;
+}
+
+int probe_write(volatile uint8_t *p, uint8_t v)
+{
+	probe_sig = 0;
+	probe_addr = NULL;
+	if (sigsetjmp(probe_jb, 1) == 0) {
+		probe_armed = 1;
+		*p = v;
+		probe_armed = 0;
+		return 0;
+	}
+	return probe_sig;
+}
+
+/* ------------------------------------------------------- data patterns */
+
+void pat_fill(void *p, uint64_t len, uint64_t seed, uint64_t base_word)
+{
+	uint64_t *w = p;
+
+	for (uint64_t i = 0; i < len / 8; i++)
+		w[i] = pat64(seed, base_word + i);
+}
+
+uint64_t pat_check(const void *p, uint64_t len, uint64_t seed,
+		   uint64_t base_word)
+{
+	const uint64_t *w = p;
+
+	for (uint64_t i = 0; i < len / 8; i++)
+		if (w[i] != pat64(seed, base_word + i))
+			return i * 8;
+	return UINT64_MAX;
+}
+
+uint64_t zero_check(const void *p, uint64_t len)
+{
+	const uint64_t *w = p;
+	uint64_t i;
+
+	for (i = 0; i < len / 8; i++)
+		if (w[i])
+			break;
+	for (i *= 8; i < len; i++)
+		if (((const uint8_t *)p)[i])
+			return i;
+	return UINT64_MAX;
+}
+
+uint64_t byte_check(const void *p, uint64_t len, uint8_t v)
+{
+	const uint8_t *b = p;
+
+	for (uint64_t i = 0; i < len; i++)
+		if (b[i] != v)
+			return i;
+	return UINT64_MAX;
+}
+
+/* ---------------------------------------------------- processes, time */
+
+pid_t xfork(void)
+{
+	fflush(NULL);
+	return fork();
+}
+
+int xwait(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return status;
+}
+
+int xwait_timeout(pid_t pid, int ms)
+{
+	double end = now_ms() + ms;
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return status;
+		if (r < 0 && errno != EINTR)
+			return -2;
+		if (now_ms() > end)
+			break;
+		sleep_ms(5);
+	}
+	kill(pid, SIGKILL);
+	xwait(pid);
+	return -1;
+}
+
+bool check_child_ok(int status, const char *what)
+{
+	if (status == -1)
+		return CHECK(0, "%s: child timed out (killed)", what);
+	if (status < 0)
+		return CHECK(0, "%s: waitpid failed", what);
+	if (WIFSIGNALED(status))
+		return CHECK(0, "%s: child killed by signal %d (%s)", what,
+			     WTERMSIG(status), strsignal(WTERMSIG(status)));
+	return CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		     "%s: child exit status %d", what,
+		     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+bool pipe_send(int fd, char c)
+{
+	ssize_t n;
+
+	do
+		n = write(fd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	return n == 1;
+}
+
+bool pipe_recv(int fd, char *c, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	double end = now_ms() + timeout_ms;
+	ssize_t n;
+
+	for (;;) {
+		int left = (int)(end - now_ms());
+		int r;
+
+		if (left < 0)
+			return false;
+		r = poll(&pfd, 1, left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		break;
+	}
+	do
+		n = read(fd, c, 1);
+	while (n < 0 && errno == EINTR);
+	return n == 1;
+}
