@@ -160,9 +160,13 @@ static struct kvmem_space *kvmem_range_space(struct kvmem_client *client,
 	return space;
 }
 
-static int kvmem_ioctl_populate(struct kvmem_client *client, void *arg)
+typedef int (*kvmem_range_fn)(struct kvmem_space *space, u64 first,
+			      u64 count, u64 *done);
+
+/* POPULATE and RELEASE differ only in what they do to the range. */
+static int kvmem_ioctl_range(struct kvmem_client *client,
+			     struct kvmem_range *r, kvmem_range_fn fn)
 {
-	struct kvmem_range *r = arg;
 	struct kvmem_space *space;
 	int ret;
 
@@ -170,24 +174,19 @@ static int kvmem_ioctl_populate(struct kvmem_client *client, void *arg)
 				  sizeof(r->reserved), r->first, r->count);
 	if (IS_ERR(space))
 		return PTR_ERR(space);
-	ret = kvmem_space_populate(space, r->first, r->count, &r->done);
+	ret = fn(space, r->first, r->count, &r->done);
 	kvmem_space_put(space);
 	return ret;
 }
 
+static int kvmem_ioctl_populate(struct kvmem_client *client, void *arg)
+{
+	return kvmem_ioctl_range(client, arg, kvmem_space_populate);
+}
+
 static int kvmem_ioctl_release(struct kvmem_client *client, void *arg)
 {
-	struct kvmem_range *r = arg;
-	struct kvmem_space *space;
-	int ret;
-
-	space = kvmem_range_space(client, r->handle, r->flags, r->reserved,
-				  sizeof(r->reserved), r->first, r->count);
-	if (IS_ERR(space))
-		return PTR_ERR(space);
-	ret = kvmem_space_release(space, r->first, r->count, &r->done);
-	kvmem_space_put(space);
-	return ret;
+	return kvmem_ioctl_range(client, arg, kvmem_space_release);
 }
 
 static int kvmem_ioctl_query(struct kvmem_client *client, void *arg)

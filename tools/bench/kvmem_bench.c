@@ -13,6 +13,7 @@
  *	prefault of anonymous memory (MADV_POPULATE_WRITE). Same limit.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@
 #define ROUNDS		7
 
 static int kvmem_fd;
+static uint64_t page_size;
 
 static double now_us(void)
 {
@@ -144,76 +146,101 @@ static void report(const char *name, const char *unit, double kvmem,
 	fflush(stdout);
 }
 
-static void bench_first_touch(double limit)
+/* One timed round of a benchmark on @len bytes; returns microseconds. */
+typedef double (*round_fn)(size_t len);
+
+static double kvmem_touch_round(size_t len)
 {
-	size_t len = SIZE_MIB * MIB;
-	double k[ROUNDS], a[ROUNDS];
 	uint32_t h;
-	int r;
+	char *p = kvmem_map(len, &h);
+	double t0 = now_us(), t;
 
-	for (r = 0; r < ROUNDS; r++) {
-		char *p = kvmem_map(len, &h);
-		double t0 = now_us();
-
-		touch(p, len);
-		k[r] = (now_us() - t0) / SIZE_MIB;
-		kvmem_unmap(p, len, h);
-
-		p = anon_map(len);
-		t0 = now_us();
-		touch(p, len);
-		a[r] = (now_us() - t0) / SIZE_MIB;
-		munmap(p, len);
-	}
-	report("first_touch", "us/MiB", median(k, ROUNDS),
-	       "anonymous private memory", median(a, ROUNDS), limit,
-	       "memset of mapped memory", "lower");
+	touch(p, len);
+	t = now_us() - t0;
+	kvmem_unmap(p, len, h);
+	return t;
 }
 
-static void bench_populate(double limit_us)
+static double anon_touch_round(size_t len)
+{
+	char *p = anon_map(len);
+	double t0 = now_us(), t;
+
+	touch(p, len);
+	t = now_us() - t0;
+	munmap(p, len);
+	return t;
+}
+
+static double kvmem_populate_round(size_t len)
+{
+	uint32_t h;
+	char *p = kvmem_map(len, &h);
+	struct kvmem_range rg = { .handle = h, .count = len / page_size };
+	double t0 = now_us(), t;
+
+	if (ioctl(kvmem_fd, KVMEM_IOC_POPULATE, &rg))
+		die("POPULATE");
+	t = now_us() - t0;
+	kvmem_unmap(p, len, h);
+	return t;
+}
+
+static double anon_populate_round(size_t len)
+{
+	char *p = anon_map(len);
+	double t0 = now_us(), t;
+
+	if (madvise(p, len, MADV_POPULATE_WRITE))
+		die("MADV_POPULATE_WRITE");
+	t = now_us() - t0;
+	munmap(p, len);
+	return t;
+}
+
+/*
+ * Runs kvmem's and the baseline's rounds alternately (so that both see the
+ * same machine state) and reports the medians, as time per MiB or, for a
+ * throughput, MiB per second.
+ */
+static void bench_pair(const char *name, round_fn kvmem, round_fn base,
+		       const char *base_name, double limit_us_per_mib,
+		       bool throughput)
 {
 	size_t len = SIZE_MIB * MIB;
 	double k[ROUNDS], a[ROUNDS];
-	uint32_t h;
 	int r;
 
 	for (r = 0; r < ROUNDS; r++) {
-		char *p = kvmem_map(len, &h);
-		struct kvmem_range rg = { .handle = h, .count = len / 65536 };
-		struct kvmem_info info;
-		double t0;
-
-		if (ioctl(kvmem_fd, KVMEM_IOC_GET_INFO, &info))
-			die("GET_INFO");
-		rg.count = len / info.page_size;
-		t0 = now_us();
-		if (ioctl(kvmem_fd, KVMEM_IOC_POPULATE, &rg))
-			die("POPULATE");
-		k[r] = SIZE_MIB / ((now_us() - t0) / 1e6);
-		kvmem_unmap(p, len, h);
-
-		p = anon_map(len);
-		t0 = now_us();
-		if (madvise(p, len, MADV_POPULATE_WRITE))
-			die("MADV_POPULATE_WRITE");
-		a[r] = SIZE_MIB / ((now_us() - t0) / 1e6);
-		munmap(p, len);
+		k[r] = kvmem(len) / SIZE_MIB;
+		a[r] = base(len) / SIZE_MIB;
+		if (throughput) {
+			k[r] = 1e6 / k[r];
+			a[r] = 1e6 / a[r];
+		}
 	}
-	report("populate", "MiB/s", median(k, ROUNDS),
-	       "MADV_POPULATE_WRITE of anonymous memory", median(a, ROUNDS),
-	       1e6 / limit_us, "memset of mapped memory", "higher");
+	report(name, throughput ? "MiB/s" : "us/MiB", median(k, ROUNDS),
+	       base_name, median(a, ROUNDS),
+	       throughput ? 1e6 / limit_us_per_mib : limit_us_per_mib,
+	       "memset of mapped memory", throughput ? "higher" : "lower");
 }
 
 int main(void)
 {
+	struct kvmem_info info;
 	double limit;
 
 	kvmem_fd = open("/dev/kvmem", O_RDWR | O_CLOEXEC);
 	if (kvmem_fd < 0)
 		die("open /dev/kvmem");
+	if (ioctl(kvmem_fd, KVMEM_IOC_GET_INFO, &info))
+		die("GET_INFO");
+	page_size = info.page_size;
 	limit = zero_limit(SIZE_MIB * MIB);
-	bench_first_touch(limit);
-	bench_populate(limit);
+	bench_pair("first_touch", kvmem_touch_round, anon_touch_round,
+		   "anonymous private memory", limit, false);
+	bench_pair("populate", kvmem_populate_round, anon_populate_round,
+		   "MADV_POPULATE_WRITE of anonymous memory", limit, true);
 	close(kvmem_fd);
 	return 0;
 }
