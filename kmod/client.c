@@ -15,11 +15,15 @@ static int kvmem_open(struct inode *inode, struct file *file)
 
 	if (!READ_ONCE(kvmem_ready))
 		return -ENODEV;
-	client = kzalloc(sizeof(*client), GFP_KERNEL_ACCOUNT);
+	/* The event ring makes it a few pages: kvzalloc. */
+	client = kvzalloc(sizeof(*client), GFP_KERNEL_ACCOUNT);
 	if (!client)
 		return -ENOMEM;
 	mutex_init(&client->lock);
 	xa_init_flags(&client->handles, XA_FLAGS_ALLOC1);
+	atomic_set(&client->migrations, 0);
+	atomic64_set(&client->next_id, 0);
+	kvmem_events_init(&client->events);
 	file->private_data = client;
 	/* All kvmem files share one address_space: see space.c. */
 	file->f_mapping = kvmem_mapping;
@@ -42,11 +46,58 @@ static int kvmem_release(struct inode *inode, struct file *file)
 		kvmem_space_kill(space);
 		kvmem_space_put(space);
 	}
+	/*
+	 * Requests on spaces destroyed earlier may still be queued; they end
+	 * quickly (their space is dead) and post to this client's queue.
+	 */
+	wait_event(client->events.wait, !atomic_read(&client->migrations));
+	/* kvmem_client_migration_done() may still hold the lock. */
+	spin_lock_irq(&client->events.lock);
+	spin_unlock_irq(&client->events.lock);
 	xa_destroy(&client->handles);
+	mutex_destroy(&client->events.read_lock);
 	mutex_destroy(&client->lock);
-	kfree(client);
+	kvfree(client);
 	atomic_dec(&kvmem_nr_clients);
 	return 0;
+}
+
+static ssize_t kvmem_read(struct file *file, char __user *buf, size_t count,
+			  loff_t *ppos)
+{
+	struct kvmem_client *client = file->private_data;
+
+	return kvmem_events_read(&client->events, buf, count,
+				 file->f_flags & O_NONBLOCK);
+}
+
+static __poll_t kvmem_poll(struct file *file, poll_table *wait)
+{
+	struct kvmem_client *client = file->private_data;
+
+	return kvmem_events_poll(&client->events, file, wait);
+}
+
+/**
+ * kvmem_client_migration_done() - post the event that ends a migration
+ * @client: the client that submitted it
+ * @ev: the event
+ *
+ * The last use of @client by the migration: once its count of requests
+ * drops to zero, release() may free it, which it does only after taking
+ * the event lock held here.
+ */
+void kvmem_client_migration_done(struct kvmem_client *client,
+				 const struct kvmem_event *ev)
+{
+	struct kvmem_events *q = &client->events;
+	unsigned long flags;
+
+	kvmem_events_post(q, ev);
+	spin_lock_irqsave(&q->lock, flags);
+	if (atomic_dec_and_test(&client->migrations))
+		wake_up_all(&q->wait);
+	spin_unlock_irqrestore(&q->lock, flags);
 }
 
 static int kvmem_mmap(struct file *file, struct vm_area_struct *vma)
@@ -122,6 +173,8 @@ const struct file_operations kvmem_fops = {
 	.owner = THIS_MODULE,
 	.open = kvmem_open,
 	.release = kvmem_release,
+	.read = kvmem_read,
+	.poll = kvmem_poll,
 	.mmap = kvmem_mmap,
 	.unlocked_ioctl = kvmem_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,

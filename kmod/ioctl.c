@@ -47,7 +47,8 @@ static int kvmem_ioctl_get_info(struct kvmem_client *client, void *arg)
 
 	info->abi_version = KVMEM_ABI_VERSION;
 	info->npools = kvmem_nr_pools;
-	info->features = KVMEM_FEATURE_NODE_POOLS;
+	info->features = KVMEM_FEATURE_NODE_POOLS | KVMEM_FEATURE_MIGRATE |
+			 KVMEM_FEATURE_EVENTS;
 	info->page_sizes = KVMEM_PAGE_SIZES;
 	info->page_size = kvmem_page_size();
 	info->max_space_bytes = KVMEM_SPACE_MAX_BYTES;
@@ -189,6 +190,43 @@ static int kvmem_ioctl_release(struct kvmem_client *client, void *arg)
 	return kvmem_ioctl_range(client, arg, kvmem_space_release);
 }
 
+static int kvmem_ioctl_migrate(struct kvmem_client *client, void *arg)
+{
+	struct kvmem_migrate *args = arg;
+	struct kvmem_migration *m;
+	struct kvmem_space *space;
+	int ret;
+
+	ret = kvmem_check_migrate(args);
+	if (ret)
+		return ret;
+	if (!kvmem_tier_has_pool(args->tier))
+		return -ENODEV;
+	space = kvmem_range_space(client, args->handle, 0, args->reserved,
+				  sizeof(args->reserved), args->first,
+				  args->count);
+	if (IS_ERR(space))
+		return PTR_ERR(space);
+	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
+	if (!m) {
+		kvmem_space_put(space);
+		return -ENOMEM;
+	}
+	m->client = client;
+	m->id = atomic64_inc_return(&client->next_id);
+	m->cookie = args->cookie;
+	m->first = args->first;
+	m->count = args->count;
+	m->tier = args->tier;
+	m->flags = args->flags;
+	m->handle = args->handle;
+	args->id = m->id;
+	atomic_inc(&client->migrations);
+	kvmem_migrate_submit(space, m);
+	kvmem_space_put(space);
+	return 0;
+}
+
 static int kvmem_ioctl_query(struct kvmem_client *client, void *arg)
 {
 	struct kvmem_query *q = arg;
@@ -245,6 +283,8 @@ static_assert(sizeof(struct kvmem_space_destroy) ==
 	      KVMEM_SPACE_DESTROY_SIZE_VER1);
 static_assert(sizeof(struct kvmem_range) == KVMEM_RANGE_SIZE_VER1);
 static_assert(sizeof(struct kvmem_query) == KVMEM_QUERY_SIZE_VER1);
+static_assert(sizeof(struct kvmem_migrate) == KVMEM_MIGRATE_SIZE_VER1);
+static_assert(sizeof(struct kvmem_event) == 64);
 static_assert(KVMEM_SPACE_CREATE_SIZE_VER1 <= KVMEM_IOCTL_MAX_SIZE);
 
 static const struct kvmem_ioctl_desc kvmem_ioctls[] = {
@@ -262,6 +302,8 @@ static const struct kvmem_ioctl_desc kvmem_ioctls[] = {
 	KVMEM_IOCTL(KVMEM_IOC_RELEASE, KVMEM_RANGE_SIZE_VER1,
 		    kvmem_ioctl_release),
 	KVMEM_IOCTL(KVMEM_IOC_QUERY, KVMEM_QUERY_SIZE_VER1, kvmem_ioctl_query),
+	KVMEM_IOCTL(KVMEM_IOC_MIGRATE, KVMEM_MIGRATE_SIZE_VER1,
+		    kvmem_ioctl_migrate),
 };
 
 /**

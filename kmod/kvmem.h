@@ -27,9 +27,13 @@
 #include <linux/xarray.h>
 #include <linux/kvmem.h>
 
+#include "event.h"
 #include "frame_alloc.h"
 
 #define KVMEM_MAX_POOLS		64
+
+/* Mark of kvmem_space.pages entries whose page is being migrated. */
+#define KVMEM_MARK_MIGRATING	XA_MARK_1
 
 /**
  * struct kvmem_pool - the frames of one NUMA node
@@ -63,10 +67,40 @@ struct kvmem_pool {
  * struct kvmem_client - one open file of /dev/kvmem
  * @lock: protects @handles
  * @handles: handle -> struct kvmem_space, one reference each
+ * @migrations: requests submitted and not yet ended; release waits for 0
+ * @next_id: last migration id handed out
+ * @events: what read() returns
  */
 struct kvmem_client {
 	struct mutex lock;
 	struct xarray handles;
+	atomic_t migrations;
+	atomic64_t next_id;
+	struct kvmem_events events;
+};
+
+/**
+ * struct kvmem_migration - a queued KVMEM_IOC_MIGRATE request
+ * @node: in kvmem_space.mq
+ * @client: who asked; gets the completion event
+ * @id: id returned to @client
+ * @cookie: the caller's value, returned in the event
+ * @first: first page of the range
+ * @count: pages in the range
+ * @tier: target tier
+ * @flags: KVMEM_MIGRATE_* flags
+ * @handle: the space's handle in @client, for the event
+ */
+struct kvmem_migration {
+	struct list_head node;
+	struct kvmem_client *client;
+	u64 id;
+	u64 cookie;
+	u64 first;
+	u64 count;
+	u32 tier;
+	u32 flags;
+	u32 handle;
 };
 
 /**
@@ -81,10 +115,17 @@ struct kvmem_client {
  * @timeout_ms: bound of a KVMEM_POLICY_WAIT wait
  * @populate_lock: serialises POPULATEs, whose undo needs to know which
  *	pages it added while @lock may be dropped for a wait
- * @lock: protects @pages, @dead and @nr_resident
- * @pages: logical page -> struct page of the frame's first page
+ * @lock: protects @pages, @copies, @dead and @nr_resident
+ * @pages: logical page -> struct page of the frame's first page; entries
+ *	marked KVMEM_MARK_MIGRATING are in flight
+ * @copies: logical page -> a clean copy of it in another frame
  * @nr_resident: entries in @pages
  * @dead: destroyed: faults raise SIGBUS, the handle is gone
+ * @wait: faults, RELEASE and DESTROY wait here for pages in flight
+ * @mq_lock: protects @mq and @mq_active
+ * @mq: queued migration requests, run in order by @migrate_work
+ * @mq_active: @migrate_work is queued or running (and holds a reference)
+ * @migrate_work: runs the requests of @mq
  */
 struct kvmem_space {
 	struct kref ref;
@@ -97,8 +138,14 @@ struct kvmem_space {
 	struct mutex populate_lock;
 	struct mutex lock;
 	struct xarray pages;
+	struct xarray copies;
 	u64 nr_resident;
 	bool dead;
+	wait_queue_head_t wait;
+	spinlock_t mq_lock;
+	struct list_head mq;
+	bool mq_active;
+	struct work_struct migrate_work;
 };
 
 /* main.c */
@@ -127,8 +174,10 @@ int kvmem_pools_init(unsigned int reserve_frames, const int *tiers);
 void kvmem_pools_exit(void);
 int kvmem_pool_resize(struct kvmem_pool *pool, u32 target);
 void kvmem_pool_free(struct kvmem_pool *pool);
-struct page *kvmem_pool_get_frame(struct kvmem_pool *pool);
-struct page *kvmem_tier_get_frame(u32 tier);
+struct page *kvmem_pool_get_frame(struct kvmem_pool *pool, bool zero);
+struct page *kvmem_tier_get_frame(u32 tier, bool zero);
+bool kvmem_frame_dirty(struct page *frame);
+void kvmem_frame_clean(struct page *frame);
 void kvmem_pool_put_frame(struct page *frame);
 struct kvmem_pool *kvmem_frame_pool(struct page *frame);
 bool kvmem_tier_has_pool(u32 tier);
@@ -147,6 +196,17 @@ int kvmem_space_release(struct kvmem_space *space, u64 first, u64 count,
 u64 kvmem_space_residency(struct kvmem_space *space, u64 first, u64 count,
 			  struct kvmem_residency *out);
 int kvmem_space_mmap(struct kvmem_client *client, struct vm_area_struct *vma);
+void kvmem_space_zap(struct kvmem_space *space, u64 first, u64 count);
+
+/* migrate.c */
+int kvmem_migrate_init(void);
+void kvmem_migrate_exit(void);
+void kvmem_migrate_init_space(struct kvmem_space *space);
+void kvmem_migrate_submit(struct kvmem_space *space, struct kvmem_migration *m);
+
+/* client.c */
+void kvmem_client_migration_done(struct kvmem_client *client,
+				 const struct kvmem_event *ev);
 
 static inline u64 kvmem_space_offset(const struct kvmem_space *space)
 {

@@ -153,9 +153,12 @@ static int __init kvmem_init(void)
 	ret = kvmem_mapping_init();
 	if (ret)
 		goto err_tiers;
-	ret = kvmem_pools_init(reserve_frames, tier_map);
+	ret = kvmem_migrate_init();
 	if (ret)
 		goto err_mapping;
+	ret = kvmem_pools_init(reserve_frames, tier_map);
+	if (ret)
+		goto err_migrate;
 	ret = misc_register(&kvmem_misc);
 	if (ret)
 		goto err_pools;
@@ -172,6 +175,8 @@ err_misc:
 	misc_deregister(&kvmem_misc);
 err_pools:
 	kvmem_pools_exit();
+err_migrate:
+	kvmem_migrate_exit();
 err_mapping:
 	kvmem_mapping_exit();
 err_tiers:
@@ -187,6 +192,7 @@ static void __exit kvmem_exit(void)
 {
 	kvmem_sysfs_pools_del();
 	misc_deregister(&kvmem_misc);
+	kvmem_migrate_exit();
 	kvmem_pools_exit();
 	kvmem_mapping_exit();
 }

@@ -53,10 +53,9 @@ static void kvmem_frame_free(struct page *frame)
 	unsigned long i;
 
 	set_page_private(frame, 0);
-	for (i = 0; i < kvmem_frame_pages(); i++) {
-		ClearPageDirty(frame + i);
+	kvmem_frame_clean(frame);
+	for (i = 0; i < kvmem_frame_pages(); i++)
 		put_page(frame + i);
-	}
 }
 
 /*
@@ -208,15 +207,50 @@ int kvmem_pool_resize(struct kvmem_pool *pool, u32 target)
 }
 
 /**
- * kvmem_pool_get_frame() - take a free frame of a pool, zeroed
- * @pool: the pool
+ * kvmem_frame_dirty() - whether a frame may differ from its clean copy
+ * @frame: first page of a frame whose mappings have just been zapped
  *
- * The frame is zeroed here, before any space can see it, so no client can
+ * Return: true if a page of the frame was written through a mapping since
+ * the last kvmem_frame_clean() (the zap carried the PTE's dirty bit into
+ * PageDirty; get_user_pages() users set it themselves), or if someone else
+ * holds a page of it and might still write it, such as a device.
+ */
+bool kvmem_frame_dirty(struct page *frame)
+{
+	unsigned long i;
+
+	if (kvmem_frame_shared(frame))
+		return true;
+	for (i = 0; i < kvmem_frame_pages(); i++)
+		if (PageDirty(frame + i))
+			return true;
+	return false;
+}
+
+/**
+ * kvmem_frame_clean() - start tracking writes to a frame afresh
+ * @frame: first page of a frame that is mapped nowhere
+ */
+void kvmem_frame_clean(struct page *frame)
+{
+	unsigned long i;
+
+	for (i = 0; i < kvmem_frame_pages(); i++)
+		ClearPageDirty(frame + i);
+}
+
+/**
+ * kvmem_pool_get_frame() - take a free frame of a pool
+ * @pool: the pool
+ * @zero: zero it; only a caller that overwrites all of it at once, before
+ *	anyone can see it, passes false
+ *
+ * A frame is zeroed here, before any space can see it, so no client can
  * read what a previous one left.
  *
  * Return: the frame's first page, or NULL if the pool has no free frame.
  */
-struct page *kvmem_pool_get_frame(struct kvmem_pool *pool)
+struct page *kvmem_pool_get_frame(struct kvmem_pool *pool, bool zero)
 {
 	struct page *frame = NULL;
 	int64_t slot;
@@ -227,8 +261,11 @@ struct page *kvmem_pool_get_frame(struct kvmem_pool *pool)
 		frame = pool->frames[slot];
 	mutex_unlock(&pool->lock);
 
-	if (frame)
-		kvmem_frame_zero(frame);
+	if (frame) {
+		kvmem_frame_clean(frame);
+		if (zero)
+			kvmem_frame_zero(frame);
+	}
 	return frame;
 }
 
@@ -332,14 +369,15 @@ bool kvmem_tier_has_free(u32 tier)
 }
 
 /**
- * kvmem_tier_get_frame() - take a zeroed frame from a pool of a tier
+ * kvmem_tier_get_frame() - take a frame from a pool of a tier
  * @tier: KVMEM_TIER_*
+ * @zero: as for kvmem_pool_get_frame()
  *
  * Tries the tier's pools nearest to the current CPU's node first.
  *
  * Return: the frame's first page, or NULL if no pool of @tier has one.
  */
-struct page *kvmem_tier_get_frame(u32 tier)
+struct page *kvmem_tier_get_frame(u32 tier, bool zero)
 {
 	int here = numa_node_id();
 	u64 tried = 0;
@@ -365,7 +403,7 @@ struct page *kvmem_tier_get_frame(u32 tier)
 		if (!best)
 			return NULL;
 		tried |= BIT_ULL(best->index);
-		frame = kvmem_pool_get_frame(best);
+		frame = kvmem_pool_get_frame(best, zero);
 		if (frame)
 			return frame;
 	}

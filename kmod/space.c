@@ -32,6 +32,7 @@ static void kvmem_space_free(struct kref *ref)
 	xa_erase(&kvmem_space_ids, space->id);
 	WARN_ON(space->nr_resident);
 	xa_destroy(&space->pages);
+	xa_destroy(&space->copies);
 	mutex_destroy(&space->populate_lock);
 	mutex_destroy(&space->lock);
 	kfree(space);
@@ -67,6 +68,9 @@ struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
 	mutex_init(&space->populate_lock);
 	mutex_init(&space->lock);
 	xa_init(&space->pages);
+	xa_init(&space->copies);
+	init_waitqueue_head(&space->wait);
+	kvmem_migrate_init_space(space);
 	space->client = client;
 	space->npages = args->size >> (PAGE_SHIFT + kvmem_frame_order);
 	space->tier = args->tier;
@@ -119,7 +123,7 @@ static int kvmem_space_back(struct kvmem_space *space, u64 index, bool fault,
 	lockdep_assert_held(&space->lock);
 	for (;;) {
 		for (i = 0; i < n; i++) {
-			*frame = kvmem_tier_get_frame(order[i]);
+			*frame = kvmem_tier_get_frame(order[i], true);
 			if (*frame)
 				goto store;
 		}
@@ -163,12 +167,43 @@ static unsigned long kvmem_space_deadline(const struct kvmem_space *space)
 	return jiffies + msecs_to_jiffies(space->timeout_ms);
 }
 
-/* Removes pages first..first+count-1 from every mapping of the space. */
-static void kvmem_space_zap(struct kvmem_space *space, u64 first, u64 count)
+/**
+ * kvmem_space_zap() - remove pages from every mapping of a space
+ * @space: the space
+ * @first: first page
+ * @count: pages
+ *
+ * The next access to them faults. Called with space->lock held, which
+ * keeps the fault handler from mapping them again meanwhile.
+ */
+void kvmem_space_zap(struct kvmem_space *space, u64 first, u64 count)
 {
 	unmap_mapping_range(kvmem_mapping,
 			    kvmem_space_offset(space) + first * kvmem_page_size(),
 			    count * kvmem_page_size(), 0);
+}
+
+static bool kvmem_page_in_flight(struct kvmem_space *space, u64 index)
+{
+	return xa_get_mark(&space->pages, index, KVMEM_MARK_MIGRATING);
+}
+
+/*
+ * Waits until no page of the range is being migrated. Drops space->lock
+ * while it waits: the migration needs it to commit.
+ */
+static void kvmem_space_wait_range(struct kvmem_space *space, u64 first,
+				   u64 count)
+{
+	unsigned long index = first;
+
+	while (xa_find(&space->pages, &index, first + count - 1,
+		       KVMEM_MARK_MIGRATING)) {
+		mutex_unlock(&space->lock);
+		wait_event(space->wait, !kvmem_page_in_flight(space, index));
+		mutex_lock(&space->lock);
+		index = first;
+	}
 }
 
 /*
@@ -183,6 +218,7 @@ static u64 kvmem_space_drop(struct kvmem_space *space, u64 first, u64 count)
 	u64 done = 0;
 
 	lockdep_assert_held(&space->lock);
+	kvmem_space_wait_range(space, first, count);
 	if (!space->nr_resident)
 		return 0;
 	kvmem_space_zap(space, first, count);
@@ -191,6 +227,10 @@ static u64 kvmem_space_drop(struct kvmem_space *space, u64 first, u64 count)
 		kvmem_pool_put_frame(frame);
 		done++;
 		cond_resched();
+	}
+	xa_for_each_range(&space->copies, index, frame, first, first + count - 1) {
+		xa_erase(&space->copies, index);
+		kvmem_pool_put_frame(frame);
 	}
 	space->nr_resident -= done;
 	return done;
@@ -327,6 +367,11 @@ u64 kvmem_space_residency(struct kvmem_space *space, u64 first, u64 count,
 			out[index - first].pool = kvmem_frame_pool(frame)->index;
 		resident++;
 	}
+	if (out) {
+		xa_for_each_range(&space->copies, index, frame, first,
+				  first + count - 1)
+			out[index - first].copy = kvmem_frame_pool(frame)->index;
+	}
 	mutex_unlock(&space->lock);
 	return resident;
 }
@@ -370,6 +415,14 @@ static vm_fault_t kvmem_vm_fault(struct vm_fault *vmf)
 	/* A dying task need not wait: NOPAGE returns, the signal kills it. */
 	if (mutex_lock_killable(&space->lock))
 		return VM_FAULT_NOPAGE;
+	while (!space->dead && kvmem_page_in_flight(space, index)) {
+		/* Wait for the migration to commit, then map the new frame. */
+		mutex_unlock(&space->lock);
+		if (wait_event_killable(space->wait,
+					!kvmem_page_in_flight(space, index)) ||
+		    mutex_lock_killable(&space->lock))
+			return VM_FAULT_NOPAGE;
+	}
 	if (space->dead || index >= space->npages) {
 		ret = VM_FAULT_SIGBUS;
 		goto out;

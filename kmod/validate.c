@@ -81,6 +81,23 @@ int kvmem_check_range(uint64_t first, uint64_t count, uint64_t npages)
 }
 
 /**
+ * kvmem_check_migrate() - check the input of KVMEM_IOC_MIGRATE
+ * @m: the request, as copied from user space
+ *
+ * Checks every field that needs no knowledge of the space or the pools;
+ * the range is the caller's check.
+ *
+ * Return: 0 or -EINVAL.
+ */
+int kvmem_check_migrate(const struct kvmem_migrate *m)
+{
+	if ((m->flags & ~KVMEM_MIGRATE_FLAGS) || m->pad ||
+	    !kvmem_all_zero(m->reserved, sizeof(m->reserved)))
+		return -EINVAL;
+	return m->tier < KVMEM_NR_TIERS ? 0 : -EINVAL;
+}
+
+/**
  * kvmem_check_map() - check a mapping of part of a space
  * @first: first CPU page of the space that the mapping covers
  * @count: CPU pages the mapping covers

@@ -22,6 +22,7 @@ bool kvmem_all_zero(const void *p, size_t len);
 int kvmem_check_space_create(const struct kvmem_space_create *c,
 			     uint64_t page_size);
 int kvmem_check_range(uint64_t first, uint64_t count, uint64_t npages);
+int kvmem_check_migrate(const struct kvmem_migrate *m);
 int kvmem_check_map(uint64_t first, uint64_t count, uint64_t total);
 int kvmem_tier_order(uint32_t preferred, uint32_t policy,
 		     uint32_t order[KVMEM_NR_TIERS]);

@@ -10,7 +10,7 @@ out=$("$ks/scripts/kernel-doc" -none -Werror kmod/*.c kmod/*.h uapi/linux/kvmem.
 # Non-static functions without a kernel-doc comment right above them.
 missing=$(awk '
 	/^\/\*\*/ { doc = 1 }
-	/^[a-z].*\(/ && !/^static/ && !/;$/ && !/^(MODULE|module_)/ {
+	/^[a-z].*\(/ && !/^(static|typedef)/ && !/;$/ && !/^(MODULE|module_)/ {
 		if (!doc) print FILENAME ": " $0
 	}
 	/^}/ { doc = 0 }

@@ -11,6 +11,7 @@
  *	which both must at least do.
  *  populate: KVMEM_IOC_POPULATE throughput against the kernel's own
  *	prefault of anonymous memory (MADV_POPULATE_WRITE). Same limit.
+ *  migrate_*: see bench_migrate.c.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -26,18 +27,16 @@
 
 #include <linux/kvmem.h>
 
+#include "bench.h"
+
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
 
-#define MIB		(1024UL * 1024UL)
-#define SIZE_MIB	64UL
-#define ROUNDS		7
+int kvmem_fd;
+uint64_t page_size;
 
-static int kvmem_fd;
-static uint64_t page_size;
-
-static double now_us(void)
+double now_us(void)
 {
 	struct timespec ts;
 
@@ -45,7 +44,7 @@ static double now_us(void)
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
-static void die(const char *what)
+void die(const char *what)
 {
 	fprintf(stderr, "kvmem-bench: %s: %s\n", what, strerror(errno));
 	exit(1);
@@ -58,7 +57,7 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static double median(double *v, int n)
+double median(double *v, int n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
 	return v[n / 2];
@@ -73,7 +72,7 @@ static void touch(volatile char *p, size_t len)
 }
 
 /* A mapped kvmem space of @len bytes; returns its handle via @handle. */
-static char *kvmem_map(size_t len, uint32_t *handle)
+char *kvmem_map(size_t len, uint32_t *handle)
 {
 	struct kvmem_space_create c = {
 		.size = len, .tier = KVMEM_TIER_DRAM,
@@ -91,7 +90,7 @@ static char *kvmem_map(size_t len, uint32_t *handle)
 	return p;
 }
 
-static void kvmem_unmap(char *p, size_t len, uint32_t handle)
+void kvmem_unmap(char *p, size_t len, uint32_t handle)
 {
 	struct kvmem_space_destroy d = { .handle = handle };
 
@@ -129,13 +128,13 @@ static double zero_limit(size_t len)
 	return median(t, ROUNDS);
 }
 
-static void report(const char *name, const char *unit, double kvmem,
-		   const char *base_name, double base, double limit,
-		   const char *limit_name, const char *better)
+void report(const char *name, const char *unit, double kvmem,
+	    const char *base_name, double base, double limit,
+	    const char *limit_name, const char *better)
 {
 	double ratio = kvmem / base;
 
-	printf("%-12s kvmem %10.1f %s | %s %10.1f %s | ratio %.2f (%s is better)"
+	printf("%-18s kvmem %10.1f %s | %s %10.1f %s | ratio %.2f (%s is better)"
 	       " | limit %.1f %s (%s)\n", name, kvmem, unit, base_name, base,
 	       unit, ratio, better, limit, unit, limit_name);
 	printf("BENCH-JSON {\"bench\":\"%s\",\"unit\":\"%s\",\"kvmem\":%.3f,"
@@ -241,6 +240,7 @@ int main(void)
 		   "anonymous private memory", limit, false);
 	bench_pair("populate", kvmem_populate_round, anon_populate_round,
 		   "MADV_POPULATE_WRITE of anonymous memory", limit, true);
+	bench_migrate();
 	close(kvmem_fd);
 	return 0;
 }

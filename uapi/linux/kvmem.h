@@ -25,6 +25,8 @@
 
 /* Feature bits reported by KVMEM_IOC_GET_INFO. */
 #define KVMEM_FEATURE_NODE_POOLS	(1ULL << 0)	/* NUMA node pools */
+#define KVMEM_FEATURE_MIGRATE		(1ULL << 1)	/* KVMEM_IOC_MIGRATE */
+#define KVMEM_FEATURE_EVENTS		(1ULL << 2)	/* read() and poll() */
 
 /* Memory tiers, fastest first. The fallback order follows this order. */
 #define KVMEM_TIER_HBM		0
@@ -162,7 +164,9 @@ struct kvmem_range {
 /**
  * struct kvmem_residency - one page of a KVMEM_IOC_QUERY report
  * @pool: index of the pool whose frame holds the page, or KVMEM_POOL_NONE
- * @copy: pool of a second (clean) copy; always KVMEM_POOL_NONE in ABI 1
+ * @copy: pool of a clean copy of the page kept by a KEEP_COPY migration,
+ *	or KVMEM_POOL_NONE. A write to the page makes the copy stale; kvmem
+ *	notices, and frees it, at the page's next migration or release.
  */
 struct kvmem_residency {
 	__u16 pool;
@@ -201,6 +205,73 @@ struct kvmem_query {
 #define KVMEM_RANGE_SIZE_VER1		48
 #define KVMEM_QUERY_SIZE_VER1		56
 
+/* kvmem_migrate.flags */
+#define KVMEM_MIGRATE_KEEP_COPY	(1U << 0)	/* keep the source as a clean copy */
+#define KVMEM_MIGRATE_FLAGS	KVMEM_MIGRATE_KEEP_COPY
+
+/**
+ * struct kvmem_migrate - KVMEM_IOC_MIGRATE input and output
+ * @handle: in: the space
+ * @flags: in: KVMEM_MIGRATE_* bits
+ * @first: in: first page of the range
+ * @count: in: number of pages, non-zero; first + count <= npages
+ * @tier: in: target tier, KVMEM_TIER_*; some pool must have it
+ * @pad: in: zero
+ * @cookie: in: any value; comes back in the completion event
+ * @id: out: the migration's id in this file, from 1; also in the event
+ * @reserved: in: zero
+ *
+ * Starts moving the resident pages of the range to the target tier and
+ * returns at once. Completion, failure or cancellation arrives as one
+ * KVMEM_EVENT_MIGRATE event, read() from the same file.
+ */
+struct kvmem_migrate {
+	__u32 handle;
+	__u32 flags;
+	__u64 first;
+	__u64 count;
+	__u32 tier;
+	__u32 pad;
+	__u64 cookie;
+	__u64 id;
+	__u64 reserved[4];
+};
+
+/* kvmem_event.type */
+#define KVMEM_EVENT_MIGRATE	1	/* a migration of this file ended */
+#define KVMEM_EVENT_OVERFLOW	2	/* events were lost: see @pages */
+
+/**
+ * struct kvmem_event - what read() on /dev/kvmem returns, 64 bytes each
+ * @seq: sequence number, from 1, one per event generated in this file;
+ *	a lost event leaves a gap and is counted by an OVERFLOW event
+ * @type: KVMEM_EVENT_*
+ * @status: MIGRATE: 0, or a negative errno (-ENOMEM: the target tier ran
+ *	out of frames; -ECANCELED: the space was destroyed; -ENOENT)
+ * @id: MIGRATE: the id KVMEM_IOC_MIGRATE returned
+ * @cookie: MIGRATE: the cookie given to KVMEM_IOC_MIGRATE
+ * @handle: MIGRATE: the space's handle
+ * @pad: zero
+ * @pages: MIGRATE: pages of the range in the target tier when it ended;
+ *	OVERFLOW: number of events lost
+ * @bytes_copied: MIGRATE: bytes copied between frames
+ * @bytes_reused: MIGRATE: bytes not copied because a clean copy was there
+ */
+struct kvmem_event {
+	__u64 seq;
+	__u32 type;
+	__s32 status;
+	__u64 id;
+	__u64 cookie;
+	__u32 handle;
+	__u32 pad;
+	__u64 pages;
+	__u64 bytes_copied;
+	__u64 bytes_reused;
+};
+
+#define KVMEM_MIGRATE_SIZE_VER1		80
+
 #define KVMEM_IOC_MAGIC		0xC7
 
 #define KVMEM_IOC_GET_INFO	_IOR(KVMEM_IOC_MAGIC, 0x00, struct kvmem_info)
@@ -210,5 +281,6 @@ struct kvmem_query {
 #define KVMEM_IOC_POPULATE	_IOWR(KVMEM_IOC_MAGIC, 0x04, struct kvmem_range)
 #define KVMEM_IOC_RELEASE	_IOWR(KVMEM_IOC_MAGIC, 0x05, struct kvmem_range)
 #define KVMEM_IOC_QUERY		_IOWR(KVMEM_IOC_MAGIC, 0x06, struct kvmem_query)
+#define KVMEM_IOC_MIGRATE	_IOWR(KVMEM_IOC_MAGIC, 0x07, struct kvmem_migrate)
 
 #endif /* _UAPI_LINUX_KVMEM_H */

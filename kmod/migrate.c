@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Migration: moving the resident pages of a space to another tier.
+ *
+ * KVMEM_IOC_MIGRATE queues a request on its space and returns. Each space
+ * has one work item that runs its requests in order on kvmem's unbound
+ * workqueue, so requests on one space never overlap (a move A->B followed
+ * by B->A ends in A) while different spaces migrate in parallel.
+ *
+ * A request is done in batches of up to KVMEM_MIGRATE_BATCH pages:
+ *  1. under the space lock: mark the batch's pages in flight
+ *     (KVMEM_MARK_MIGRATING), zap their page table entries everywhere,
+ *     decide per page whether a clean copy in the target tier can be reused
+ *     and allocate destination frames for the others; if the target tier
+ *     runs out, undo the batch (the source stays authoritative) and stop;
+ *  2. without the lock: copy, frame by frame;
+ *  3. under the lock: commit (the destination becomes the page's frame,
+ *     the source becomes the clean copy or goes back to its pool) and
+ *     clear the marks, waking whoever waits for them.
+ * A fault on a page in flight waits for step 3 and maps the new frame;
+ * RELEASE and DESTROY wait likewise. Nothing can write a page in flight:
+ * its entries are zapped and every fault waits, so the copy is exact.
+ *
+ * Clean copies: a write through a mapping sets the hardware dirty bit of
+ * its page table entry; zapping the entry carries the bit into PageDirty,
+ * and get_user_pages() users mark pages dirty when they let go. A frame
+ * whose pages are not dirty after the zap of step 1, and that nobody else
+ * holds (no pin that a device could write through), is unchanged since
+ * the migration that made its copy: the copy is reused and nothing is
+ * copied. Otherwise the copy is stale and is freed there.
+ */
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
+
+#include "kvmem.h"
+
+#define KVMEM_MIGRATE_BATCH	256
+
+/**
+ * struct kvmem_move - one page of a batch
+ * @index: logical page
+ * @src: its frame when the batch started
+ * @dst: its frame after the batch
+ * @reuse: @dst is the page's clean copy: nothing to copy
+ */
+struct kvmem_move {
+	unsigned long index;
+	struct page *src;
+	struct page *dst;
+	bool reuse;
+};
+
+/**
+ * struct kvmem_migrate_result - what a request achieved
+ * @pages: pages of the range that ended in the target tier
+ * @copied: bytes copied
+ * @reused: bytes not copied thanks to a clean copy
+ */
+struct kvmem_migrate_result {
+	u64 pages;
+	u64 copied;
+	u64 reused;
+};
+
+static struct workqueue_struct *kvmem_wq;
+
+static void kvmem_frame_copy(struct page *dst, struct page *src)
+{
+	unsigned long i;
+
+	if (!IS_ENABLED(CONFIG_HIGHMEM)) {
+		/* A frame is physically contiguous: one copy in the direct map. */
+		memcpy(page_address(dst), page_address(src), kvmem_page_size());
+		return;
+	}
+	for (i = 0; i < kvmem_frame_pages(); i++)
+		copy_highpage(dst + i, src + i);
+}
+
+static bool kvmem_frame_in_tier(struct page *frame, u32 tier)
+{
+	return READ_ONCE(kvmem_frame_pool(frame)->tier) == tier;
+}
+
+/* Ends a batch that will not commit: the sources stay authoritative. */
+static void kvmem_migrate_undo(struct kvmem_space *space,
+			       struct kvmem_move *mv, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (mv[i].dst && !mv[i].reuse)
+			kvmem_pool_put_frame(mv[i].dst);
+		xa_clear_mark(&space->pages, mv[i].index, KVMEM_MARK_MIGRATING);
+	}
+}
+
+static void kvmem_migrate_commit(struct kvmem_space *space,
+				 const struct kvmem_migration *m,
+				 struct kvmem_move *mv)
+{
+	struct page *copy = xa_load(&space->copies, mv->index);
+
+	kvmem_frame_clean(mv->dst);
+	/* Replacing present entries allocates nothing: these cannot fail. */
+	xa_store(&space->pages, mv->index, mv->dst, GFP_KERNEL);
+	xa_clear_mark(&space->pages, mv->index, KVMEM_MARK_MIGRATING);
+
+	if (m->flags & KVMEM_MIGRATE_KEEP_COPY) {
+		/* The source becomes the copy; a copy elsewhere is redundant. */
+		if (copy && !mv->reuse)
+			kvmem_pool_put_frame(copy);
+		kvmem_frame_clean(mv->src);
+		if (copy)
+			xa_store(&space->copies, mv->index, mv->src, GFP_KERNEL);
+		else if (xa_err(xa_store(&space->copies, mv->index, mv->src,
+					 GFP_KERNEL_ACCOUNT)))
+			kvmem_pool_put_frame(mv->src);
+		return;
+	}
+	kvmem_pool_put_frame(mv->src);
+	/* A clean copy in a third tier still equals the page: keep it. */
+	if (mv->reuse)
+		xa_erase(&space->copies, mv->index);
+}
+
+/*
+ * Step 1 for the pages from *@next on: returns how many were marked and
+ * prepared in @mv, 0 when the range is done, or a negative errno.
+ */
+static int kvmem_migrate_prepare(struct kvmem_space *space,
+				 const struct kvmem_migration *m, u64 *next,
+				 struct kvmem_move *mv,
+				 struct kvmem_migrate_result *res)
+{
+	u64 last = m->first + m->count - 1;
+	unsigned long index;
+	struct page *frame;
+	int i, n = 0;
+
+	if (space->dead)
+		return -ECANCELED;
+	xa_for_each_range(&space->pages, index, frame, *next, last) {
+		if (n == KVMEM_MIGRATE_BATCH)
+			break;
+		*next = index + 1;
+		if (kvmem_frame_in_tier(frame, m->tier)) {
+			res->pages++;
+			continue;
+		}
+		mv[n].index = index;
+		mv[n].src = frame;
+		mv[n].dst = NULL;
+		mv[n].reuse = false;
+		xa_set_mark(&space->pages, index, KVMEM_MARK_MIGRATING);
+		n++;
+	}
+	if (n < KVMEM_MIGRATE_BATCH)
+		*next = last + 1;
+	if (!n)
+		return 0;
+
+	kvmem_space_zap(space, mv[0].index, mv[n - 1].index - mv[0].index + 1);
+	for (i = 0; i < n; i++) {
+		struct page *copy = xa_load(&space->copies, mv[i].index);
+
+		if (copy && kvmem_frame_dirty(mv[i].src)) {
+			/* Written since the copy was made: the copy is stale. */
+			xa_erase(&space->copies, mv[i].index);
+			kvmem_pool_put_frame(copy);
+			copy = NULL;
+		}
+		if (copy && kvmem_frame_in_tier(copy, m->tier)) {
+			mv[i].dst = copy;
+			mv[i].reuse = true;
+			continue;
+		}
+		mv[i].dst = kvmem_tier_get_frame(m->tier, false);
+		if (!mv[i].dst) {
+			kvmem_migrate_undo(space, mv, n);
+			return -ENOMEM;
+		}
+	}
+	return n;
+}
+
+/* Runs one request; returns 0 or why it stopped early. */
+static int kvmem_migrate_run(struct kvmem_space *space,
+			     const struct kvmem_migration *m,
+			     struct kvmem_move *mv,
+			     struct kvmem_migrate_result *res)
+{
+	u64 next = m->first;
+	int i, n, ret = 0;
+
+	while (next < m->first + m->count) {
+		mutex_lock(&space->lock);
+		n = kvmem_migrate_prepare(space, m, &next, mv, res);
+		mutex_unlock(&space->lock);
+		if (n <= 0) {
+			ret = n;
+			break;
+		}
+
+		for (i = 0; i < n && !READ_ONCE(space->dead); i++) {
+			if (!mv[i].reuse)
+				kvmem_frame_copy(mv[i].dst, mv[i].src);
+			cond_resched();
+		}
+
+		mutex_lock(&space->lock);
+		if (space->dead) {
+			kvmem_migrate_undo(space, mv, n);
+			ret = -ECANCELED;
+		} else {
+			for (i = 0; i < n; i++) {
+				if (mv[i].reuse)
+					res->reused += kvmem_page_size();
+				else
+					res->copied += kvmem_page_size();
+				kvmem_migrate_commit(space, m, &mv[i]);
+			}
+			res->pages += n;
+		}
+		mutex_unlock(&space->lock);
+		wake_up_all(&space->wait);
+		if (ret)
+			break;
+	}
+	return ret;
+}
+
+static void kvmem_migrate_finish(struct kvmem_migration *m, int status,
+				 const struct kvmem_migrate_result *res)
+{
+	struct kvmem_event ev = {
+		.type = KVMEM_EVENT_MIGRATE,
+		.status = status,
+		.id = m->id,
+		.cookie = m->cookie,
+		.handle = m->handle,
+		.pages = res->pages,
+		.bytes_copied = res->copied,
+		.bytes_reused = res->reused,
+	};
+
+	kvmem_client_migration_done(m->client, &ev);
+	kfree(m);
+}
+
+static void kvmem_migrate_work(struct work_struct *work)
+{
+	struct kvmem_space *space = container_of(work, struct kvmem_space,
+						 migrate_work);
+	struct kvmem_move *mv;
+
+	mv = kvmalloc_array(KVMEM_MIGRATE_BATCH, sizeof(*mv), GFP_KERNEL);
+	for (;;) {
+		struct kvmem_migrate_result res = {};
+		struct kvmem_migration *m;
+		int status = -ENOMEM;
+
+		spin_lock(&space->mq_lock);
+		m = list_first_entry_or_null(&space->mq,
+					     struct kvmem_migration, node);
+		if (m)
+			list_del(&m->node);
+		else
+			space->mq_active = false;
+		spin_unlock(&space->mq_lock);
+		if (!m)
+			break;
+		if (mv)
+			status = kvmem_migrate_run(space, m, mv, &res);
+		kvmem_migrate_finish(m, status, &res);
+	}
+	kvfree(mv);
+	/* The queue's reference; it may be the last one. */
+	kvmem_space_put(space);
+}
+
+/**
+ * kvmem_migrate_init_space() - set up a space's migration queue
+ * @space: a new space
+ */
+void kvmem_migrate_init_space(struct kvmem_space *space)
+{
+	spin_lock_init(&space->mq_lock);
+	INIT_LIST_HEAD(&space->mq);
+	INIT_WORK(&space->migrate_work, kvmem_migrate_work);
+}
+
+/**
+ * kvmem_migrate_submit() - queue a migration request on its space
+ * @space: the space; the queue takes its own reference while it runs
+ * @m: the request, filled in; owned by the queue from now on
+ *
+ * Every request submitted ends in exactly one KVMEM_EVENT_MIGRATE event
+ * in its client's queue, even if the space is destroyed first.
+ */
+void kvmem_migrate_submit(struct kvmem_space *space, struct kvmem_migration *m)
+{
+	spin_lock(&space->mq_lock);
+	list_add_tail(&m->node, &space->mq);
+	if (!space->mq_active) {
+		space->mq_active = true;
+		kref_get(&space->ref);
+		queue_work(kvmem_wq, &space->migrate_work);
+	}
+	spin_unlock(&space->mq_lock);
+}
+
+/**
+ * kvmem_migrate_init() - create kvmem's migration workqueue
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int kvmem_migrate_init(void)
+{
+	kvmem_wq = alloc_workqueue("kvmem_migrate", WQ_UNBOUND, 0);
+	return kvmem_wq ? 0 : -ENOMEM;
+}
+
+/**
+ * kvmem_migrate_exit() - destroy the workqueue; no request is left by now
+ */
+void kvmem_migrate_exit(void)
+{
+	destroy_workqueue(kvmem_wq);
+}
