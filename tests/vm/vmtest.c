@@ -99,7 +99,7 @@ static const struct vt_test tests[] = {
 	E(final_baseline, "module state is the load-time state"),
 #undef E
 };
-#define NTESTS (sizeof(tests) / sizeof(tests[0]))
+#define NTESTS NELEM(tests)
 
 /* ------------------------------------------------------------ reporting */
 

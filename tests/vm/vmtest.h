@@ -29,6 +29,11 @@
 #define MiB		(1024ULL * 1024ULL)
 #define CPU_PAGE	4096ULL
 
+/* A value as unsigned long long, for %llu / %llx. */
+#define U(x)		((unsigned long long)(x))
+/* Number of elements of an array. */
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
 /* ---------------------------------------------------------------- checks */
 
 /* Failed checks of the current process (a forked child has its own). */
@@ -74,6 +79,11 @@ int kv_pool_query(int fd, uint32_t index, struct kvmem_pool_info *pi);
 /* Create a space; returns errno, fills *out. */
 int kv_create(int fd, uint64_t size, uint32_t tier, uint32_t policy,
 	      uint32_t timeout_ms, struct kvmem_space_create *out);
+/* SPACE_CREATE (timeout_ms 0) that must give errno exp, reported as fmt;
+ * a space made is destroyed again. Returns the errno. */
+__attribute__((format(printf, 6, 7)))
+int kv_create_expect(int fd, uint64_t size, uint32_t tier, uint32_t policy,
+		     int exp, const char *fmt, ...);
 int kv_destroy(int fd, uint32_t handle);
 int kv_populate(int fd, uint32_t handle, uint64_t first, uint64_t count,
 		uint64_t *done);
@@ -97,7 +107,8 @@ struct kv_space {
 /* Create + mmap the whole space; returns false (and reports) on failure. */
 bool kv_space_new(struct kv_space *s, int fd, uint64_t size, uint32_t tier,
 		  uint32_t policy, uint32_t timeout_ms);
-/* munmap (if mapped) + destroy; reports failures. */
+/* munmap (if mapped) + destroy; reports failures. A zeroed kv_space (or
+ * one kv_space_new() failed to make) is nothing to free. */
 void kv_space_free(struct kv_space *s);
 
 /* -------------------------------------------------------------- sysfs */
@@ -114,6 +125,8 @@ uint64_t kv_sys_clients(void);
 /* Number of pools/pool<N> directories; -1 if none. */
 int kv_sys_npools(void);
 uint64_t pool_u64(int pool, const char *attr);
+/* sysfs frames_free of a pool. */
+uint64_t pool_free(int pool);
 /* Tier name of pool ("dram"...) into buf; errno. */
 int pool_tier_str(int pool, char *buf, size_t len);
 /* KVMEM_TIER_* of a tier name, -1 if unknown. */
@@ -145,6 +158,9 @@ bool snap_same(const struct kv_snap *a, const struct kv_snap *b,
 	       const char *what);
 /* Same, quietly. */
 bool snap_equal(const struct kv_snap *a, const struct kv_snap *b);
+/* Take a snapshot now and compare it with a: silent when equal, else every
+ * difference is reported under `what`. Returns whether equal. */
+bool snap_kept(const struct kv_snap *a, const char *what);
 
 /*
  * Pools for the tests: P is a DRAM pool (the preferred tier of most tests),
@@ -159,6 +175,18 @@ struct kv_env {
 };
 /* Fill env from fd; reports and returns false on failure. needQ: Q needed. */
 bool kv_env(int fd, struct kv_env *e, bool needQ);
+/* The usual start of a test: kv_open() + kv_env(). On failure (reported)
+ * returns false with no file left open and *fd = -1. */
+bool kv_setup(int *fd, struct kv_env *e, bool needQ);
+/* kv_space_new() of `pages` pages of pool P's tier with policy FAIL. */
+bool kv_space_fail(struct kv_space *s, int fd, const struct kv_env *e,
+		   uint64_t pages);
+/* kv_setup() + a mapped FAIL space of `pages` pages of pool P's tier. On
+ * failure no file is left open and *s is zeroed. */
+bool kv_setup_space(int *fd, struct kv_env *e, struct kv_space *s,
+		    uint64_t pages);
+/* Some pool other than pool `except` (-1: none) has tier `tier`. */
+bool tier_has_pool(const struct kv_env *e, uint32_t tier, int except);
 
 /* ----------------------------------------------------- module (un)load */
 
@@ -223,12 +251,24 @@ int xwait(pid_t pid);
 int xwait_timeout(pid_t pid, int ms);
 /* Check a child exited 0; reports. */
 bool check_child_ok(int status, const char *what);
+/* xwait_timeout() + check_child_ok(). */
+bool child_done(pid_t pid, int timeout_ms, const char *what);
+/* Sleep ms, then check that the child is still running (waiting): `what`. */
+bool child_waits(pid_t pid, int ms, const char *what);
 /* Monotonic time in ms. */
 double now_ms(void);
 void sleep_ms(int ms);
 /* Read/write one byte over a pipe (synchronisation); true on success. */
 bool pipe_send(int fd, char c);
 bool pipe_recv(int fd, char *c, int timeout_ms);
+/* A pipe each way between a parent and its child. */
+struct kv_pipes {
+	int c2p[2];	/* child to parent */
+	int p2c[2];	/* parent to child */
+};
+/* Make both pipes; reports and returns false on failure (none left open). */
+bool pipes_open(struct kv_pipes *p);
+void pipes_close(struct kv_pipes *p);
 
 /* ------------------------------------------------------------- tests */
 

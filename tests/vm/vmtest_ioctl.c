@@ -2,14 +2,13 @@
 /*
  * kvmem-vmtest: the normal path of every ioctl, and client accounting.
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "vmtest.h"
-
-#define U(x) ((unsigned long long)(x))
 
 /* frames_free of a pool by POOL_QUERY; UINT64_MAX on error. */
 static uint64_t qfree(int fd, int pool)
@@ -28,6 +27,33 @@ static void check_free(int fd, int pool, uint64_t exp, const char *what)
 		 what, pool);
 	CHECK_EQ(pool_u64(pool, "frames_free"), exp,
 		 "%s: pool%d frames_free (sysfs)", what, pool);
+}
+
+/*
+ * POPULATE (or RELEASE) `count` pages from `first` of space h: it must work,
+ * report `done` pages backed (or freed) and leave pool `pool` with `free`
+ * frames.
+ */
+__attribute__((format(printf, 9, 10)))
+static void range_ok(int fd, bool populate, uint32_t h, uint64_t first,
+		     uint64_t count, uint64_t done, int pool, uint64_t free,
+		     const char *fmt, ...)
+{
+	char what[128];
+	uint64_t got = 0;
+	va_list ap;
+	int err;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	err = populate ? kv_populate(fd, h, first, count, &got) :
+	      kv_release(fd, h, first, count, &got);
+	CHECK_ERR(err, 0, "%s: %s pages %llu..%llu", what,
+		  populate ? "POPULATE" : "RELEASE", U(first),
+		  U(first + count - 1));
+	CHECK_EQ(got, done, "%s: done", what);
+	check_free(fd, pool, free, what);
 }
 
 void test_ioctl_get_info(void)
@@ -197,11 +223,8 @@ void test_ioctl_space_create_destroy(void)
 	uint32_t tier;
 	int fd, err;
 
-	fd = kv_open();
-	if (fd < 0)
+	if (!kv_setup(&fd, &e, false))
 		return;
-	if (!kv_env(fd, &e, false))
-		goto out;
 	tier = e.pool[e.P].tier;
 	snap_take(&s0);
 
@@ -289,16 +312,11 @@ d0:
 	CHECK_ERR(err, ENOENT, "POPULATE of a destroyed handle");
 	/* Every tier that has a pool can be asked for. */
 	for (uint32_t t = 0; t < KVMEM_NR_TIERS; t++) {
-		bool has = false;
-		struct kvmem_space_create ct;
+		bool has = tier_has_pool(&e, t, -1);
 
-		for (int i = 0; i < e.npools; i++)
-			has |= e.pool[i].tier == t;
-		err = kv_create(fd, e.ps, t, KVMEM_POLICY_FALLBACK, 0, &ct);
-		CHECK_ERR(err, has ? 0 : ENODEV, "SPACE_CREATE tier %s (%s)",
-			  tier_name(t), has ? "has a pool" : "no pool");
-		if (!err)
-			kv_destroy(fd, ct.handle);
+		kv_create_expect(fd, e.ps, t, KVMEM_POLICY_FALLBACK,
+				 has ? 0 : ENODEV, "SPACE_CREATE tier %s (%s)",
+				 tier_name(t), has ? "has a pool" : "no pool");
 	}
 out:
 	close(fd);
@@ -309,26 +327,19 @@ void test_ioctl_populate(void)
 	struct kv_env e;
 	struct kv_space s;
 	struct kvmem_residency res[16];
-	uint64_t done, f0, fq0, r;
+	uint64_t f0, fq0, r;
 	int fd, err;
 
-	fd = kv_open();
-	if (fd < 0)
+	if (!kv_setup(&fd, &e, false))
 		return;
-	if (!kv_env(fd, &e, false))
-		goto out;
 	f0 = qfree(fd, e.P);
 	fq0 = e.Q >= 0 ? qfree(fd, e.Q) : 0;
-	if (!CHECK(f0 >= 16, "pool%d has >= 16 free frames (%llu)", e.P, U(f0)))
-		goto out;
-	if (!kv_space_new(&s, fd, 16 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_FAIL, 0))
+	if (!CHECK(f0 >= 16, "pool%d has >= 16 free frames (%llu)", e.P,
+		   U(f0)) || !kv_space_fail(&s, fd, &e, 16))
 		goto out;
 
-	err = kv_populate(fd, s.c.handle, 2, 5, &done);
-	CHECK_ERR(err, 0, "POPULATE pages 2..6");
-	CHECK_EQ(done, 5, "done");
-	check_free(fd, e.P, f0 - 5, "after populating 5");
+	range_ok(fd, true, s.c.handle, 2, 5, 5, e.P, f0 - 5,
+		 "populating 5");
 	if (e.Q >= 0)
 		CHECK_EQ(qfree(fd, e.Q), fq0, "pool%d (other tier) unchanged",
 			 e.Q);
@@ -346,15 +357,10 @@ void test_ioctl_populate(void)
 		CHECK_EQ(res[i].copy, KVMEM_POOL_NONE, "page %d copy", i);
 	}
 
-	err = kv_populate(fd, s.c.handle, 2, 5, &done);
-	CHECK_ERR(err, 0, "POPULATE pages 2..6 again");
-	CHECK_EQ(done, 0, "done (already backed)");
-	check_free(fd, e.P, f0 - 5, "after populating again");
-
-	err = kv_populate(fd, s.c.handle, 0, 8, &done);
-	CHECK_ERR(err, 0, "POPULATE pages 0..7 (overlapping)");
-	CHECK_EQ(done, 3, "done counts only new pages 0, 1, 7");
-	check_free(fd, e.P, f0 - 8, "after overlapping populate");
+	range_ok(fd, true, s.c.handle, 2, 5, 0, e.P, f0 - 5,
+		 "populating again (already backed)");
+	range_ok(fd, true, s.c.handle, 0, 8, 3, e.P, f0 - 8,
+		 "overlapping populate (new pages 0, 1, 7 only)");
 
 	/* A populated page is what the mapping sees: no new frame. */
 	{
@@ -371,10 +377,8 @@ void test_ioctl_populate(void)
 			 "touching page 10 took one frame");
 		CHECK_EQ(kv_resident(fd, s.c.handle, 0, 16), 9, "resident");
 	}
-	err = kv_populate(fd, s.c.handle, 0, 16, &done);
-	CHECK_ERR(err, 0, "POPULATE all 16");
-	CHECK_EQ(done, 7, "done");
-	check_free(fd, e.P, f0 - 16, "all populated");
+	range_ok(fd, true, s.c.handle, 0, 16, 7, e.P, f0 - 16,
+		 "all populated");
 	CHECK_EQ(byte_check(s.map, 8 * e.ps, 0x3C), UINT64_MAX,
 		 "data written before is intact (first bad offset)");
 	kv_space_free(&s);
@@ -385,10 +389,8 @@ void test_ioctl_populate(void)
 		if (!kv_space_new(&s, fd, 4 * e.ps, e.pool[e.P].tier, pol,
 				  pol == KVMEM_POLICY_WAIT ? 100 : 0))
 			continue;
-		err = kv_populate(fd, s.c.handle, 1, 3, &done);
-		CHECK_ERR(err, 0, "policy %u: POPULATE pages 1..3", pol);
-		CHECK_EQ(done, 3, "policy %u: done", pol);
-		CHECK_EQ(qfree(fd, e.P), f0 - 3, "policy %u: frames_free", pol);
+		range_ok(fd, true, s.c.handle, 1, 3, 3, e.P, f0 - 3,
+			 "policy %u", pol);
 		kv_space_free(&s);
 	}
 	check_free(fd, e.P, f0, "at the end");
@@ -401,26 +403,18 @@ void test_ioctl_release(void)
 	struct kv_env e;
 	struct kv_space s;
 	struct kvmem_residency res[16];
-	uint64_t done, f0;
+	uint64_t f0;
 	int fd, err;
 
-	fd = kv_open();
-	if (fd < 0)
+	if (!kv_setup_space(&fd, &e, &s, 16))
 		return;
-	if (!kv_env(fd, &e, false))
-		goto out;
 	f0 = qfree(fd, e.P);
-	if (!kv_space_new(&s, fd, 16 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_FAIL, 0))
-		goto out;
-	err = kv_populate(fd, s.c.handle, 0, 16, &done);
-	CHECK_ERR(err, 0, "POPULATE all 16");
+	range_ok(fd, true, s.c.handle, 0, 16, 16, e.P, f0 - 16,
+		 "populating all");
 	pat_fill(s.map, 16 * e.ps, 7, 0);
 
-	err = kv_release(fd, s.c.handle, 4, 4, &done);
-	CHECK_ERR(err, 0, "RELEASE pages 4..7");
-	CHECK_EQ(done, 4, "done");
-	check_free(fd, e.P, f0 - 12, "after release of 4");
+	range_ok(fd, false, s.c.handle, 4, 4, 4, e.P, f0 - 12,
+		 "release of 4");
 	CHECK_EQ(kv_resident(fd, s.c.handle, 0, 16), 12, "resident");
 	err = kv_query(fd, s.c.handle, 0, 16, res, NULL);
 	CHECK_ERR(err, 0, "QUERY");
@@ -428,10 +422,8 @@ void test_ioctl_release(void)
 		CHECK_EQ(res[i].pool, (i >= 4 && i < 8) ? KVMEM_POOL_NONE :
 			 (uint16_t)e.P, "page %d pool", i);
 
-	err = kv_release(fd, s.c.handle, 4, 4, &done);
-	CHECK_ERR(err, 0, "RELEASE pages 4..7 again");
-	CHECK_EQ(done, 0, "done (absent pages skipped)");
-	check_free(fd, e.P, f0 - 12, "after releasing again");
+	range_ok(fd, false, s.c.handle, 4, 4, 0, e.P, f0 - 12,
+		 "releasing again (absent pages skipped)");
 
 	CHECK_EQ(pat_check(s.map, 4 * e.ps, 7, 0), UINT64_MAX,
 		 "pages 0..3 keep their data (first bad offset)");
@@ -441,17 +433,13 @@ void test_ioctl_release(void)
 		 "released pages read zero (first non-zero offset)");
 	CHECK_EQ(qfree(fd, e.P), f0 - 16, "reading them took 4 new frames");
 
-	err = kv_release(fd, s.c.handle, 0, 16, &done);
-	CHECK_ERR(err, 0, "RELEASE all");
-	CHECK_EQ(done, 16, "done");
-	check_free(fd, e.P, f0, "after releasing all");
+	range_ok(fd, false, s.c.handle, 0, 16, 16, e.P, f0,
+		 "releasing all");
 	CHECK_EQ(kv_resident(fd, s.c.handle, 0, 16), 0, "resident");
-	err = kv_release(fd, s.c.handle, 15, 1, &done);
-	CHECK_ERR(err, 0, "RELEASE the last page (absent)");
-	CHECK_EQ(done, 0, "done");
+	range_ok(fd, false, s.c.handle, 15, 1, 0, e.P, f0,
+		 "releasing the last page (absent)");
 	kv_space_free(&s);
 	check_free(fd, e.P, f0, "after destroy");
-out:
 	close(fd);
 }
 
@@ -465,14 +453,8 @@ void test_ioctl_query(void)
 	uint8_t v;
 	int fd, err;
 
-	fd = kv_open();
-	if (fd < 0)
+	if (!kv_setup_space(&fd, &e, &s, 8))
 		return;
-	if (!kv_env(fd, &e, false))
-		goto out;
-	if (!kv_space_new(&s, fd, 8 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_FAIL, 0))
-		goto out;
 	memset(res, 0x55, sizeof(res));
 	err = kv_query(fd, s.c.handle, 0, 8, res, &r);
 	CHECK_ERR(err, 0, "QUERY fresh space with residency array");
@@ -519,7 +501,6 @@ void test_ioctl_query(void)
 	CHECK(probe_read(s.map + 5 * e.ps + 100, &v) == 0 && v == 9,
 	      "page 5 data intact after QUERY (%u)", v);
 	kv_space_free(&s);
-out:
 	close(fd);
 }
 
@@ -563,13 +544,8 @@ void test_close_frees_all(void)
 	int fd, err, n = 0, nsp;
 
 	snap_take(&s0);
-	fd = kv_open();
-	if (fd < 0)
+	if (!kv_setup(&fd, &e, false))
 		return;
-	if (!kv_env(fd, &e, false)) {
-		close(fd);
-		return;
-	}
 	nsp = s0.p[e.P].free / 4;	/* each space uses at most 4 frames */
 	if (nsp > 20)
 		nsp = 20;

@@ -15,8 +15,6 @@
 
 #include "vmtest.h"
 
-#define U(x) ((unsigned long long)(x))
-
 /* ------------------------------------------------------------ helpers */
 
 /* Sum of MemFree over nodes 0..63 (bytes). */
@@ -70,6 +68,91 @@ static int load_with(const char *extra)
 	return mod_load(p);
 }
 
+/* Unload, load with default params + extra, open and look up the pools;
+ * false (nothing left open) on failure. */
+static bool reload_with(const char *extra, int *fd, struct kv_env *e)
+{
+	if (!unload_ok(extra))
+		return false;
+	if (!CHECK_ERR(load_with(extra), 0, "load with %s", extra))
+		return false;
+	return kv_setup(fd, e, false);
+}
+
+/*
+ * A one-page FAIL space of `tier` (which must work) gets its page from
+ * pool `pool` (any pool if -1).
+ */
+static void tier_lands_in(int fd, uint64_t ps, uint32_t tier, int pool)
+{
+	struct kvmem_space_create c;
+	struct kvmem_residency r = { .pool = KVMEM_POOL_NONE };
+	int err = kv_create(fd, ps, tier, KVMEM_POLICY_FAIL, 0, &c);
+
+	if (!CHECK_ERR(err, 0, "SPACE_CREATE tier %s", tier_name(tier)))
+		return;
+	CHECK_ERR(kv_populate(fd, c.handle, 0, 1, NULL), 0,
+		  "POPULATE its page");
+	CHECK_ERR(kv_query(fd, c.handle, 0, 1, &r, NULL), 0, "QUERY it");
+	if (pool >= 0)
+		CHECK_EQ(r.pool, pool, "its page is in pool%d", pool);
+	kv_destroy(fd, c.handle);
+}
+
+/* At the start of a test that unloads: a snapshot, module loaded and idle. */
+static bool mod_idle(struct kv_snap *s0)
+{
+	snap_take(s0);
+	return CHECK(s0->loaded && s0->clients == 0,
+		     "module loaded and idle (clients %llu)", U(s0->clients));
+}
+
+/* At its end: loaded again with the default parameters, as at the start. */
+static void mod_back(const struct kv_snap *s0)
+{
+	struct kv_snap s1;
+
+	if (mod_loaded())
+		unload_ok("back to defaults");
+	mod_restore(false);
+	snap_take(&s1);
+	snap_same(s0, &s1, "after reloading the defaults");
+}
+
+/* MemFree of each pool's node. */
+static void pools_memfree(const struct kv_env *e, uint64_t m[KV_MAX_POOLS])
+{
+	for (int i = 0; i < e->npools; i++)
+		m[i] = node_memfree(e->pool[i].node);
+}
+
+/*
+ * Each pool's node MemFree rose (unload) or fell (load) since before[] by
+ * about the pool's size in s0.
+ */
+static void check_memfree_moved(const struct kv_env *e,
+				const struct kv_snap *s0,
+				const uint64_t before[KV_MAX_POOLS], bool rose,
+				const char *when)
+{
+	uint64_t now[KV_MAX_POOLS];
+
+	pools_memfree(e, now);
+	for (int i = 0; i < e->npools; i++) {
+		uint64_t exp = s0->p[i].total * s0->p[i].page_size;
+		uint64_t slack = exp / 16 > 2 * MiB ? exp / 16 : 2 * MiB;
+		int64_t got = rose ? (int64_t)(now[i] - before[i]) :
+			      (int64_t)(before[i] - now[i]);
+
+		CHECK(got >= (int64_t)(exp - slack) &&
+		      got <= (int64_t)(exp + 8 * MiB),
+		      "node %d MemFree %s by %lld KiB on %s (pool%d had %llu "
+		      "frames = %llu KiB)", e->pool[i].node,
+		      rose ? "rose" : "fell", (long long)got / 1024, when, i,
+		      U(s0->p[i].total), U(exp / 1024));
+	}
+}
+
 /* --------------------------------------------------------- unload_busy */
 
 /*
@@ -84,24 +167,16 @@ void test_unload_busy(void)
 {
 	struct kv_env e;
 	struct kv_snap s0, s1;
-	uint64_t before[KV_MAX_POOLS], after[KV_MAX_POOLS];
-	uint64_t reload[KV_MAX_POOLS];
+	uint64_t before[KV_MAX_POOLS];
 	uint8_t *m = NULL;
 	uint64_t size = 0;
 	int fd, err;
 
-	snap_take(&s0);
-	if (!CHECK(s0.loaded && s0.clients == 0,
-		   "module loaded and idle (clients %llu)", U(s0.clients)))
+	if (!mod_idle(&s0))
 		return;
 	CHECK_EQ(s0.refcnt, 0, "module refcnt with no file open");
-	fd = kv_open();
-	if (fd < 0)
+	if (!kv_setup(&fd, &e, false))
 		return;
-	if (!kv_env(fd, &e, false)) {
-		close(fd);
-		return;
-	}
 	err = mod_unload();
 	CHECK(err == EAGAIN || err == EBUSY, "unload with an open file fails "
 	      "EAGAIN/EWOULDBLOCK or EBUSY: %s", errname(err));
@@ -136,44 +211,17 @@ void test_unload_busy(void)
 			 "mapping still works");
 		munmap(m, size);
 	}
-	for (int i = 0; i < e.npools; i++)
-		before[i] = node_memfree(e.pool[i].node);
+	pools_memfree(&e, before);
 	if (!unload_ok("after munmap: nothing in use"))
 		goto reload;
-	for (int i = 0; i < e.npools; i++) {
-		uint64_t exp = s0.p[i].total * s0.p[i].page_size;
-		uint64_t slack = exp / 16 > 2 * MiB ? exp / 16 : 2 * MiB;
-		int64_t got;
-
-		after[i] = node_memfree(e.pool[i].node);
-		got = (int64_t)(after[i] - before[i]);
-		CHECK(got >= (int64_t)(exp - slack) &&
-		      got <= (int64_t)(exp + 8 * MiB),
-		      "node %d MemFree rose by %lld KiB on unload (pool%d had "
-		      "%llu frames = %llu KiB)", e.pool[i].node,
-		      (long long)got / 1024, i, U(s0.p[i].total),
-		      U(exp / 1024));
-	}
+	check_memfree_moved(&e, &s0, before, true, "unload");
 	CHECK(access(KV_SYSFS, F_OK) != 0, "%s gone", KV_SYSFS);
 reload:
 	if (!mod_loaded()) {
-		for (int i = 0; i < e.npools; i++)
-			before[i] = node_memfree(e.pool[i].node);
+		pools_memfree(&e, before);
 		err = mod_load(mod_default_params());
 		CHECK_ERR(err, 0, "reload with '%s'", mod_default_params());
-		for (int i = 0; i < e.npools; i++) {
-			uint64_t exp = s0.p[i].total * s0.p[i].page_size;
-			uint64_t slack = exp / 16 > 2 * MiB ? exp / 16 : 2 * MiB;
-			int64_t got;
-
-			reload[i] = node_memfree(e.pool[i].node);
-			got = (int64_t)(before[i] - reload[i]);
-			CHECK(got >= (int64_t)(exp - slack) &&
-			      got <= (int64_t)(exp + 8 * MiB),
-			      "node %d MemFree fell by %lld KiB on reload "
-			      "(expected about %llu KiB)", e.pool[i].node,
-			      (long long)got / 1024, U(exp / 1024));
-		}
+		check_memfree_moved(&e, &s0, before, false, "reload");
 	}
 	snap_take(&s1);
 	snap_same(&s0, &s1, "after reload: pools as before");
@@ -195,19 +243,11 @@ static void try_page_size(uint64_t ps)
 	struct kv_space s;
 	uint64_t n, size, exp_frames;
 	uint8_t *sub;
-	int fd, err;
+	int fd;
 
-	if (!unload_ok("before page_size test"))
-		return;
 	snprintf(extra, sizeof(extra), "page_size=%llu", U(ps));
-	err = load_with(extra);
-	if (!CHECK_ERR(err, 0, "load with %s", extra))
+	if (!reload_with(extra, &fd, &e))
 		return;
-	fd = kv_open();
-	if (fd < 0)
-		return;
-	if (!kv_env(fd, &e, false))
-		goto close;
 	CHECK_EQ(e.info.page_size, ps, "GET_INFO page_size");
 	exp_frames = mod_default_reserve_mib() * MiB / ps;
 	for (int i = 0; i < e.npools; i++) {
@@ -222,8 +262,7 @@ static void try_page_size(uint64_t ps)
 	if (n > e.pool[e.P].frames_free)
 		n = e.pool[e.P].frames_free;
 	size = n * ps;
-	if (!kv_space_new(&s, fd, size, e.pool[e.P].tier, KVMEM_POLICY_FAIL,
-			  0))
+	if (!kv_space_fail(&s, fd, &e, n))
 		goto close;
 	CHECK_EQ(s.c.page_size, ps, "space page_size");
 	CHECK_EQ(s.c.npages, n, "space npages");
@@ -243,17 +282,10 @@ static void try_page_size(uint64_t ps)
 	CHECK_ERR(kv_release(fd, s.c.handle, 1, 1, NULL), 0, "RELEASE page 1");
 	CHECK_EQ(zero_check(s.map + ps, ps), UINT64_MAX,
 		 "page 1 reads zero again");
-	{
-		struct kvmem_space_create c2;
-
-		err = kv_create(fd, ps + CPU_PAGE, e.pool[e.P].tier,
-				KVMEM_POLICY_FAIL, 0, &c2);
-		CHECK_ERR(err, ps == CPU_PAGE ? 0 : EINVAL,
-			  "SPACE_CREATE of page_size + 4096 bytes (%s a "
-			  "multiple)", ps == CPU_PAGE ? "is" : "not");
-		if (!err)
-			kv_destroy(fd, c2.handle);
-	}
+	kv_create_expect(fd, ps + CPU_PAGE, e.pool[e.P].tier,
+			 KVMEM_POLICY_FAIL, ps == CPU_PAGE ? 0 : EINVAL,
+			 "SPACE_CREATE of page_size + 4096 bytes (%s a "
+			 "multiple)", ps == CPU_PAGE ? "is" : "not");
 	kv_space_free(&s);
 close:
 	close(fd);
@@ -261,21 +293,16 @@ close:
 
 void test_modparam_page_size(void)
 {
-	struct kv_snap s0, s1;
+	struct kv_snap s0;
 	static const uint64_t sizes[] = { 4096, 8192, 2097152 };
 
-	snap_take(&s0);
-	if (!CHECK(s0.loaded && s0.clients == 0, "module loaded and idle"))
+	if (!mod_idle(&s0))
 		return;
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+	for (size_t i = 0; i < NELEM(sizes); i++) {
 		INFO("page_size=%llu", U(sizes[i]));
 		try_page_size(sizes[i]);
 	}
-	if (mod_loaded())
-		unload_ok("back to defaults");
-	mod_restore(false);
-	snap_take(&s1);
-	snap_same(&s0, &s1, "after reloading the defaults");
+	mod_back(&s0);
 }
 
 /* -------------------------------------------------------- modparam_bad */
@@ -288,17 +315,16 @@ void test_modparam_bad(void)
 		"tiers=1:foo", "tiers=1hbm", "tiers=x:hbm", "tiers=:hbm",
 		"tiers=1:", "tiers=0:hbm,1:bogus",
 	};
-	struct kv_snap s0, s1;
+	struct kv_snap s0;
 	uint64_t m0, m1;
 	int err;
 
-	snap_take(&s0);
-	if (!CHECK(s0.loaded && s0.clients == 0, "module loaded and idle"))
+	if (!mod_idle(&s0))
 		return;
 	if (!unload_ok("before the bad loads"))
 		goto restore;
 	m0 = total_memfree();
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < NELEM(bad); i++) {
 		err = load_with(bad[i]);
 		CHECK_ERR(err, EINVAL, "insmod with %s", bad[i]);
 		if (!err)
@@ -317,9 +343,7 @@ void test_modparam_bad(void)
 	CHECK(m1 + 4 * MiB >= m0, "failed loads leaked no memory: MemFree "
 	      "%llu KiB before, %llu KiB after", U(m0 / 1024), U(m1 / 1024));
 restore:
-	mod_restore(false);
-	snap_take(&s1);
-	snap_same(&s0, &s1, "after reloading the defaults");
+	mod_back(&s0);
 }
 
 /* ------------------------------------------------------ modparam_tiers */
@@ -327,23 +351,13 @@ restore:
 static void try_tiers(const char *spec, int node0_tier, int node1_tier)
 {
 	struct kv_env e;
-	struct kvmem_space_create c;
-	struct kvmem_residency r;
-	int fd, err, p0, p1;
+	int fd, p0, p1;
 	char extra[64], buf[16];
 	const int want[2] = { node0_tier, node1_tier };
 
-	if (!unload_ok("before a tiers= load"))
-		return;
 	snprintf(extra, sizeof(extra), "tiers=%s", spec);
-	err = load_with(extra);
-	if (!CHECK_ERR(err, 0, "load with %s", extra))
+	if (!reload_with(extra, &fd, &e))
 		return;
-	fd = kv_open();
-	if (fd < 0)
-		return;
-	if (!kv_env(fd, &e, false))
-		goto out;
 	p0 = pool_of_node(fd, e.npools, 0);
 	p1 = pool_of_node(fd, e.npools, 1);
 	if (!CHECK(p0 >= 0 && p1 >= 0, "pools of nodes 0 and 1: %d, %d", p0,
@@ -359,45 +373,28 @@ static void try_tiers(const char *spec, int node0_tier, int node1_tier)
 		      "%s: sysfs pool%d/tier '%s'", extra, p, buf);
 	}
 	/* A space of node 1's tier lands there. */
-	err = kv_create(fd, e.ps, (uint32_t)node1_tier, KVMEM_POLICY_FAIL, 0,
-			&c);
-	if (CHECK_ERR(err, 0, "SPACE_CREATE tier %s",
-		      tier_name((uint32_t)node1_tier))) {
-		kv_populate(fd, c.handle, 0, 1, NULL);
-		kv_query(fd, c.handle, 0, 1, &r, NULL);
-		if (node0_tier != node1_tier)
-			CHECK_EQ(r.pool, p1, "its page is in node 1's pool");
-		kv_destroy(fd, c.handle);
-	}
-	for (uint32_t t = 0; t < KVMEM_NR_TIERS; t++) {
-		if ((int)t == node0_tier || (int)t == node1_tier)
-			continue;
-		err = kv_create(fd, e.ps, t, KVMEM_POLICY_FAIL, 0, &c);
-		CHECK_ERR(err, ENODEV, "SPACE_CREATE tier %s (no pool)",
-			  tier_name(t));
-		if (!err)
-			kv_destroy(fd, c.handle);
-	}
+	tier_lands_in(fd, e.ps, (uint32_t)node1_tier,
+		      node0_tier != node1_tier ? p1 : -1);
+	for (uint32_t t = 0; t < KVMEM_NR_TIERS; t++)
+		if ((int)t != node0_tier && (int)t != node1_tier)
+			kv_create_expect(fd, e.ps, t, KVMEM_POLICY_FAIL,
+					 ENODEV, "SPACE_CREATE tier %s (no "
+					 "pool)", tier_name(t));
 out:
 	close(fd);
 }
 
 void test_modparam_tiers(void)
 {
-	struct kv_snap s0, s1;
+	struct kv_snap s0;
 
-	snap_take(&s0);
-	if (!CHECK(s0.loaded && s0.clients == 0, "module loaded and idle"))
+	if (!mod_idle(&s0))
 		return;
 	try_tiers("1:hbm", KVMEM_TIER_DRAM, KVMEM_TIER_HBM);
 	try_tiers("1:hbm,0:cxl", KVMEM_TIER_CXL, KVMEM_TIER_HBM);
 	try_tiers("0:hbm", KVMEM_TIER_HBM, KVMEM_TIER_CXL);
 	try_tiers("0:cxl,1:dram", KVMEM_TIER_CXL, KVMEM_TIER_DRAM);
-	if (mod_loaded())
-		unload_ok("back to defaults");
-	mod_restore(false);
-	snap_take(&s1);
-	snap_same(&s0, &s1, "after reloading the defaults");
+	mod_back(&s0);
 }
 
 /* --------------------------------------------------------------- sysfs */
@@ -423,58 +420,63 @@ static void check_pool_counts(int fd, int pool, uint64_t total, uint64_t free,
 	}
 }
 
+/* Write a pool's reserve (must work); then it has total frames, free free. */
+static void set_reserve(int fd, int pool, uint64_t frames, uint64_t total,
+			uint64_t free, const char *what)
+{
+	CHECK_ERR(pool_set_reserve(pool, frames), 0, "%s: pool%d reserve <- "
+		  "%llu", what, pool, U(frames));
+	check_pool_counts(fd, pool, total, free, what);
+}
+
+/* Write a pool's tier (must work); then it reads `reads`. */
+static void set_tier(int pool, const char *val, const char *reads)
+{
+	char buf[16];
+
+	CHECK_ERR(pool_set_tier(pool, val), 0, "write '%s' to pool%d/tier",
+		  val, pool);
+	pool_tier_str(pool, buf, sizeof(buf));
+	CHECK(!strcmp(buf, reads), "sysfs pool%d/tier reads '%s' (expected "
+	      "'%s')", pool, buf, reads);
+}
+
 void test_sysfs_reserve(void)
 {
 	struct kv_env e;
-	char path[128];
+	char path[128], val[32];
 	int fd, err;
 
-	fd = kv_open();
-	if (fd < 0)
+	if (!kv_setup(&fd, &e, false))
 		return;
-	if (!kv_env(fd, &e, false))
-		goto out;
 	for (int i = 0; i < e.npools; i++) {
 		uint64_t R = pool_u64(i, "reserve");
 		uint64_t m0, m1, exp = 16 * e.ps;
 		int node = e.pool[i].node;
 
 		m0 = node_memfree(node);
-		err = pool_set_reserve(i, R + 16);
-		CHECK_ERR(err, 0, "pool%d: reserve %llu -> %llu", i, U(R),
-			  U(R + 16));
+		set_reserve(fd, i, R + 16, R + 16, R + 16, "grown");
 		CHECK_EQ(pool_u64(i, "reserve"), R + 16, "pool%d reserve", i);
-		check_pool_counts(fd, i, R + 16, R + 16, "grown");
 		m1 = node_memfree(node);
 		CHECK(m0 - m1 + MiB >= exp && m0 - m1 <= exp + 8 * MiB,
 		      "node %d MemFree fell by %lld KiB (expected %llu KiB)",
 		      node, (long long)(m0 - m1) / 1024, U(exp / 1024));
-		err = pool_set_reserve(i, R);
-		CHECK_ERR(err, 0, "pool%d: reserve back to %llu", i, U(R));
-		check_pool_counts(fd, i, R, R, "shrunk back");
+		set_reserve(fd, i, R, R, R, "shrunk back");
 		m1 = node_memfree(node);
 		CHECK(m1 + 2 * MiB >= m0, "node %d MemFree back (%lld KiB "
 		      "difference)", node, (long long)(m0 - m1) / 1024);
 		/* echo-style write with a newline */
 		snprintf(path, sizeof(path), KV_SYSFS "/pools/pool%d/reserve",
 			 i);
-		{
-			char val[32];
-
-			snprintf(val, sizeof(val), "%llu\n", U(R + 1));
-			err = sysfs_write(path, val);
-			CHECK_ERR(err, 0, "pool%d: write \"%llu\\n\"", i,
-				  U(R + 1));
-			CHECK_EQ(pool_u64(i, "frames_total"), R + 1,
-				 "pool%d frames_total", i);
-		}
+		snprintf(val, sizeof(val), "%llu\n", U(R + 1));
+		err = sysfs_write(path, val);
+		CHECK_ERR(err, 0, "pool%d: write \"%llu\\n\"", i, U(R + 1));
+		CHECK_EQ(pool_u64(i, "frames_total"), R + 1,
+			 "pool%d frames_total", i);
 		/* Empty pool: still a pool of its tier. */
-		err = pool_set_reserve(i, 0);
-		CHECK_ERR(err, 0, "pool%d: reserve 0", i);
-		check_pool_counts(fd, i, 0, 0, "reserve 0");
+		set_reserve(fd, i, 0, 0, 0, "reserve 0");
 		if (i == e.P) {
 			struct kvmem_space_create c;
-			uint64_t done;
 
 			err = kv_create(fd, e.ps, e.pool[i].tier,
 					KVMEM_POLICY_FAIL, 0, &c);
@@ -482,16 +484,13 @@ void test_sysfs_reserve(void)
 				  "tier");
 			if (!err) {
 				CHECK_ERR(kv_populate(fd, c.handle, 0, 1,
-						      &done), ENOMEM,
+						      NULL), ENOMEM,
 					  "POPULATE from the empty pool");
 				kv_destroy(fd, c.handle);
 			}
 		}
-		err = pool_set_reserve(i, R);
-		CHECK_ERR(err, 0, "pool%d: reserve back to %llu", i, U(R));
-		check_pool_counts(fd, i, R, R, "restored");
+		set_reserve(fd, i, R, R, R, "restored");
 	}
-out:
 	close(fd);
 }
 
@@ -500,28 +499,22 @@ void test_sysfs_reserve_in_use(void)
 	struct kv_env e;
 	struct kv_space s;
 	uint64_t R, done;
-	int fd, P, err;
+	int fd, P;
 
-	fd = kv_open();
-	if (fd < 0)
+	if (!kv_setup(&fd, &e, false))
 		return;
-	if (!kv_env(fd, &e, false))
-		goto out;
 	P = e.P;
 	R = pool_u64(P, "reserve");
-	if (!CHECK(R >= 24, "pool%d reserve %llu >= 24", P, U(R)))
-		goto out;
-	if (!kv_space_new(&s, fd, 24 * e.ps, e.pool[P].tier,
-			  KVMEM_POLICY_FAIL, 0))
+	if (!CHECK(R >= 24, "pool%d reserve %llu >= 24", P, U(R)) ||
+	    !kv_space_fail(&s, fd, &e, 24))
 		goto out;
 	CHECK_ERR(kv_populate(fd, s.c.handle, 0, 20, &done), 0,
 		  "POPULATE 20 pages");
 	check_pool_counts(fd, P, R, R - 20, "20 in use");
 
-	err = pool_set_reserve(P, 8);
-	CHECK_ERR(err, 0, "reserve %llu -> 8 with 20 frames in use", U(R));
+	set_reserve(fd, P, 8, 20, 0, "reserve 8 with 20 frames in use: free "
+		    "frames freed, used ones kept");
 	CHECK_EQ(pool_u64(P, "reserve"), 8, "reserve reads 8");
-	check_pool_counts(fd, P, 20, 0, "free frames freed, used ones kept");
 	CHECK_EQ(kv_resident(fd, s.c.handle, 0, 24), 20, "space untouched");
 
 	CHECK_ERR(kv_release(fd, s.c.handle, 0, 6, &done), 0,
@@ -537,9 +530,7 @@ void test_sysfs_reserve_in_use(void)
 		  "POPULATE 1 more from the shrunk pool");
 	kv_space_free(&s);
 	check_pool_counts(fd, P, 8, 8, "after destroy");
-	err = pool_set_reserve(P, R);
-	CHECK_ERR(err, 0, "reserve back to %llu", U(R));
-	check_pool_counts(fd, P, R, R, "restored");
+	set_reserve(fd, P, R, R, R, "restored");
 out:
 	close(fd);
 }
@@ -551,11 +542,8 @@ void test_sysfs_reserve_enomem(void)
 	double t0, dt;
 	int fd, err, pool = -1, node;
 
-	fd = kv_open();
-	if (fd < 0)
+	if (!kv_setup(&fd, &e, false))
 		return;
-	if (!kv_env(fd, &e, false))
-		goto out;
 	/* The pool of the node with the least free memory (CPU-less). */
 	for (int i = 0; i < e.npools; i++)
 		if (pool < 0 || node_memfree(e.pool[i].node) <
@@ -579,86 +567,79 @@ void test_sysfs_reserve_enomem(void)
 		 "(frames_total)");
 	CHECK(got > R && got < want, "it grew, but not to the target (%llu)",
 	      U(got));
-	CHECK_EQ(pool_u64(pool, "frames_free"), total, "all of them free");
+	CHECK_EQ(pool_free(pool), total, "all of them free");
 	m1 = node_memfree(node);
 	CHECK(m1 < M / 4, "the node is nearly full now (MemFree %llu MiB)",
 	      U(m1 / MiB));
-	err = pool_set_reserve(pool, R);
-	CHECK_ERR(err, 0, "reserve back to %llu", U(R));
-	check_pool_counts(fd, pool, R, R, "restored");
+	set_reserve(fd, pool, R, R, R, "restored");
 	m1 = node_memfree(node);
 	CHECK(m1 + 4 * MiB >= M, "node %d MemFree back (%llu MiB, was %llu)",
 	      node, U(m1 / MiB), U(M / MiB));
-out:
 	close(fd);
 }
 
 void test_sysfs_tier(void)
 {
 	struct kv_env e;
-	struct kvmem_space_create c;
 	struct kvmem_pool_info pi;
-	struct kvmem_residency r;
-	char orig[16], buf[16];
-	int fd, err, Q;
+	char orig[16];
+	int fd, Q;
 
-	fd = kv_open();
-	if (fd < 0)
+	if (!kv_setup(&fd, &e, true))
 		return;
-	if (!kv_env(fd, &e, true))
-		goto out;
 	Q = e.Q;
 	if (!CHECK(!pool_tier_str(Q, orig, sizeof(orig)), "read pool%d tier",
 		   Q))
 		goto out;
 	INFO("pool%d (node %d) tier '%s'", Q, e.pool[Q].node, orig);
 	for (uint32_t t = 0; t < KVMEM_NR_TIERS; t++) {
-		bool other = false;
-
-		for (int i = 0; i < e.npools; i++)
-			if (i != Q && e.pool[i].tier == t)
-				other = true;
-		err = pool_set_tier(Q, tier_name(t));
-		CHECK_ERR(err, 0, "write '%s' to pool%d/tier", tier_name(t), Q);
-		pool_tier_str(Q, buf, sizeof(buf));
-		CHECK(!strcmp(buf, tier_name(t)), "sysfs reads '%s'", buf);
+		set_tier(Q, tier_name(t), tier_name(t));
 		if (!kv_pool_query(fd, (uint32_t)Q, &pi))
 			CHECK_EQ(pi.tier, t, "POOL_QUERY tier");
-		err = kv_create(fd, e.ps, t, KVMEM_POLICY_FAIL, 0, &c);
-		CHECK_ERR(err, 0, "SPACE_CREATE tier %s", tier_name(t));
-		if (!err) {
-			kv_populate(fd, c.handle, 0, 1, NULL);
-			kv_query(fd, c.handle, 0, 1, &r, NULL);
-			if (!other)
-				CHECK_EQ(r.pool, Q, "its page is in pool%d", Q);
-			kv_destroy(fd, c.handle);
-		}
+		tier_lands_in(fd, e.ps, t, tier_has_pool(&e, t, Q) ? -1 : Q);
 		/* The tier the pool had before has no pool now, unless
 		 * another pool has it. */
 		for (uint32_t u = 0; u < KVMEM_NR_TIERS; u++) {
-			bool has = u == t;
+			bool has = u == t || tier_has_pool(&e, u, Q);
 
-			for (int i = 0; i < e.npools; i++)
-				if (i != Q && e.pool[i].tier == u)
-					has = true;
-			err = kv_create(fd, e.ps, u, KVMEM_POLICY_FAIL, 0, &c);
-			CHECK_ERR(err, has ? 0 : ENODEV,
-				  "with pool%d %s: SPACE_CREATE tier %s", Q,
-				  tier_name(t), tier_name(u));
-			if (!err)
-				kv_destroy(fd, c.handle);
+			kv_create_expect(fd, e.ps, u, KVMEM_POLICY_FAIL,
+					 has ? 0 : ENODEV, "with pool%d %s: "
+					 "SPACE_CREATE tier %s", Q,
+					 tier_name(t), tier_name(u));
 		}
 	}
-	err = pool_set_tier(Q, "hbm\n");
-	CHECK_ERR(err, 0, "write \"hbm\\n\" (as echo does)");
-	pool_tier_str(Q, buf, sizeof(buf));
-	CHECK(!strcmp(buf, "hbm"), "sysfs reads '%s'", buf);
-	err = pool_set_tier(Q, orig);
-	CHECK_ERR(err, 0, "restore '%s'", orig);
-	pool_tier_str(Q, buf, sizeof(buf));
-	CHECK(!strcmp(buf, orig), "sysfs reads '%s'", buf);
+	set_tier(Q, "hbm\n", "hbm");		/* as echo writes it */
+	set_tier(Q, orig, orig);		/* restore */
 out:
 	close(fd);
+}
+
+/*
+ * Write val to a pool's attribute (pool -1: a top-level one): it must fail
+ * with exp (with any errno if exp is 0) and change nothing. Returns the
+ * errno.
+ */
+static int write_fails(int pool, const char *attr, const char *val, int exp)
+{
+	char what[64], path[160], after[128];
+	struct kv_snap a;
+	int err;
+
+	if (pool >= 0)
+		snprintf(what, sizeof(what), "pools/pool%d/%s", pool, attr);
+	else
+		snprintf(what, sizeof(what), "%s", attr);
+	snprintf(path, sizeof(path), KV_SYSFS "/%s", what);
+	snap_take(&a);
+	err = sysfs_write(path, val);
+	if (exp)
+		CHECK_ERR(err, exp, "%s <- '%s'", what, val);
+	else
+		CHECK(err != 0, "%s <- '%s' fails (%s)", what, val,
+		      errname(err));
+	snprintf(after, sizeof(after), "after %s <- '%s'", what, val);
+	snap_kept(&a, after);
+	return err;
 }
 
 void test_sysfs_invalid(void)
@@ -675,60 +656,22 @@ void test_sysfs_invalid(void)
 	};
 	static const char *const ro_top[] = { "abi_version", "clients",
 					      "spaces" };
-	struct kv_snap a, b;
-	char path[128];
 	int err, np = kv_sys_npools();
 
 	for (int i = 0; i < np; i++) {
-		snprintf(path, sizeof(path), KV_SYSFS "/pools/pool%d/tier", i);
-		for (size_t k = 0; k < sizeof(bad_tier) / sizeof(*bad_tier);
-		     k++) {
-			snap_take(&a);
-			err = sysfs_write(path, bad_tier[k]);
-			CHECK_ERR(err, EINVAL, "pool%d/tier <- '%s'", i,
-				  bad_tier[k]);
-			snap_take(&b);
-			if (!snap_equal(&a, &b))
-				snap_same(&a, &b, "after a bad tier write");
-		}
-		snprintf(path, sizeof(path), KV_SYSFS "/pools/pool%d/reserve",
-			 i);
-		for (size_t k = 0; k < sizeof(bad_res) / sizeof(*bad_res);
-		     k++) {
-			snap_take(&a);
-			err = sysfs_write(path, bad_res[k]);
-			CHECK_ERR(err, EINVAL, "pool%d/reserve <- '%s'", i,
-				  bad_res[k]);
-			snap_take(&b);
-			if (!snap_equal(&a, &b))
-				snap_same(&a, &b, "after a bad reserve write");
-		}
+		for (size_t k = 0; k < NELEM(bad_tier); k++)
+			write_fails(i, "tier", bad_tier[k], EINVAL);
+		for (size_t k = 0; k < NELEM(bad_res); k++)
+			write_fails(i, "reserve", bad_res[k], EINVAL);
 		/* Out of range for the module: report what happens. */
-		snap_take(&a);
-		err = sysfs_write(path, "99999999999999999999999");
-		snap_take(&b);
+		err = write_fails(i, "reserve", "99999999999999999999999", 0);
 		INFO("pool%d/reserve <- 10^23: %s", i, errname(err));
-		CHECK(err != 0, "pool%d/reserve <- 10^23 fails", i);
-		if (!snap_equal(&a, &b))
-			snap_same(&a, &b, "after an overflowing reserve write");
-		for (size_t k = 0; k < sizeof(ro) / sizeof(*ro); k++) {
-			snprintf(path, sizeof(path),
-				 KV_SYSFS "/pools/pool%d/%s", i, ro[k]);
-			snap_take(&a);
-			err = sysfs_write(path, "1");
-			CHECK(err != 0, "pool%d/%s is read-only (%s)", i, ro[k],
-			      errname(err));
-			snap_take(&b);
-			if (!snap_equal(&a, &b))
-				snap_same(&a, &b, "after a read-only write");
-		}
+		/* Read-only attributes. */
+		for (size_t k = 0; k < NELEM(ro); k++)
+			write_fails(i, ro[k], "1", 0);
 	}
-	for (size_t k = 0; k < sizeof(ro_top) / sizeof(*ro_top); k++) {
-		snprintf(path, sizeof(path), KV_SYSFS "/%s", ro_top[k]);
-		err = sysfs_write(path, "5");
-		CHECK(err != 0, "%s is read-only (%s)", ro_top[k],
-		      errname(err));
-	}
+	for (size_t k = 0; k < NELEM(ro_top); k++)
+		write_fails(-1, ro_top[k], "5", 0);
 	CHECK_EQ(sysfs_u64(KV_SYSFS "/abi_version"), KVMEM_ABI_VERSION,
 		 "abi_version unchanged");
 }

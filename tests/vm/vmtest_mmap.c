@@ -15,26 +15,6 @@
 
 #include "vmtest.h"
 
-#define U(x) ((unsigned long long)(x))
-
-static uint64_t pfree(int pool)
-{
-	return pool_u64(pool, "frames_free");
-}
-
-/* Open, look up pools; false (and fd closed) on failure. */
-static bool setup(int *fd, struct kv_env *e, bool needQ)
-{
-	*fd = kv_open();
-	if (*fd < 0)
-		return false;
-	if (!kv_env(*fd, e, needQ)) {
-		close(*fd);
-		return false;
-	}
-	return true;
-}
-
 /* --------------------------------------------------------- mmap_data */
 
 void test_mmap_data(void)
@@ -45,9 +25,9 @@ void test_mmap_data(void)
 	uint8_t *b, *c, v;
 	int fd;
 
-	if (!setup(&fd, &e, false))
+	if (!kv_setup(&fd, &e, false))
 		return;
-	f0 = pfree(e.P);
+	f0 = pool_free(e.P);
 	n = 8 * MiB / e.ps;
 	if (n > f0 / 2)
 		n = f0 / 2;
@@ -56,14 +36,13 @@ void test_mmap_data(void)
 	size = n * e.ps;
 	INFO("space of %llu pages of %llu bytes (%llu KiB)", U(n), U(e.ps),
 	     U(size / 1024));
-	if (!kv_space_new(&s, fd, size, e.pool[e.P].tier, KVMEM_POLICY_FAIL,
-			  0))
+	if (!kv_space_fail(&s, fd, &e, n))
 		goto out;
 	pat_fill(s.map, size, 1, 0);
 	off = pat_check(s.map, size, 1, 0);
 	CHECK_EQ(off, UINT64_MAX, "pattern reads back through the mapping "
 		 "(first bad offset)");
-	CHECK_EQ(pfree(e.P), f0 - n, "writing took one frame per page");
+	CHECK_EQ(pool_free(e.P), f0 - n, "writing took one frame per page");
 	CHECK_EQ(kv_resident(fd, s.c.handle, 0, n), n, "all pages resident");
 
 	/* A second mapping of the same space. */
@@ -100,14 +79,14 @@ void test_mmap_data(void)
 		pat_fill(s.map, size / 2, 1, 0);
 		pat_fill(s.map + size / 2, size / 2, 2, 0);
 	}
-	CHECK_EQ(pfree(e.P), f0 - n, "second mapping took no frame");
+	CHECK_EQ(pool_free(e.P), f0 - n, "second mapping took no frame");
 
 	/* MADV_DONTNEED drops PTEs only; the data stays in the space. */
 	CHECK(!madvise(b, size, MADV_DONTNEED), "madvise(MADV_DONTNEED)");
 	CHECK_EQ(pat_check(b, size / 2, 1, 0), UINT64_MAX,
 		 "after MADV_DONTNEED the data is still there (first bad "
 		 "offset)");
-	CHECK_EQ(pfree(e.P), f0 - n, "MADV_DONTNEED freed no frame");
+	CHECK_EQ(pool_free(e.P), f0 - n, "MADV_DONTNEED freed no frame");
 
 	/* mprotect read-only: writes fault; back to RW: writes work. */
 	CHECK(!mprotect(b, size, PROT_READ), "mprotect(PROT_READ)");
@@ -124,7 +103,8 @@ void test_mmap_data(void)
 unmap:
 	munmap(s.map, size);
 	s.map = NULL;
-	CHECK_EQ(pfree(e.P), f0 - n, "munmap of both mappings freed no frame");
+	CHECK_EQ(pool_free(e.P), f0 - n,
+		 "munmap of both mappings freed no frame");
 	c = kv_map(fd, s.c.mmap_offset, size);
 	if (CHECK(c != NULL, "re-mmap after munmap: %s",
 		  c ? "ok" : errname(errno))) {
@@ -137,7 +117,7 @@ unmap:
 		munmap(c, size);
 	}
 	kv_space_free(&s);
-	CHECK_EQ(pfree(e.P), f0, "destroy gave every frame back");
+	CHECK_EQ(pool_free(e.P), f0, "destroy gave every frame back");
 out:
 	close(fd);
 }
@@ -152,14 +132,11 @@ void test_mmap_suboffset(void)
 	uint8_t *b, *one;
 	int fd;
 
-	if (!setup(&fd, &e, false))
+	if (!kv_setup_space(&fd, &e, &s, 6))
 		return;
-	size = 6 * e.ps;
+	size = s.size;
 	dlen = 4 * e.ps;			/* frames 0..3 get data */
-	f0 = pfree(e.P);
-	if (!kv_space_new(&s, fd, size, e.pool[e.P].tier, KVMEM_POLICY_FAIL,
-			  0))
-		goto out;
+	f0 = pool_free(e.P);
 	pat_fill(s.map, dlen, 3, 0);
 	sub = e.ps > 3 * CPU_PAGE ? 3 * CPU_PAGE : CPU_PAGE;
 	b = kv_map(fd, s.c.mmap_offset + sub, size - sub);
@@ -173,7 +150,7 @@ void test_mmap_suboffset(void)
 			 "%llu of the full mapping", U(sub));
 		munmap(b, size - sub);
 	}
-	CHECK_EQ(pfree(e.P), f0 - 4, "no frame taken by these mappings");
+	CHECK_EQ(pool_free(e.P), f0 - 4, "no frame taken by these mappings");
 
 	/* One CPU page in the middle of frame 4 (untouched): a touch there
 	 * takes the frame; the full mapping then sees it and takes no more. */
@@ -183,14 +160,14 @@ void test_mmap_suboffset(void)
 		if (CHECK(one != NULL, "mmap one CPU page inside frame 4: %s",
 			  one ? "ok" : errname(errno))) {
 			memset(one, 0x5D, CPU_PAGE);
-			CHECK_EQ(pfree(e.P), f0 - 5,
+			CHECK_EQ(pool_free(e.P), f0 - 5,
 				 "touching it took one frame");
 			CHECK_EQ(byte_check(s.map + 4 * e.ps + CPU_PAGE,
 					    CPU_PAGE, 0x5D), UINT64_MAX,
 				 "the full mapping sees it at frame 4 + 4096");
 			CHECK_EQ(zero_check(s.map + 4 * e.ps, CPU_PAGE),
 				 UINT64_MAX, "the rest of frame 4 reads zero");
-			CHECK_EQ(pfree(e.P), f0 - 5,
+			CHECK_EQ(pool_free(e.P), f0 - 5,
 				 "touching other CPU pages of frame 4 took no "
 				 "new frame");
 			munmap(one, CPU_PAGE);
@@ -199,8 +176,7 @@ void test_mmap_suboffset(void)
 		INFO("page_size is the CPU page size: no sub-frame mapping");
 	}
 	kv_space_free(&s);
-	CHECK_EQ(pfree(e.P), f0, "frames back after destroy");
-out:
+	CHECK_EQ(pool_free(e.P), f0, "frames back after destroy");
 	close(fd);
 }
 
@@ -243,13 +219,10 @@ void test_isolation_fork(void)
 	struct kv_space s;
 	struct kv_snap a, b;
 	pid_t pid;
-	int fd, st;
+	int fd;
 
-	if (!setup(&fd, &e, false))
+	if (!kv_setup_space(&fd, &e, &s, 4))
 		return;
-	if (!kv_space_new(&s, fd, 4 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_FAIL, 0))
-		goto out;
 	pat_fill(s.map, 4 * e.ps, 11, 0);
 	snap_take(&a);
 	pid = xfork();
@@ -274,8 +247,7 @@ void test_isolation_fork(void)
 		close(fd2);
 		_exit(vt_failures ? 1 : 0);
 	}
-	st = xwait_timeout(pid, 30000);
-	check_child_ok(st, "child with its own file");
+	child_done(pid, 30000, "child with its own file");
 	snap_take(&b);
 	snap_same(&a, &b, "parent's view after the child");
 	CHECK_EQ(kv_resident(fd, s.c.handle, 0, 4), 4,
@@ -283,7 +255,6 @@ void test_isolation_fork(void)
 	CHECK_EQ(pat_check(s.map, 4 * e.ps, 11, 0), UINT64_MAX,
 		 "parent's data intact (first bad offset)");
 	kv_space_free(&s);
-out:
 	close(fd);
 }
 
@@ -295,11 +266,8 @@ void test_isolation_same_process(void)
 	struct kv_snap a, b;
 	int fd, fd2;
 
-	if (!setup(&fd, &e, false))
+	if (!kv_setup_space(&fd, &e, &s, 4))
 		return;
-	if (!kv_space_new(&s, fd, 4 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_FAIL, 0))
-		goto out;
 	pat_fill(s.map, 4 * e.ps, 12, 0);
 	fd2 = kv_open();
 	if (fd2 < 0)
@@ -332,7 +300,6 @@ void test_isolation_same_process(void)
 		 "data intact (first bad offset)");
 free:
 	kv_space_free(&s);
-out:
 	close(fd);
 }
 
@@ -346,34 +313,32 @@ void test_zero_after_reuse(void)
 	uint64_t done;
 	int fda, fdb;
 
-	if (!setup(&fda, &e, false))
+	if (!kv_setup(&fda, &e, false))
 		return;
-	f0 = pfree(e.P);
+	f0 = pool_free(e.P);
 	n = f0;
 	if (n * e.ps > 32 * MiB)
 		n = 32 * MiB / e.ps;
 	size = n * e.ps;
 	INFO("client A fills %llu frames (%llu KiB) of pool%d (%llu free) "
 	     "with 0xA5", U(n), U(size / 1024), e.P, U(f0));
-	if (!kv_space_new(&s, fda, size, e.pool[e.P].tier, KVMEM_POLICY_FAIL,
-			  0)) {
+	if (!kv_space_fail(&s, fda, &e, n)) {
 		close(fda);
 		return;
 	}
 	CHECK_ERR(kv_populate(fda, s.c.handle, 0, n, &done), 0,
 		  "A: POPULATE all");
 	memset(s.map, 0xA5, size);
-	CHECK_EQ(pfree(e.P), f0 - n, "A holds the frames");
+	CHECK_EQ(pool_free(e.P), f0 - n, "A holds the frames");
 	munmap(s.map, size);
 	s.map = NULL;
 	close(fda);			/* the close destroys A's space */
-	CHECK_EQ(pfree(e.P), f0, "A's close gave the frames back");
+	CHECK_EQ(pool_free(e.P), f0, "A's close gave the frames back");
 
 	fdb = kv_open();
 	if (fdb < 0)
 		return;
-	if (!kv_space_new(&s, fdb, size, e.pool[e.P].tier, KVMEM_POLICY_FAIL,
-			  0)) {
+	if (!kv_space_fail(&s, fdb, &e, n)) {
 		close(fdb);
 		return;
 	}
@@ -383,14 +348,13 @@ void test_zero_after_reuse(void)
 	CHECK_EQ(bad, UINT64_MAX, "B reads only zeros (first non-zero byte)");
 	if (bad != UINT64_MAX)
 		INFO("byte at %llu is 0x%02x", U(bad), s.map[bad]);
-	CHECK_EQ(pfree(e.P), f0 - n, "B holds the same number of frames");
+	CHECK_EQ(pool_free(e.P), f0 - n, "B holds the same number of frames");
 
 	/* Again with SPACE_DESTROY instead of close, in the same file. */
 	memset(s.map, 0x5A, size);
 	kv_space_free(&s);
-	CHECK_EQ(pfree(e.P), f0, "destroy gave the frames back");
-	if (kv_space_new(&s, fdb, size, e.pool[e.P].tier, KVMEM_POLICY_FAIL,
-			 0)) {
+	CHECK_EQ(pool_free(e.P), f0, "destroy gave the frames back");
+	if (kv_space_fail(&s, fdb, &e, n)) {
 		bad = zero_check(s.map, size);
 		CHECK_EQ(bad, UINT64_MAX, "a new space after a destroyed one "
 			 "reads only zeros (first non-zero byte)");
@@ -403,33 +367,29 @@ void test_zero_after_release(void)
 {
 	struct kv_env e;
 	struct kv_space s;
+	struct kv_pipes pp;
 	uint64_t f0, done, size;
 	uint8_t *b;
-	int fd, p2c[2], c2p[2], st;
+	int fd;
 	pid_t pid;
 	char ch;
 
-	if (!setup(&fd, &e, false))
+	if (!kv_setup_space(&fd, &e, &s, 8))
 		return;
-	size = 8 * e.ps;
-	f0 = pfree(e.P);
-	if (!kv_space_new(&s, fd, size, e.pool[e.P].tier, KVMEM_POLICY_FAIL,
-			  0))
-		goto out;
+	size = s.size;
+	f0 = pool_free(e.P);
 	memset(s.map, 0xA5, size);
 	b = kv_map(fd, s.c.mmap_offset, size);
 	CHECK(b != NULL, "second mapping");
-	if (pipe(p2c) || pipe(c2p)) {
-		CHECK(0, "pipe");
+	if (!pipes_open(&pp))
 		goto unmap;
-	}
 	pid = xfork();
 	if (pid == 0) {
 		/* Child: sees A5, waits for the release, sees zeros. */
 		CHECK_EQ(byte_check(s.map + 2 * e.ps, 4 * e.ps, 0xA5),
 			 UINT64_MAX, "child: pages 2..5 hold 0xA5 before");
-		pipe_send(c2p[1], 'r');
-		if (!pipe_recv(p2c[0], &ch, 20000))
+		pipe_send(pp.c2p[1], 'r');
+		if (!pipe_recv(pp.p2c[0], &ch, 20000))
 			_exit(3);
 		CHECK_EQ(zero_check(s.map + 2 * e.ps, 4 * e.ps), UINT64_MAX,
 			 "child: released pages 2..5 read zero (first "
@@ -438,12 +398,12 @@ void test_zero_after_release(void)
 			 "child: pages 0..1 keep 0xA5");
 		_exit(vt_failures ? 1 : 0);
 	}
-	if (!pipe_recv(c2p[0], &ch, 20000))
+	if (!pipe_recv(pp.c2p[0], &ch, 20000))
 		CHECK(0, "child did not get ready");
 	CHECK_ERR(kv_release(fd, s.c.handle, 2, 4, &done), 0,
 		  "RELEASE pages 2..5 (mapped twice here and in a child)");
 	CHECK_EQ(done, 4, "done");
-	CHECK_EQ(pfree(e.P), f0 - 4, "frames back in the pool");
+	CHECK_EQ(pool_free(e.P), f0 - 4, "frames back in the pool");
 	CHECK_EQ(zero_check(s.map + 2 * e.ps, 4 * e.ps), UINT64_MAX,
 		 "first mapping: released pages read zero (first non-zero)");
 	if (b)
@@ -451,17 +411,15 @@ void test_zero_after_release(void)
 			 "second mapping: released pages read zero");
 	CHECK_EQ(byte_check(s.map + 6 * e.ps, 2 * e.ps, 0xA5), UINT64_MAX,
 		 "pages 6..7 keep 0xA5");
-	CHECK_EQ(pfree(e.P), f0 - 8, "reading them took 4 fresh frames");
-	pipe_send(p2c[1], 'd');
-	st = xwait_timeout(pid, 30000);
-	check_child_ok(st, "child mapping");
-	close(p2c[0]); close(p2c[1]); close(c2p[0]); close(c2p[1]);
+	CHECK_EQ(pool_free(e.P), f0 - 8, "reading them took 4 fresh frames");
+	pipe_send(pp.p2c[1], 'd');
+	child_done(pid, 30000, "child mapping");
+	pipes_close(&pp);
 unmap:
 	if (b)
 		munmap(b, size);
 	kv_space_free(&s);
-	CHECK_EQ(pfree(e.P), f0, "frames back after destroy");
-out:
+	CHECK_EQ(pool_free(e.P), f0, "frames back after destroy");
 	close(fd);
 }
 
@@ -472,18 +430,14 @@ void test_fork_shared(void)
 	struct kv_env e;
 	struct kv_space s;
 	struct kv_snap a;
-	uint64_t f0, size;
-	int fd, st;
+	uint64_t f0;
+	int fd;
 	pid_t pid;
 
-	if (!setup(&fd, &e, false))
+	if (!kv_setup_space(&fd, &e, &s, 16))
 		return;
-	size = 16 * e.ps;
-	if (!kv_space_new(&s, fd, size, e.pool[e.P].tier, KVMEM_POLICY_FAIL,
-			  0))
-		goto out;
 	pat_fill(s.map, 8 * e.ps, 1, 0);
-	f0 = pfree(e.P);
+	f0 = pool_free(e.P);
 	snap_take(&a);
 	pid = xfork();
 	if (pid == 0) {
@@ -501,8 +455,7 @@ void test_fork_shared(void)
 		s.map[12 * e.ps] = 0x77;	/* a fault in the child */
 		_exit(vt_failures ? 1 : 0);
 	}
-	st = xwait_timeout(pid, 30000);
-	check_child_ok(st, "child");
+	child_done(pid, 30000, "child");
 	CHECK_EQ(pat_check(s.map, 8 * e.ps, 2, 0), UINT64_MAX,
 		 "parent sees the child's writes (first bad offset)");
 	CHECK_EQ(pat_check(s.map + 8 * e.ps, 4 * e.ps, 3, 0), UINT64_MAX,
@@ -511,13 +464,12 @@ void test_fork_shared(void)
 		 "parent sees the page the child faulted in");
 	CHECK_EQ(kv_resident(fd, s.c.handle, 0, 16), 13,
 		 "resident (8 + 4 populated + 1 faulted by the child)");
-	CHECK_EQ(pfree(e.P), f0 - 5, "the child's exit released nothing: "
+	CHECK_EQ(pool_free(e.P), f0 - 5, "the child's exit released nothing: "
 		 "frames_free = before - child's 5 new pages");
 	CHECK_EQ(kv_sys_clients(), a.clients, "clients unchanged (fork does "
 		 "not make a client)");
 	CHECK_EQ(kv_sys_spaces(), a.spaces, "spaces unchanged");
 	kv_space_free(&s);
-out:
 	close(fd);
 }
 
@@ -531,15 +483,12 @@ void test_mremap_move(void)
 	uint8_t *target, *moved, *m2, *old, v;
 	int fd;
 
-	if (!setup(&fd, &e, false))
+	if (!kv_setup_space(&fd, &e, &s, 8))
 		return;
-	size = 8 * e.ps;
-	if (!kv_space_new(&s, fd, size, e.pool[e.P].tier, KVMEM_POLICY_FAIL,
-			  0))
-		goto out;
+	size = s.size;
 	old = s.map;
 	pat_fill(s.map, 7 * e.ps, 4, 0);	/* page 7 untouched */
-	f0 = pfree(e.P);
+	f0 = pool_free(e.P);
 	target = mmap(NULL, size + 2 * e.ps, PROT_NONE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (!CHECK(target != MAP_FAILED, "reserve a target range"))
@@ -556,9 +505,9 @@ void test_mremap_move(void)
 	s.map = moved;
 	CHECK_EQ(pat_check(moved, 7 * e.ps, 4, 0), UINT64_MAX,
 		 "data at the new address (first bad offset)");
-	CHECK_EQ(pfree(e.P), f0, "moving took or freed no frame");
+	CHECK_EQ(pool_free(e.P), f0, "moving took or freed no frame");
 	memset(moved + 7 * e.ps, 0x6B, e.ps);	/* fault after the move */
-	CHECK_EQ(pfree(e.P), f0 - 1, "touching page 7 took one frame");
+	CHECK_EQ(pool_free(e.P), f0 - 1, "touching page 7 took one frame");
 	pat_fill(moved, 8, 5, 0);
 	m2 = kv_map(fd, s.c.mmap_offset, size);
 	if (CHECK(m2 != NULL, "a fresh mapping of the space")) {
@@ -577,12 +526,12 @@ void test_mremap_move(void)
 		s.map = moved;
 	CHECK_EQ(pat_check(s.map + 8, 7 * e.ps - 8, 4, 1), UINT64_MAX,
 		 "data still there after the second move");
-	CHECK_EQ(pfree(e.P), f0 - 1, "no frame taken or freed by the moves");
+	CHECK_EQ(pool_free(e.P), f0 - 1,
+		 "no frame taken or freed by the moves");
 	munmap(target - e.ps, e.ps);
 	munmap(target + size, e.ps);
 free:
 	kv_space_free(&s);
-out:
 	close(fd);
 }
 
@@ -594,15 +543,12 @@ void test_mremap_shrink_grow(void)
 	uint8_t *p, *m2, v;
 	int fd, err;
 
-	if (!setup(&fd, &e, false))
+	if (!kv_setup_space(&fd, &e, &s, 8))
 		return;
-	size = 8 * e.ps;
+	size = s.size;
 	half = size / 2;
-	if (!kv_space_new(&s, fd, size, e.pool[e.P].tier, KVMEM_POLICY_FAIL,
-			  0))
-		goto out;
 	pat_fill(s.map, size, 6, 0);
-	f0 = pfree(e.P);
+	f0 = pool_free(e.P);
 	p = mremap(s.map, size, half, 0);
 	if (!CHECK(p == s.map, "mremap shrink to half in place: %s",
 		   p == MAP_FAILED ? errname(errno) : "ok"))
@@ -612,7 +558,7 @@ void test_mremap_shrink_grow(void)
 		 "first half keeps its data (first bad offset)");
 	CHECK_EQ(probe_read(p + half, &v), SIGSEGV,
 		 "the cut-off half is unmapped");
-	CHECK_EQ(pfree(e.P), f0, "shrinking freed no frame");
+	CHECK_EQ(pool_free(e.P), f0, "shrinking freed no frame");
 
 	p = mremap(s.map, half, size, 0);
 	err = p == MAP_FAILED ? errno : 0;
@@ -639,7 +585,6 @@ void test_mremap_shrink_grow(void)
 	}
 free:
 	kv_space_free(&s);
-out:
 	close(fd);
 }
 
@@ -649,23 +594,19 @@ void test_munmap_partial(void)
 {
 	struct kv_env e;
 	struct kv_space s;
-	uint64_t f0, size, ps;
+	uint64_t f0, ps;
 	uint8_t *m, *mid, v;
 	int fd;
 
-	if (!setup(&fd, &e, false))
+	if (!kv_setup_space(&fd, &e, &s, 16))
 		return;
 	ps = e.ps;
-	size = 16 * ps;
-	if (!kv_space_new(&s, fd, size, e.pool[e.P].tier, KVMEM_POLICY_FAIL,
-			  0))
-		goto out;
 	m = s.map;
 	pat_fill(m, 12 * ps, 7, 0);		/* pages 12..15 untouched */
-	f0 = pfree(e.P);
+	f0 = pool_free(e.P);
 	if (!CHECK(!munmap(m + 6 * ps, 4 * ps), "munmap pages 6..9 (middle)"))
 		goto free;
-	CHECK_EQ(pfree(e.P), f0, "partial munmap freed no frame");
+	CHECK_EQ(pool_free(e.P), f0, "partial munmap freed no frame");
 	CHECK_EQ(probe_read(m + 7 * ps, &v), SIGSEGV, "the middle is unmapped");
 	CHECK_EQ(pat_check(m, 6 * ps, 7, 0), UINT64_MAX,
 		 "head keeps its data (first bad offset)");
@@ -677,7 +618,7 @@ void test_munmap_partial(void)
 		 "head takes new writes");
 	CHECK_EQ(byte_check(m + 12 * ps, 4 * ps, 0x3E), UINT64_MAX,
 		 "tail takes new writes and faults");
-	CHECK_EQ(pfree(e.P), f0 - 4, "faults in the tail took 4 frames");
+	CHECK_EQ(pool_free(e.P), f0 - 4, "faults in the tail took 4 frames");
 	mid = kv_map(fd, s.c.mmap_offset + 6 * ps, 4 * ps);
 	if (CHECK(mid != NULL, "re-mmap the middle at offset + 6 pages: %s",
 		  mid ? "ok" : errname(errno))) {
@@ -695,14 +636,14 @@ void test_munmap_partial(void)
 		fr = m + 13 * ps;
 		if (CHECK(!munmap(fr + CPU_PAGE, CPU_PAGE),
 			  "munmap one CPU page inside frame 13")) {
-			uint64_t f1 = pfree(e.P);
+			uint64_t f1 = pool_free(e.P);
 
 			fr[0] = 1;
-			CHECK_EQ(pfree(e.P), f1 - 1,
+			CHECK_EQ(pool_free(e.P), f1 - 1,
 				 "touching frame 13 before the hole: 1 frame");
 			fr[2 * CPU_PAGE] = 2;
 			fr[ps - 1] = 3;
-			CHECK_EQ(pfree(e.P), f1 - 1,
+			CHECK_EQ(pool_free(e.P), f1 - 1,
 				 "touching it after the hole: no new frame");
 			CHECK_EQ(probe_read(fr + CPU_PAGE, &v), SIGSEGV,
 				 "the hole is unmapped");
@@ -723,8 +664,7 @@ void test_munmap_partial(void)
 	s.map = NULL;
 free:
 	kv_space_free(&s);
-	CHECK_EQ(pfree(e.P), f0 + 12, "all frames back after destroy");
-out:
+	CHECK_EQ(pool_free(e.P), f0 + 12, "all frames back after destroy");
 	close(fd);
 }
 
@@ -740,17 +680,14 @@ void test_destroy_mapped(void)
 	void *m;
 	int fd, sig;
 
-	if (!setup(&fd, &e, false))
+	if (!kv_setup_space(&fd, &e, &s, 8))
 		return;
-	size = 8 * e.ps;
-	f0 = pfree(e.P);
-	if (!kv_space_new(&s, fd, size, e.pool[e.P].tier, KVMEM_POLICY_FAIL,
-			  0))
-		goto out;
+	size = s.size;
+	f0 = pool_free(e.P);
 	memset(s.map, 0x21, 6 * e.ps);		/* pages 6, 7 untouched */
 	b = kv_map(fd, s.c.mmap_offset, size);
 	CHECK(b != NULL, "second mapping");
-	f1 = pfree(e.P);
+	f1 = pool_free(e.P);
 	sp = kv_sys_spaces();
 	CHECK_EQ(f1, f0 - 6, "6 frames in use");
 	if (!CHECK_ERR(kv_destroy(fd, s.c.handle), 0,
@@ -758,7 +695,7 @@ void test_destroy_mapped(void)
 		goto unmap;
 	h = s.c.handle;
 	s.c.handle = 0;
-	CHECK_EQ(pfree(e.P), f0, "frames back in the pool at once");
+	CHECK_EQ(pool_free(e.P), f0, "frames back in the pool at once");
 	CHECK_EQ(kv_sys_spaces(), sp - 1, "sysfs spaces -1 at once");
 	sig = probe_read(s.map, &v);
 	CHECK_EQ(sig, SIGBUS, "read of a formerly backed page: signal");
@@ -772,7 +709,7 @@ void test_destroy_mapped(void)
 	if (b)
 		CHECK_EQ(probe_read(b + e.ps, &v), SIGBUS,
 			 "read through the second mapping: signal");
-	CHECK_EQ(pfree(e.P), f0, "the touches took no frame");
+	CHECK_EQ(pool_free(e.P), f0, "the touches took no frame");
 	m = kv_map(fd, s.c.mmap_offset, size);
 	CHECK_ERR(m ? 0 : errno, EINVAL, "mmap of the destroyed space");
 	if (m)
@@ -785,8 +722,7 @@ unmap:
 	if (b)
 		CHECK(!munmap(b, size), "munmap of the second mapping");
 	kv_space_free(&s);
-	CHECK_EQ(pfree(e.P), f0, "frames_free at the end");
-out:
+	CHECK_EQ(pool_free(e.P), f0, "frames_free at the end");
 	close(fd);
 }
 
@@ -794,23 +730,19 @@ void test_destroy_mapped_child(void)
 {
 	struct kv_env e;
 	struct kv_space s;
+	struct kv_pipes pp;
 	uint64_t f0, size;
-	int fd, p2c[2], c2p[2], st1, st2;
+	int fd, st2;
 	pid_t c1, c2;
 	char ch;
 
-	if (!setup(&fd, &e, false))
+	if (!kv_setup_space(&fd, &e, &s, 4))
 		return;
-	size = 4 * e.ps;
-	f0 = pfree(e.P);
-	if (!kv_space_new(&s, fd, size, e.pool[e.P].tier, KVMEM_POLICY_FAIL,
-			  0))
-		goto out;
+	size = s.size;
+	f0 = pool_free(e.P);
 	pat_fill(s.map, size, 9, 0);
-	if (pipe(p2c) || pipe(c2p)) {
-		CHECK(0, "pipe");
+	if (!pipes_open(&pp))
 		goto free;
-	}
 	/* Child 1 catches the SIGBUS; child 2 dies of it. */
 	c1 = xfork();
 	if (c1 == 0) {
@@ -819,8 +751,8 @@ void test_destroy_mapped_child(void)
 		close(fd);	/* its mapping alone */
 		CHECK_EQ(pat_check(s.map, size, 9, 0), UINT64_MAX,
 			 "child 1: data before the destroy");
-		pipe_send(c2p[1], '1');
-		if (!pipe_recv(p2c[0], &ch, 20000))
+		pipe_send(pp.c2p[1], '1');
+		if (!pipe_recv(pp.p2c[0], &ch, 20000))
 			_exit(3);
 		CHECK_EQ(probe_read(s.map + e.ps, &v), SIGBUS,
 			 "child 1: read after the parent's destroy: signal");
@@ -836,32 +768,30 @@ void test_destroy_mapped_child(void)
 		signal(SIGBUS, SIG_DFL);
 		signal(SIGSEGV, SIG_DFL);
 		close(fd);
-		pipe_send(c2p[1], '2');
-		if (!pipe_recv(p2c[0], &ch, 20000))
+		pipe_send(pp.c2p[1], '2');
+		if (!pipe_recv(pp.p2c[0], &ch, 20000))
 			_exit(3);
 		(void)p[2 * e.ps];	/* must die of SIGBUS here */
 		_exit(4);
 	}
-	pipe_recv(c2p[0], &ch, 20000);
-	pipe_recv(c2p[0], &ch, 20000);
+	pipe_recv(pp.c2p[0], &ch, 20000);
+	pipe_recv(pp.c2p[0], &ch, 20000);
 	CHECK_ERR(kv_destroy(fd, s.c.handle), 0,
 		  "SPACE_DESTROY while two children map the space");
 	s.c.handle = 0;
-	CHECK_EQ(pfree(e.P), f0, "frames back at once");
-	pipe_send(p2c[1], 'd');
-	pipe_send(p2c[1], 'd');
-	st1 = xwait_timeout(c1, 30000);
+	CHECK_EQ(pool_free(e.P), f0, "frames back at once");
+	pipe_send(pp.p2c[1], 'd');
+	pipe_send(pp.p2c[1], 'd');
+	child_done(c1, 30000, "child 1 (handler)");
 	st2 = xwait_timeout(c2, 30000);
-	check_child_ok(st1, "child 1 (handler)");
 	CHECK(st2 >= 0 && WIFSIGNALED(st2) && WTERMSIG(st2) == SIGBUS,
 	      "child 2 killed by SIGBUS (status 0x%x: %s %d)", st2,
 	      st2 >= 0 && WIFSIGNALED(st2) ? "signal" : "exit",
 	      st2 < 0 ? -1 : WIFSIGNALED(st2) ? WTERMSIG(st2) :
 	      WEXITSTATUS(st2));
-	close(p2c[0]); close(p2c[1]); close(c2p[0]); close(c2p[1]);
+	pipes_close(&pp);
 free:
 	kv_space_free(&s);
-out:
 	close(fd);
 }
 
@@ -877,27 +807,23 @@ void test_close_mapped(void)
 	int fd;
 
 	snap_take(&s0);
-	if (!setup(&fd, &e, false))
+	if (!kv_setup_space(&fd, &e, &s, 8))
 		return;
-	size = 8 * e.ps;
-	if (!kv_space_new(&s, fd, size, e.pool[e.P].tier, KVMEM_POLICY_FAIL,
-			  0)) {
-		close(fd);
-		return;
-	}
+	size = s.size;
 	pat_fill(s.map, 6 * e.ps, 13, 0);
 	b = kv_map(fd, s.c.mmap_offset, size);
 	CHECK(b != NULL, "second mapping");
-	f1 = pfree(e.P);
+	f1 = pool_free(e.P);
 	CHECK(!close(fd), "close(fd) while mapped");
 	CHECK_EQ(kv_sys_clients(), s0.clients + 1,
 		 "sysfs clients unchanged by the close (mapping alive)");
 	CHECK_EQ(kv_sys_spaces(), s0.spaces + 1, "the space is alive");
-	CHECK_EQ(pfree(e.P), f1, "no frame returned yet");
+	CHECK_EQ(pool_free(e.P), f1, "no frame returned yet");
 	CHECK_EQ(pat_check(s.map, 6 * e.ps, 13, 0), UINT64_MAX,
 		 "data readable after close (first bad offset)");
 	memset(s.map + 6 * e.ps, 0x4F, 2 * e.ps);	/* new faults */
-	CHECK_EQ(pfree(e.P), f1 - 2, "faults after close still take frames");
+	CHECK_EQ(pool_free(e.P), f1 - 2,
+		 "faults after close still take frames");
 	CHECK_EQ(byte_check(b + 6 * e.ps, 2 * e.ps, 0x4F), UINT64_MAX,
 		 "writes after close show in the other mapping");
 	CHECK(!munmap(s.map, size), "munmap the first mapping");
@@ -918,23 +844,18 @@ void test_close_mapped_child(void)
 	struct kv_env e;
 	struct kv_space s;
 	struct kv_snap s0, s1;
+	struct kv_pipes pp;
 	uint64_t size;
-	int fd, p2c[2], c2p[2], st;
+	int fd;
 	pid_t pid;
 	char ch;
 
 	snap_take(&s0);
-	if (!setup(&fd, &e, false))
+	if (!kv_setup_space(&fd, &e, &s, 4))
 		return;
-	size = 4 * e.ps;
-	if (!kv_space_new(&s, fd, size, e.pool[e.P].tier, KVMEM_POLICY_FAIL,
-			  0)) {
-		close(fd);
-		return;
-	}
+	size = s.size;
 	pat_fill(s.map, size, 14, 0);
-	if (pipe(p2c) || pipe(c2p)) {
-		CHECK(0, "pipe");
+	if (!pipes_open(&pp)) {
 		kv_space_free(&s);
 		close(fd);
 		return;
@@ -942,8 +863,8 @@ void test_close_mapped_child(void)
 	pid = xfork();
 	if (pid == 0) {
 		close(fd);
-		pipe_send(c2p[1], 'c');		/* closed my fd */
-		if (!pipe_recv(p2c[0], &ch, 20000))	/* parent let go */
+		pipe_send(pp.c2p[1], 'c');		/* closed my fd */
+		if (!pipe_recv(pp.p2c[0], &ch, 20000))	/* parent let go */
 			_exit(3);
 		CHECK_EQ(pat_check(s.map, size, 14, 0), UINT64_MAX,
 			 "child: data there after everyone closed");
@@ -952,7 +873,7 @@ void test_close_mapped_child(void)
 			 "child: can still write");
 		_exit(vt_failures ? 1 : 0);	/* exit unmaps */
 	}
-	pipe_recv(c2p[0], &ch, 20000);
+	pipe_recv(pp.c2p[0], &ch, 20000);
 	munmap(s.map, size);
 	s.map = NULL;
 	close(fd);
@@ -960,10 +881,9 @@ void test_close_mapped_child(void)
 		 "parent closed and unmapped: the child's mapping keeps the "
 		 "client");
 	CHECK_EQ(kv_sys_spaces(), s0.spaces + 1, "and its space");
-	pipe_send(p2c[1], 'g');
-	st = xwait_timeout(pid, 30000);
-	check_child_ok(st, "child");
-	close(p2c[0]); close(p2c[1]); close(c2p[0]); close(c2p[1]);
+	pipe_send(pp.p2c[1], 'g');
+	child_done(pid, 30000, "child");
+	pipes_close(&pp);
 	snap_take(&s1);
 	snap_same(&s0, &s1, "after the child's exit: everything freed");
 }
@@ -979,7 +899,7 @@ void test_close_mapped_child(void)
 static void race_round(int fd, struct kv_env *e, struct kv_space *s,
 		       uint64_t n, int mode, uint64_t f0)
 {
-	int go[2], st[2];
+	int go[2];
 	pid_t pid[2];
 	uint64_t r;
 
@@ -1010,12 +930,10 @@ static void race_round(int fd, struct kv_env *e, struct kv_space *s,
 	close(go[0]);
 	sleep_ms(20);
 	close(go[1]);
-	for (int i = 0; i < 2; i++) {
-		st[i] = xwait_timeout(pid[i], 60000);
-		check_child_ok(st[i], "race child");
-	}
+	for (int i = 0; i < 2; i++)
+		child_done(pid[i], 60000, "race child");
 	r = kv_resident(fd, s->c.handle, 0, n);
-	CHECK_EQ(pfree(e->P), f0 - r, "mode %d: frames_free = before - "
+	CHECK_EQ(pool_free(e->P), f0 - r, "mode %d: frames_free = before - "
 		 "resident (%llu)", mode, U(r));
 	if (mode != 2) {
 		uint64_t bad = 0;
@@ -1031,7 +949,7 @@ static void race_round(int fd, struct kv_env *e, struct kv_space *s,
 			 "(missing bytes)", mode);
 	}
 	kv_release(fd, s->c.handle, 0, n, NULL);
-	CHECK_EQ(pfree(e->P), f0, "mode %d: all back after RELEASE", mode);
+	CHECK_EQ(pool_free(e->P), f0, "mode %d: all back after RELEASE", mode);
 }
 
 void test_fault_race(void)
@@ -1041,16 +959,15 @@ void test_fault_race(void)
 	uint64_t n, f0;
 	int fd;
 
-	if (!setup(&fd, &e, false))
+	if (!kv_setup(&fd, &e, false))
 		return;
-	f0 = pfree(e.P);
+	f0 = pool_free(e.P);
 	n = 4 * MiB / e.ps;
 	if (n > f0)
 		n = f0;
 	if (n < 2)
 		n = 2;
-	if (!kv_space_new(&s, fd, n * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_FAIL, 0))
+	if (!kv_space_fail(&s, fd, &e, n))
 		goto out;
 	for (int round = 0; round < 3; round++) {
 		INFO("round %d: two children touch the same %llu pages",
@@ -1062,7 +979,7 @@ void test_fault_race(void)
 	INFO("one child releases page by page while the other touches");
 	race_round(fd, &e, &s, n, 2, f0);
 	kv_space_free(&s);
-	CHECK_EQ(pfree(e.P), f0, "frames back after destroy");
+	CHECK_EQ(pool_free(e.P), f0, "frames back after destroy");
 out:
 	close(fd);
 }
@@ -1073,18 +990,14 @@ void test_gup_proc_mem(void)
 {
 	struct kv_env e;
 	struct kv_space s;
-	uint64_t f0, size;
+	uint64_t f0;
 	uint8_t buf[256];
 	int fd, mfd, pfd[2];
 	ssize_t n;
 
-	if (!setup(&fd, &e, false))
+	if (!kv_setup_space(&fd, &e, &s, 4))
 		return;
-	size = 4 * e.ps;
-	f0 = pfree(e.P);
-	if (!kv_space_new(&s, fd, size, e.pool[e.P].tier, KVMEM_POLICY_FAIL,
-			  0))
-		goto out;
+	f0 = pool_free(e.P);
 	pat_fill(s.map, e.ps, 16, 0);
 	mfd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
 	if (CHECK(mfd >= 0, "open /proc/self/mem")) {
@@ -1103,7 +1016,7 @@ void test_gup_proc_mem(void)
 		CHECK_EQ(byte_check(s.map + 2 * e.ps + 100, sizeof(buf),
 				    0xC3), UINT64_MAX,
 			 "the mapping sees the bytes");
-		CHECK_EQ(pfree(e.P), f0 - 2, "that took one frame");
+		CHECK_EQ(pool_free(e.P), f0 - 2, "that took one frame");
 		close(mfd);
 	}
 	/* Kernel copies to and from the mapping (copy_{to,from}_user). */
@@ -1114,12 +1027,11 @@ void test_gup_proc_mem(void)
 		CHECK_EQ(n, 300, "read() from the pipe into an unbacked page");
 		CHECK(!memcmp(s.map + 1000, s.map + 3 * e.ps + 10, 300),
 		      "the bytes arrived");
-		CHECK_EQ(pfree(e.P), f0 - 3, "that took one frame");
+		CHECK_EQ(pool_free(e.P), f0 - 3, "that took one frame");
 		close(pfd[0]);
 		close(pfd[1]);
 	}
 	kv_space_free(&s);
-out:
 	close(fd);
 }
 
@@ -1143,10 +1055,7 @@ void test_gup_pin_release(void)
 	int fd, fd2, pfd[2];
 
 	snap_take(&s0);
-	if (!setup(&fd, &e, false))
-		return;
-	if (!kv_space_new(&s, fd, 2 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_FAIL, 0))
+	if (!kv_setup_space(&fd, &e, &s, 2))
 		goto out;
 	pat_fill(s.map, e.ps, 21, 0);
 	if (!CHECK(!pipe(pfd), "pipe"))
@@ -1157,22 +1066,21 @@ void test_gup_pin_release(void)
 	if (!CHECK_EQ(k, CPU_PAGE, "vmsplice the first CPU page into a pipe "
 		      "(the pipe holds a page reference)"))
 		goto pipe;
-	f1 = pfree(e.P);
+	f1 = pool_free(e.P);
 	t1 = pool_u64(e.P, "frames_total");
 	CHECK_ERR(kv_release(fd, s.c.handle, 0, 1, &done), 0,
 		  "RELEASE the page while the pipe holds it");
 	CHECK_EQ(done, 1, "done");
 	CHECK_EQ(pool_u64(e.P, "frames_total"), t1, "the pool still owns "
 		 "%llu frames (a new one replaces the pinned one)", U(t1));
-	CHECK_EQ(pfree(e.P), f1 + 1, "one more free frame");
+	CHECK_EQ(pool_free(e.P), f1 + 1, "one more free frame");
 	CHECK_EQ(zero_check(s.map, e.ps), UINT64_MAX,
 		 "the space's page reads zero again");
 
 	/* Another client takes every free frame and overwrites it. */
 	fd2 = kv_open();
-	n = pfree(e.P);
-	if (fd2 >= 0 && kv_space_new(&o, fd2, n * e.ps, e.pool[e.P].tier,
-				     KVMEM_POLICY_FAIL, 0)) {
+	n = pool_free(e.P);
+	if (fd2 >= 0 && kv_space_fail(&o, fd2, &e, n)) {
 		CHECK_ERR(kv_populate(fd2, o.c.handle, 0, n, &done), 0,
 			  "another client takes all %llu free frames", U(n));
 		memset(o.map, 0xEE, n * e.ps);
@@ -1192,8 +1100,8 @@ pipe:
 	close(pfd[1]);
 free:
 	kv_space_free(&s);
-out:
 	close(fd);
+out:
 	{
 		struct kv_snap s1;
 

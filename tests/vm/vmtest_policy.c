@@ -5,6 +5,7 @@
  * them back at the end.
  */
 #include <signal.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -12,13 +13,7 @@
 
 #include "vmtest.h"
 
-#define U(x) ((unsigned long long)(x))
 #define SMALL 8		/* frames left in a shrunk pool */
-
-static uint64_t pfree(int pool)
-{
-	return pool_u64(pool, "frames_free");
-}
 
 /* ------------------------------------------------- reserve save/restore */
 
@@ -44,7 +39,7 @@ static bool resv_set(struct resv *r, int pool, uint64_t k)
 		return false;
 	return CHECK_EQ(pool_u64(pool, "frames_total"), k,
 			"pool%d frames_total", pool) &
-	       CHECK_EQ(pfree(pool), k, "pool%d frames_free", pool);
+	       CHECK_EQ(pool_free(pool), k, "pool%d frames_free", pool);
 }
 
 static void resv_restore(struct resv *r)
@@ -60,16 +55,109 @@ static void resv_restore(struct resv *r)
 	r->set = false;
 }
 
-static bool setup(int *fd, struct kv_env *e, bool needQ)
+/* ------------------------------------------------------------ fixture */
+
+/*
+ * The fixture of these tests: a file and its pools, pool P shrunk to a few
+ * frames, a FAIL space `hog` that may hold some of them, and the space
+ * under test `s`. pfx_fini() frees what is left of it, whatever failed.
+ */
+struct pfx {
+	int fd;
+	struct kv_env e;
+	uint64_t frames;	/* pool P's frames (0: not shrunk) */
+	struct resv r;
+	struct kv_space hog, s;
+};
+
+/* Open; shrink pool P to `frames` frames (0: leave the pools alone). */
+static bool pfx_init(struct pfx *x, bool needQ, uint64_t frames)
 {
-	*fd = kv_open();
-	if (*fd < 0)
+	memset(x, 0, sizeof(*x));
+	if (!kv_setup(&x->fd, &x->e, needQ))
 		return false;
-	if (!kv_env(*fd, e, needQ)) {
-		close(*fd);
+	x->frames = frames;
+	return !frames || resv_set(&x->r, x->e.P, frames);
+}
+
+/* The hog: a FAIL space of `pages` pages of the shrunk pool P, all
+ * populated. */
+static bool pfx_hog(struct pfx *x, uint64_t pages)
+{
+	if (!kv_space_new(&x->hog, x->fd, pages * x->e.ps,
+			  x->e.pool[x->e.P].tier, KVMEM_POLICY_FAIL, 0))
 		return false;
-	}
-	return true;
+	return CHECK_ERR(kv_populate(x->fd, x->hog.c.handle, 0, pages, NULL),
+			 0, "a FAIL space takes %llu frames", U(pages)) &
+	       CHECK_EQ(pool_free(x->e.P), x->frames - pages,
+			"pool%d: frames left free", x->e.P);
+}
+
+/* The space under test: `pages` pages of pool P's tier. */
+static bool pfx_space(struct pfx *x, uint64_t pages, uint32_t policy,
+		      uint32_t timeout_ms)
+{
+	return kv_space_new(&x->s, x->fd, pages * x->e.ps,
+			    x->e.pool[x->e.P].tier, policy, timeout_ms);
+}
+
+static void pfx_fini(struct pfx *x)
+{
+	kv_space_free(&x->s);
+	kv_space_free(&x->hog);
+	resv_restore(&x->r);
+	if (x->fd >= 0)
+		close(x->fd);
+}
+
+/* POPULATE pages of s, timed (ms) if ms is not NULL. */
+static int pop(struct pfx *x, uint64_t first, uint64_t count, uint64_t *done,
+	       double *ms)
+{
+	double t0 = now_ms();
+	int err = kv_populate(x->fd, x->s.c.handle, first, count, done);
+
+	if (ms)
+		*ms = now_ms() - t0;
+	return err;
+}
+
+/* Read one byte of page `page` of s, timed. */
+static int touch(struct pfx *x, uint64_t page, uint8_t *v, double *ms)
+{
+	double t0 = now_ms();
+	int sig = probe_read(x->s.map + page * x->e.ps, v);
+
+	*ms = now_ms() - t0;
+	return sig;
+}
+
+/* Resident pages among the first n of s. */
+static uint64_t resident(struct pfx *x, uint64_t n)
+{
+	return kv_resident(x->fd, x->s.c.handle, 0, n);
+}
+
+/*
+ * A call that must fail with exp and change nothing: pool P keeps `free`
+ * frames, s keeps `res` of its first n pages resident.
+ */
+__attribute__((format(printf, 7, 8)))
+static void failed_alone(struct pfx *x, int err, int exp, uint64_t n,
+			 uint64_t free, uint64_t res, const char *fmt, ...)
+{
+	char what[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	CHECK_ERR(err, exp, "%s", what);
+	CHECK_EQ(pool_free(x->e.P), free,
+		 "%s: all or nothing: pool%d frames_free unchanged", what,
+		 x->e.P);
+	CHECK_EQ(resident(x, n), res,
+		 "%s: all or nothing: resident pages unchanged", what);
 }
 
 /* Pages of a space per pool (counts[npools], plus counts[KV_MAX_POOLS] for
@@ -112,208 +200,190 @@ static int page_pool(int fd, uint32_t h, uint64_t page)
 
 void test_policy_fail(void)
 {
-	struct kv_env e;
-	struct kv_space s;
-	struct resv r = { 0 };
+	struct pfx x;
 	uint64_t done, q0 = 0;
 	uint8_t v;
-	int fd, sig;
+	int sig;
 
-	if (!setup(&fd, &e, false))
-		return;
-	if (!resv_set(&r, e.P, SMALL))
-		goto restore;
-	if (e.Q >= 0)
-		q0 = pfree(e.Q);
-	if (!kv_space_new(&s, fd, 2 * SMALL * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_FAIL, 0))
-		goto restore;
+	if (!pfx_init(&x, false, SMALL))
+		goto out;
+	if (x.e.Q >= 0)
+		q0 = pool_free(x.e.Q);
+	if (!pfx_space(&x, 2 * SMALL, KVMEM_POLICY_FAIL, 0))
+		goto out;
 
-	CHECK_ERR(kv_populate(fd, s.c.handle, 0, 2 * SMALL, &done), ENOMEM,
-		  "POPULATE %d pages from a pool of %d", 2 * SMALL, SMALL);
-	CHECK_EQ(pfree(e.P), SMALL, "all or nothing: frames_free unchanged");
-	CHECK_EQ(kv_resident(fd, s.c.handle, 0, 2 * SMALL), 0,
-		 "all or nothing: no page resident");
-	CHECK_ERR(kv_populate(fd, s.c.handle, 0, SMALL / 2, &done), 0,
-		  "POPULATE %d pages", SMALL / 2);
+	failed_alone(&x, pop(&x, 0, 2 * SMALL, &done, NULL), ENOMEM,
+		     2 * SMALL, SMALL, 0,
+		     "POPULATE %d pages from a pool of %d", 2 * SMALL, SMALL);
+	CHECK_ERR(pop(&x, 0, SMALL / 2, &done, NULL), 0, "POPULATE %d pages",
+		  SMALL / 2);
 	CHECK_EQ(done, SMALL / 2, "done");
-	CHECK_ERR(kv_populate(fd, s.c.handle, 0, 2 * SMALL, &done), ENOMEM,
-		  "POPULATE all %d pages (needs %d more, %d free)",
-		  2 * SMALL, 2 * SMALL - SMALL / 2, SMALL / 2);
-	CHECK_EQ(pfree(e.P), SMALL / 2, "frames_free unchanged by the failed "
-		 "call");
-	CHECK_EQ(kv_resident(fd, s.c.handle, 0, 2 * SMALL), SMALL / 2,
-		 "the pages backed before stay, no others");
-	CHECK_ERR(kv_populate(fd, s.c.handle, SMALL / 2, SMALL / 2, &done), 0,
+	failed_alone(&x, pop(&x, 0, 2 * SMALL, &done, NULL), ENOMEM,
+		     2 * SMALL, SMALL / 2, SMALL / 2,
+		     "POPULATE all %d pages (needs %d more, %d free): the "
+		     "pages backed before stay, no others", 2 * SMALL,
+		     2 * SMALL - SMALL / 2, SMALL / 2);
+	CHECK_ERR(pop(&x, SMALL / 2, SMALL / 2, &done, NULL), 0,
 		  "POPULATE the rest of the pool");
-	CHECK_EQ(pfree(e.P), 0, "pool empty");
-	CHECK_ERR(kv_populate(fd, s.c.handle, SMALL, 1, &done), ENOMEM,
+	CHECK_EQ(pool_free(x.e.P), 0, "pool empty");
+	CHECK_ERR(pop(&x, SMALL, 1, &done, NULL), ENOMEM,
 		  "POPULATE one page from an empty pool");
-	memset(s.map, 0x31, SMALL * e.ps);
+	memset(x.s.map, 0x31, SMALL * x.e.ps);
 	INFO("writing the %d backed pages worked", SMALL);
-	sig = probe_read(s.map + SMALL * e.ps, &v);
+	sig = probe_read(x.s.map + SMALL * x.e.ps, &v);
 	CHECK_EQ(sig, SIGBUS, "read of an unbacked page with the pool empty");
 	if (sig == SIGBUS)
-		CHECK(probe_addr == s.map + SMALL * e.ps,
+		CHECK(probe_addr == x.s.map + SMALL * x.e.ps,
 		      "si_addr is the touched address");
-	CHECK_EQ(probe_write(s.map + (2 * SMALL - 1) * e.ps + 5, 1), SIGBUS,
-		 "write of an unbacked page with the pool empty");
-	CHECK_EQ(pfree(e.P), 0, "frames_free 0");
-	if (e.Q >= 0)
-		CHECK_EQ(pfree(e.Q), q0, "no fallback: pool%d unchanged", e.Q);
-	CHECK_EQ(kv_resident(fd, s.c.handle, 0, 2 * SMALL), SMALL, "resident");
-	CHECK_ERR(kv_release(fd, s.c.handle, 0, 2, &done), 0, "RELEASE 2");
-	CHECK(probe_read(s.map + SMALL * e.ps, &v) == 0 && v == 0,
+	CHECK_EQ(probe_write(x.s.map + (2 * SMALL - 1) * x.e.ps + 5, 1),
+		 SIGBUS, "write of an unbacked page with the pool empty");
+	CHECK_EQ(pool_free(x.e.P), 0, "frames_free 0");
+	if (x.e.Q >= 0)
+		CHECK_EQ(pool_free(x.e.Q), q0, "no fallback: pool%d unchanged",
+			 x.e.Q);
+	CHECK_EQ(resident(&x, 2 * SMALL), SMALL, "resident");
+	CHECK_ERR(kv_release(x.fd, x.s.c.handle, 0, 2, &done), 0, "RELEASE 2");
+	CHECK(probe_read(x.s.map + SMALL * x.e.ps, &v) == 0 && v == 0,
 	      "after RELEASE a touch of an unbacked page works");
-	CHECK_EQ(pfree(e.P), 1, "frames_free");
-	kv_space_free(&s);
-restore:
-	resv_restore(&r);
-	close(fd);
+	CHECK_EQ(pool_free(x.e.P), 1, "frames_free");
+out:
+	pfx_fini(&x);
 }
 
 /* -------------------------------------------------------- FALLBACK */
 
 void test_policy_fallback(void)
 {
-	struct kv_env e;
-	struct kv_space s1, s2, s3;
-	struct resv r = { 0 };
+	struct pfx x;
+	struct kv_space s2, s3;
 	uint64_t done, q0, cnt[KV_MAX_POOLS + 1];
-	int fd;
+	int P, Q;
 
-	if (!setup(&fd, &e, true))
-		return;
-	if (!resv_set(&r, e.P, SMALL))
-		goto restore;
-	q0 = pfree(e.Q);
-	if (!CHECK(q0 >= 2 * SMALL, "pool%d has >= %d free frames", e.Q,
-		   2 * SMALL))
-		goto restore;
-	if (!kv_space_new(&s1, fd, 2 * SMALL * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_FALLBACK, 0))
-		goto restore;
-	CHECK_ERR(kv_populate(fd, s1.c.handle, 0, 2 * SMALL, &done), 0,
+	if (!pfx_init(&x, true, SMALL))
+		goto out;
+	P = x.e.P;
+	Q = x.e.Q;
+	q0 = pool_free(Q);
+	if (!CHECK(q0 >= 2 * SMALL, "pool%d has >= %d free frames", Q,
+		   2 * SMALL) ||
+	    !pfx_space(&x, 2 * SMALL, KVMEM_POLICY_FALLBACK, 0))
+		goto out;
+	CHECK_ERR(pop(&x, 0, 2 * SMALL, &done, NULL), 0,
 		  "POPULATE %d pages, %s pool has %d", 2 * SMALL,
-		  tier_name(e.pool[e.P].tier), SMALL);
+		  tier_name(x.e.pool[P].tier), SMALL);
 	CHECK_EQ(done, 2 * SMALL, "done");
-	if (residency_counts(fd, s1.c.handle, 2 * SMALL, cnt)) {
-		CHECK_EQ(cnt[e.P], SMALL, "pages in pool%d (%s, preferred)",
-			 e.P, tier_name(e.pool[e.P].tier));
-		CHECK_EQ(cnt[e.Q], SMALL, "pages in pool%d (%s, fallback)",
-			 e.Q, tier_name(e.pool[e.Q].tier));
+	if (residency_counts(x.fd, x.s.c.handle, 2 * SMALL, cnt)) {
+		CHECK_EQ(cnt[P], SMALL, "pages in pool%d (%s, preferred)",
+			 P, tier_name(x.e.pool[P].tier));
+		CHECK_EQ(cnt[Q], SMALL, "pages in pool%d (%s, fallback)",
+			 Q, tier_name(x.e.pool[Q].tier));
 	}
-	CHECK_EQ(pfree(e.P), 0, "pool%d empty", e.P);
-	CHECK_EQ(pfree(e.Q), q0 - SMALL, "pool%d gave %d", e.Q, SMALL);
+	CHECK_EQ(pool_free(P), 0, "pool%d empty", P);
+	CHECK_EQ(pool_free(Q), q0 - SMALL, "pool%d gave %d", Q, SMALL);
 
 	/* Faults fall back too. */
-	if (kv_space_new(&s2, fd, 4 * e.ps, e.pool[e.P].tier,
+	if (kv_space_new(&s2, x.fd, 4 * x.e.ps, x.e.pool[P].tier,
 			 KVMEM_POLICY_FALLBACK, 0)) {
-		memset(s2.map, 0x12, 4 * e.ps);
-		if (residency_counts(fd, s2.c.handle, 4, cnt))
-			CHECK_EQ(cnt[e.Q], 4, "faulted pages came from pool%d",
-				 e.Q);
-		CHECK_EQ(pfree(e.Q), q0 - SMALL - 4, "pool%d frames_free", e.Q);
+		memset(s2.map, 0x12, 4 * x.e.ps);
+		if (residency_counts(x.fd, s2.c.handle, 4, cnt))
+			CHECK_EQ(cnt[Q], 4, "faulted pages came from pool%d",
+				 Q);
+		CHECK_EQ(pool_free(Q), q0 - SMALL - 4, "pool%d frames_free",
+			 Q);
 		kv_space_free(&s2);
 	}
 	/* With one preferred frame free again, it is taken first. */
 	for (uint64_t p = 0; p < 2 * SMALL; p++)
-		if (page_pool(fd, s1.c.handle, p) == e.P) {
-			kv_release(fd, s1.c.handle, p, 1, NULL);
+		if (page_pool(x.fd, x.s.c.handle, p) == P) {
+			kv_release(x.fd, x.s.c.handle, p, 1, NULL);
 			break;
 		}
-	CHECK_EQ(pfree(e.P), 1, "one preferred frame free");
-	if (kv_space_new(&s3, fd, 2 * e.ps, e.pool[e.P].tier,
+	CHECK_EQ(pool_free(P), 1, "one preferred frame free");
+	if (kv_space_new(&s3, x.fd, 2 * x.e.ps, x.e.pool[P].tier,
 			 KVMEM_POLICY_FALLBACK, 0)) {
 		s3.map[0] = 1;
-		CHECK_EQ(page_pool(fd, s3.c.handle, 0), e.P,
+		CHECK_EQ(page_pool(x.fd, s3.c.handle, 0), P,
 			 "first touch takes the preferred pool's frame");
-		s3.map[e.ps] = 1;
-		CHECK_EQ(page_pool(fd, s3.c.handle, 1), e.Q,
+		s3.map[x.e.ps] = 1;
+		CHECK_EQ(page_pool(x.fd, s3.c.handle, 1), Q,
 			 "second touch falls back");
 		kv_space_free(&s3);
 	}
-	kv_space_free(&s1);
-	CHECK_EQ(pfree(e.Q), q0, "pool%d frames back", e.Q);
-restore:
-	resv_restore(&r);
-	close(fd);
+	kv_space_free(&x.s);
+	CHECK_EQ(pool_free(Q), q0, "pool%d frames back", Q);
+out:
+	pfx_fini(&x);
 }
 
 void test_policy_fallback_all_empty(void)
 {
-	struct kv_env e;
-	struct kv_space s;
+	struct pfx x;
 	struct resv r[KV_MAX_POOLS];
 	uint64_t done, total, cnt[KV_MAX_POOLS + 1];
+	const uint64_t k = 4;
 	uint8_t v;
-	int fd, k = 4;
 
 	memset(r, 0, sizeof(r));
-	if (!setup(&fd, &e, false))
-		return;
-	for (int i = 0; i < e.npools; i++)
-		if (!resv_set(&r[i], i, (uint64_t)k))
-			goto restore;
-	total = (uint64_t)k * (uint64_t)e.npools;
-	if (!kv_space_new(&s, fd, (total + 4) * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_FALLBACK, 0))
-		goto restore;
-	CHECK_ERR(kv_populate(fd, s.c.handle, 0, total + 1, &done), ENOMEM,
+	if (!pfx_init(&x, false, 0))
+		goto out;
+	for (int i = 0; i < x.e.npools; i++)
+		if (!resv_set(&r[i], i, k))
+			goto out;
+	total = k * (uint64_t)x.e.npools;
+	if (!pfx_space(&x, total + 4, KVMEM_POLICY_FALLBACK, 0))
+		goto out;
+	CHECK_ERR(pop(&x, 0, total + 1, &done, NULL), ENOMEM,
 		  "POPULATE %llu pages, all pools together have %llu",
 		  U(total + 1), U(total));
-	for (int i = 0; i < e.npools; i++)
-		CHECK_EQ(pfree(i), (uint64_t)k, "all or nothing: pool%d "
+	for (int i = 0; i < x.e.npools; i++)
+		CHECK_EQ(pool_free(i), k, "all or nothing: pool%d "
 			 "frames_free unchanged", i);
-	CHECK_EQ(kv_resident(fd, s.c.handle, 0, total + 4), 0,
-		 "no page resident");
-	CHECK_ERR(kv_populate(fd, s.c.handle, 0, total, &done), 0,
+	CHECK_EQ(resident(&x, total + 4), 0, "no page resident");
+	CHECK_ERR(pop(&x, 0, total, &done, NULL), 0,
 		  "POPULATE exactly what all pools have");
-	if (residency_counts(fd, s.c.handle, total + 4, cnt))
-		for (int i = 0; i < e.npools; i++)
-			CHECK_EQ(cnt[i], (uint64_t)k, "pages in pool%d", i);
-	CHECK_EQ(probe_read(s.map + total * e.ps, &v), SIGBUS,
+	if (residency_counts(x.fd, x.s.c.handle, total + 4, cnt))
+		for (int i = 0; i < x.e.npools; i++)
+			CHECK_EQ(cnt[i], k, "pages in pool%d", i);
+	CHECK_EQ(probe_read(x.s.map + total * x.e.ps, &v), SIGBUS,
 		 "touch with every pool empty: SIGBUS");
-	CHECK_ERR(kv_populate(fd, s.c.handle, total, 1, &done), ENOMEM,
+	CHECK_ERR(pop(&x, total, 1, &done, NULL), ENOMEM,
 		  "POPULATE one more page: ENOMEM");
-	kv_space_free(&s);
-restore:
-	for (int i = e.npools - 1; i >= 0; i--)
+out:
+	kv_space_free(&x.s);
+	for (int i = x.e.npools - 1; i >= 0; i--)
 		resv_restore(&r[i]);
-	close(fd);
+	pfx_fini(&x);
 }
 
 void test_policy_fallback_from_cxl(void)
 {
-	struct kv_env e;
-	struct kv_space s;
-	struct resv r = { 0 };
+	struct pfx x;
 	uint64_t done, p0, cnt[KV_MAX_POOLS + 1];
-	int fd;
+	int P, Q;
 
-	if (!setup(&fd, &e, true))
-		return;
-	INFO("preferred pool%d (%s), the other pool%d (%s)", e.Q,
-	     tier_name(e.pool[e.Q].tier), e.P, tier_name(e.pool[e.P].tier));
-	if (!resv_set(&r, e.Q, 4))
-		goto restore;
-	p0 = pfree(e.P);
-	if (!kv_space_new(&s, fd, 8 * e.ps, e.pool[e.Q].tier,
+	if (!pfx_init(&x, true, 0))
+		goto out;
+	P = x.e.P;
+	Q = x.e.Q;
+	INFO("preferred pool%d (%s), the other pool%d (%s)", Q,
+	     tier_name(x.e.pool[Q].tier), P, tier_name(x.e.pool[P].tier));
+	if (!resv_set(&x.r, Q, 4))
+		goto out;
+	p0 = pool_free(P);
+	if (!kv_space_new(&x.s, x.fd, 8 * x.e.ps, x.e.pool[Q].tier,
 			  KVMEM_POLICY_FALLBACK, 0))
-		goto restore;
-	CHECK_ERR(kv_populate(fd, s.c.handle, 0, 8, &done), 0,
+		goto out;
+	CHECK_ERR(pop(&x, 0, 8, &done, NULL), 0,
 		  "POPULATE 8 pages, preferred pool has 4");
-	if (residency_counts(fd, s.c.handle, 8, cnt)) {
-		CHECK_EQ(cnt[e.Q], 4, "pages in the preferred pool%d", e.Q);
-		CHECK_EQ(cnt[e.P], 4, "pages in pool%d (fallback to a %s tier)",
-			 e.P, e.pool[e.P].tier < e.pool[e.Q].tier ? "faster" :
+	if (residency_counts(x.fd, x.s.c.handle, 8, cnt)) {
+		CHECK_EQ(cnt[Q], 4, "pages in the preferred pool%d", Q);
+		CHECK_EQ(cnt[P], 4, "pages in pool%d (fallback to a %s tier)",
+			 P, x.e.pool[P].tier < x.e.pool[Q].tier ? "faster" :
 			 "slower");
 	}
-	CHECK_EQ(pfree(e.P), p0 - 4, "pool%d frames_free", e.P);
-	kv_space_free(&s);
-restore:
-	resv_restore(&r);
-	close(fd);
+	CHECK_EQ(pool_free(P), p0 - 4, "pool%d frames_free", P);
+out:
+	pfx_fini(&x);
 }
 
 /* ------------------------------------------------------------- WAIT */
@@ -321,146 +391,112 @@ restore:
 /* Allowed lateness of a timed wait under TCG. */
 #define LATE_MS 3000
 #define EARLY_MS 20
+/* timeout_ms of the WAIT spaces whose waits something else must end. */
+#define WAIT_MS 5000
+
+/* A wait of dt ms that should have lasted its timeout `to`. */
+static bool check_waited(double dt, uint32_t to, const char *who)
+{
+	return CHECK(dt >= to - EARLY_MS && dt <= to + LATE_MS,
+		     "%s waited %.0f ms (expected %u .. %u)", who, dt,
+		     to - EARLY_MS, to + LATE_MS);
+}
 
 void test_policy_wait_timeout(void)
 {
-	struct kv_env e;
-	struct kv_space hog, s;
-	struct resv r = { 0 };
-	uint64_t done, q0 = 0;
+	struct pfx x;
+	uint64_t q0 = 0;
 	const uint32_t to = 300;
-	double t0, dt;
+	double dt;
 	uint8_t v;
-	int fd, sig;
 
-	if (!setup(&fd, &e, false))
-		return;
-	if (!resv_set(&r, e.P, 4))
-		goto restore;
-	if (e.Q >= 0)
-		q0 = pfree(e.Q);
-	if (!kv_space_new(&hog, fd, 4 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_FAIL, 0))
-		goto restore;
-	CHECK_ERR(kv_populate(fd, hog.c.handle, 0, 4, &done), 0,
-		  "a FAIL space takes all 4 frames");
-	if (!kv_space_new(&s, fd, 4 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_WAIT, to))
-		goto hog;
-	t0 = now_ms();
-	CHECK_ERR(kv_populate(fd, s.c.handle, 0, 1, &done), ETIMEDOUT,
+	if (!pfx_init(&x, false, 4))
+		goto out;
+	if (x.e.Q >= 0)
+		q0 = pool_free(x.e.Q);
+	if (!pfx_hog(&x, 4) || !pfx_space(&x, 4, KVMEM_POLICY_WAIT, to))
+		goto out;
+	CHECK_ERR(pop(&x, 0, 1, NULL, &dt), ETIMEDOUT,
 		  "POPULATE 1 page, WAIT %u ms, pool empty", to);
-	dt = now_ms() - t0;
-	CHECK(dt >= to - EARLY_MS && dt <= to + LATE_MS,
-	      "it waited %.0f ms (expected %u .. %u)", dt, to - EARLY_MS,
-	      to + LATE_MS);
-	t0 = now_ms();
-	CHECK_ERR(kv_populate(fd, s.c.handle, 0, 3, &done), ETIMEDOUT,
-		  "POPULATE 3 pages");
-	dt = now_ms() - t0;
-	CHECK(dt >= to - EARLY_MS && dt <= to + LATE_MS,
-	      "it waited %.0f ms in total (expected %u .. %u)", dt,
-	      to - EARLY_MS, to + LATE_MS);
-	CHECK_EQ(kv_resident(fd, s.c.handle, 0, 4), 0, "nothing resident");
-	if (e.Q >= 0)
-		CHECK_EQ(pfree(e.Q), q0, "WAIT does not fall back: pool%d "
-			 "unchanged", e.Q);
-	t0 = now_ms();
-	sig = probe_read(s.map + e.ps, &v);
-	dt = now_ms() - t0;
-	CHECK_EQ(sig, SIGBUS, "touch, WAIT %u ms, pool empty", to);
-	CHECK(dt >= to - EARLY_MS && dt <= to + LATE_MS,
-	      "the fault waited %.0f ms (expected %u .. %u)", dt,
-	      to - EARLY_MS, to + LATE_MS);
-	CHECK_EQ(pfree(e.P), 0, "pool still empty");
+	check_waited(dt, to, "it");
+	CHECK_ERR(pop(&x, 0, 3, NULL, &dt), ETIMEDOUT, "POPULATE 3 pages");
+	check_waited(dt, to, "in total it");
+	CHECK_EQ(resident(&x, 4), 0, "nothing resident");
+	if (x.e.Q >= 0)
+		CHECK_EQ(pool_free(x.e.Q), q0, "WAIT does not fall back: "
+			 "pool%d unchanged", x.e.Q);
+	CHECK_EQ(touch(&x, 1, &v, &dt), SIGBUS, "touch, WAIT %u ms, pool empty",
+		 to);
+	check_waited(dt, to, "the fault");
+	CHECK_EQ(pool_free(x.e.P), 0, "pool still empty");
 	/* A free frame is taken without waiting. */
-	kv_release(fd, hog.c.handle, 0, 1, NULL);
-	t0 = now_ms();
-	CHECK_ERR(kv_populate(fd, s.c.handle, 0, 1, &done), 0,
-		  "POPULATE with a frame free");
-	dt = now_ms() - t0;
+	kv_release(x.fd, x.hog.c.handle, 0, 1, NULL);
+	CHECK_ERR(pop(&x, 0, 1, NULL, &dt), 0, "POPULATE with a frame free");
 	CHECK(dt < to, "no wait when a frame is free (%.0f ms)", dt);
-	kv_space_free(&s);
-hog:
-	kv_space_free(&hog);
-restore:
-	resv_restore(&r);
-	close(fd);
+out:
+	pfx_fini(&x);
 }
 
 void test_policy_wait_success(void)
 {
-	struct kv_env e;
-	struct kv_space s;
-	struct resv r = { 0 };
-	uint64_t done;
-	int fd, c2p[2], p2c[2], st, sig;
-	double t0, dt;
+	struct pfx x;
+	struct kv_pipes pp;
+	double dt;
 	pid_t pid;
 	uint8_t v = 0xff;
+	int sig;
 	char ch;
 
-	if (!setup(&fd, &e, false))
-		return;
-	if (!resv_set(&r, e.P, 4))
-		goto restore;
-	if (pipe(c2p) || pipe(p2c)) {
-		CHECK(0, "pipe");
-		goto restore;
-	}
+	if (!pfx_init(&x, false, 4) || !pipes_open(&pp))
+		goto out;
 	pid = xfork();
 	if (pid == 0) {
 		struct kvmem_space_create c;
 		int cfd = kv_open();
 
-		close(fd);
-		if (cfd < 0 || kv_create(cfd, 4 * e.ps, e.pool[e.P].tier,
+		close(x.fd);
+		if (cfd < 0 || kv_create(cfd, 4 * x.e.ps, x.e.pool[x.e.P].tier,
 					 KVMEM_POLICY_FAIL, 0, &c) ||
 		    kv_populate(cfd, c.handle, 0, 4, NULL))
 			_exit(2);
-		pipe_send(c2p[1], 'h');
+		pipe_send(pp.c2p[1], 'h');
 		sleep_ms(200);
 		kv_release(cfd, c.handle, 0, 1, NULL);
 		sleep_ms(200);
 		kv_release(cfd, c.handle, 1, 1, NULL);
-		pipe_recv(p2c[0], &ch, 30000);
+		pipe_recv(pp.p2c[0], &ch, 30000);
 		_exit(0);
 	}
-	if (!CHECK(pipe_recv(c2p[0], &ch, 20000), "child holds all frames"))
+	if (!CHECK(pipe_recv(pp.c2p[0], &ch, 20000), "child holds all frames"))
 		goto child;
-	CHECK_EQ(pfree(e.P), 0, "pool empty");
-	if (!kv_space_new(&s, fd, 4 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_WAIT, 5000))
+	CHECK_EQ(pool_free(x.e.P), 0, "pool empty");
+	if (!pfx_space(&x, 4, KVMEM_POLICY_WAIT, WAIT_MS))
 		goto child;
-	t0 = now_ms();
-	CHECK_ERR(kv_populate(fd, s.c.handle, 0, 1, &done), 0,
+	CHECK_ERR(pop(&x, 0, 1, NULL, &dt), 0,
 		  "POPULATE, WAIT 5000 ms; the child frees a frame after "
 		  "200 ms");
-	dt = now_ms() - t0;
 	CHECK(dt >= 100 && dt < 4000, "it waited %.0f ms (expected about "
 	      "200)", dt);
-	CHECK_EQ(page_pool(fd, s.c.handle, 0), e.P, "page 0 in pool%d", e.P);
-	t0 = now_ms();
-	sig = probe_read(s.map + e.ps, &v);
-	dt = now_ms() - t0;
+	CHECK_EQ(page_pool(x.fd, x.s.c.handle, 0), x.e.P, "page 0 in pool%d",
+		 x.e.P);
+	sig = touch(&x, 1, &v, &dt);
 	CHECK(sig == 0 && v == 0, "touch, WAIT; the child frees another "
 	      "frame after 200 more ms: %s, reads %u",
 	      sig ? "signal" : "ok", v);
 	CHECK(dt >= 50 && dt < 4000, "the fault waited %.0f ms (expected "
 	      "about 200)", dt);
-	CHECK_EQ(page_pool(fd, s.c.handle, 1), e.P, "page 1 in pool%d", e.P);
-	kv_space_free(&s);
+	CHECK_EQ(page_pool(x.fd, x.s.c.handle, 1), x.e.P, "page 1 in pool%d",
+		 x.e.P);
+	kv_space_free(&x.s);
 child:
-	pipe_send(p2c[1], 'x');
-	st = xwait_timeout(pid, 30000);
-	check_child_ok(st, "frame-holding child");
-	close(c2p[0]); close(c2p[1]); close(p2c[0]); close(p2c[1]);
-restore:
-	resv_restore(&r);
-	close(fd);
+	pipe_send(pp.p2c[1], 'x');
+	child_done(pid, 30000, "frame-holding child");
+	pipes_close(&pp);
+out:
+	pfx_fini(&x);
 }
 
-static void on_alarm(int sig)
+static void on_signal(int sig)
 {
 	(void)sig;
 }
@@ -471,7 +507,7 @@ static void alarm_in(int ms, bool restart)
 	struct itimerval it = { { 0, 0 }, { ms / 1000, (ms % 1000) * 1000 } };
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;
+	sa.sa_handler = on_signal;
 	sa.sa_flags = restart ? SA_RESTART : 0;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);
@@ -480,92 +516,54 @@ static void alarm_in(int ms, bool restart)
 
 void test_policy_wait_eintr(void)
 {
-	struct kv_env e;
-	struct kv_space hog, s;
-	struct resv r = { 0 };
-	uint64_t done;
-	double t0, dt;
-	int fd, err;
+	struct pfx x;
+	double dt;
+	int err;
 
-	if (!setup(&fd, &e, false))
-		return;
-	if (!resv_set(&r, e.P, 2))
-		goto restore;
-	if (!kv_space_new(&hog, fd, 2 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_FAIL, 0))
-		goto restore;
-	kv_populate(fd, hog.c.handle, 0, 2, &done);
-	CHECK_EQ(pfree(e.P), 0, "pool empty");
-	if (!kv_space_new(&s, fd, 2 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_WAIT, 5000))
-		goto hog;
+	if (!pfx_init(&x, false, 2) || !pfx_hog(&x, 2) ||
+	    !pfx_space(&x, 2, KVMEM_POLICY_WAIT, WAIT_MS))
+		goto out;
 	alarm_in(200, false);
-	t0 = now_ms();
-	err = kv_populate(fd, s.c.handle, 0, 1, &done);
-	dt = now_ms() - t0;
+	err = pop(&x, 0, 1, NULL, &dt);
 	CHECK_ERR(err, EINTR, "POPULATE, WAIT 5000 ms, SIGALRM (handler "
 		  "without SA_RESTART) after 200 ms");
 	CHECK(dt >= 150 && dt < 4000, "it returned after %.0f ms (expected "
 	      "about 200)", dt);
-	CHECK_EQ(kv_resident(fd, s.c.handle, 0, 2), 0, "nothing resident");
-	CHECK_EQ(pfree(e.P), 0, "pool still empty");
+	CHECK_EQ(resident(&x, 2), 0, "nothing resident");
+	CHECK_EQ(pool_free(x.e.P), 0, "pool still empty");
 
 	/* With SA_RESTART: report what happens (the doc says EINTR). */
 	alarm_in(200, true);
-	t0 = now_ms();
-	err = kv_populate(fd, s.c.handle, 0, 1, &done);
-	dt = now_ms() - t0;
+	err = pop(&x, 0, 1, NULL, &dt);
 	INFO("with an SA_RESTART handler: POPULATE returned %s after %.0f ms",
 	     err ? errname(err) : "success", dt);
 	CHECK(err == EINTR || err == ETIMEDOUT,
 	      "with SA_RESTART it still ends (EINTR, or ETIMEDOUT if "
 	      "restarted): %s", errname(err));
 	signal(SIGALRM, SIG_IGN);
-	kv_space_free(&s);
-hog:
-	kv_space_free(&hog);
-restore:
-	resv_restore(&r);
-	close(fd);
-}
-
-static void on_usr1(int sig)
-{
-	(void)sig;
+out:
+	pfx_fini(&x);
 }
 
 void test_policy_wait_fault_kill(void)
 {
-	struct kv_env e;
-	struct kv_space hog, s;
-	struct resv r = { 0 };
-	uint64_t done;
+	struct pfx x;
 	double t0, dt;
-	int fd, st;
+	int st;
 	pid_t pid;
 
-	if (!setup(&fd, &e, false))
-		return;
-	if (!resv_set(&r, e.P, 2))
-		goto restore;
-	if (!kv_space_new(&hog, fd, 2 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_FAIL, 0))
-		goto restore;
-	kv_populate(fd, hog.c.handle, 0, 2, &done);
-	if (!kv_space_new(&s, fd, 2 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_WAIT, 20000))
-		goto hog;
+	if (!pfx_init(&x, false, 2) || !pfx_hog(&x, 2) ||
+	    !pfx_space(&x, 2, KVMEM_POLICY_WAIT, 20000))
+		goto out;
 
 	/* A fatal signal ends a fault's wait. */
 	pid = xfork();
 	if (pid == 0) {
 		signal(SIGBUS, SIG_DFL);
-		(void)*(volatile uint8_t *)s.map;
+		(void)*(volatile uint8_t *)x.s.map;
 		_exit(5);
 	}
-	sleep_ms(400);
-	CHECK_EQ(waitpid(pid, &st, WNOHANG), 0,
-		 "child still waiting in its fault after 400 ms");
+	child_waits(pid, 400, "child still waiting in its fault after 400 ms");
 	t0 = now_ms();
 	kill(pid, SIGKILL);
 	st = xwait_timeout(pid, 5000);
@@ -573,38 +571,101 @@ void test_policy_wait_fault_kill(void)
 	CHECK(st >= 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
 	      "SIGKILL ended the child (status 0x%x)", st);
 	CHECK(dt < 3000, "within %.0f ms (timeout_ms is 20000)", dt);
-	CHECK_EQ(pfree(e.P), 0, "pool: no frame leaked or freed");
-	CHECK_EQ(kv_resident(fd, s.c.handle, 0, 2), 0, "nothing resident");
+	CHECK_EQ(pool_free(x.e.P), 0, "pool: no frame leaked or freed");
+	CHECK_EQ(resident(&x, 2), 0, "nothing resident");
 
 	/* A caught signal does not end it: the access completes once a
 	 * frame is freed. */
 	pid = xfork();
 	if (pid == 0) {
-		volatile uint8_t *p = s.map + e.ps;
+		volatile uint8_t *p = x.s.map + x.e.ps;
 
-		signal(SIGUSR1, on_usr1);
+		signal(SIGUSR1, on_signal);
 		signal(SIGBUS, SIG_DFL);
 		p[7] = 0x99;
 		_exit(p[7] == 0x99 && p[0] == 0 ? 0 : 6);
 	}
 	sleep_ms(300);
 	kill(pid, SIGUSR1);
-	sleep_ms(300);
-	CHECK_EQ(waitpid(pid, &st, WNOHANG), 0,
-		 "after SIGUSR1 (caught) the child still waits");
-	kv_release(fd, hog.c.handle, 0, 1, NULL);
-	st = xwait_timeout(pid, 10000);
-	check_child_ok(st, "child whose fault got a frame after SIGUSR1");
-	CHECK_EQ(page_pool(fd, s.c.handle, 1), e.P, "its page is resident");
-	kv_space_free(&s);
-hog:
-	kv_space_free(&hog);
-restore:
-	resv_restore(&r);
-	close(fd);
+	child_waits(pid, 300, "after SIGUSR1 (caught) the child still waits");
+	kv_release(x.fd, x.hog.c.handle, 0, 1, NULL);
+	child_done(pid, 10000, "child whose fault got a frame after SIGUSR1");
+	CHECK_EQ(page_pool(x.fd, x.s.c.handle, 1), x.e.P,
+		 "its page is resident");
+out:
+	pfx_fini(&x);
 }
 
 /* -------------------------------------- WAIT waiters and the same space */
+
+/*
+ * A child waits for a frame of s (a WAIT_MS space): a fault (a read) of
+ * page `page`, or a POPULATE of `count` pages from `page`. Meanwhile the
+ * parent RELEASEs page `freed` of s, or destroys s. That must return at
+ * once, and end the child's wait at once (not at its timeout): the fault
+ * with signal `exp` (0: it got a zeroed frame), the POPULATE with errno
+ * `exp`.
+ */
+struct waiter {
+	bool populate;
+	uint64_t page, count;
+	int exp;
+	bool destroy;
+	uint64_t freed;
+};
+
+static void waiter_run(struct pfx *x, const struct waiter *w)
+{
+	const char *act = w->destroy ? "SPACE_DESTROY" : "RELEASE";
+	const char *waits = w->populate ? "POPULATE" : "fault";
+	double t0, dt;
+	pid_t pid;
+	int err;
+
+	pid = xfork();
+	if (pid == 0) {
+		uint8_t v = 0xff;
+		double cdt;
+		int got = w->populate ? pop(x, w->page, w->count, NULL, &cdt) :
+			  touch(x, w->page, &v, &cdt);
+
+		if (w->populate)
+			CHECK_ERR(got, w->exp, "child: the waiting POPULATE of "
+				  "%llu page(s) from page %llu ended after "
+				  "%.0f ms", U(w->count), U(w->page), cdt);
+		else if (w->exp)
+			CHECK_EQ(got, w->exp, "child: the waiting fault on "
+				 "page %llu ended with a signal after %.0f ms",
+				 U(w->page), cdt);
+		else
+			CHECK(got == 0 && v == 0, "child: the fault on page "
+			      "%llu got a frame (%s, reads %u) after %.0f ms",
+			      U(w->page), got ? "signal" : "ok", v, cdt);
+		CHECK(cdt < 2500, "child: it ended at the %s, not at its "
+		      "timeout (%.0f ms, timeout %d)", act, cdt, WAIT_MS);
+		_exit(vt_failures ? 1 : 0);
+	}
+	child_waits(pid, 300, w->populate ? "child waits in POPULATE" :
+		    "child waits in its fault");
+	t0 = now_ms();
+	if (w->destroy)
+		err = kv_destroy(x->fd, x->s.c.handle);
+	else
+		err = kv_release(x->fd, x->s.c.handle, w->freed, 1, NULL);
+	dt = now_ms() - t0;
+	if (w->destroy)
+		CHECK_ERR(err, 0, "SPACE_DESTROY while a %s of it waits",
+			  waits);
+	else
+		CHECK_ERR(err, 0, "RELEASE page %llu of the same space",
+			  U(w->freed));
+	if (w->destroy && !err)
+		x->s.c.handle = 0;
+	CHECK(dt < 1000, "%s returned in %.0f ms (must not wait for the "
+	      "%s's %d ms)", act, dt, waits, WAIT_MS);
+	child_done(pid, 10000, w->populate ? "populating child" :
+		   "faulting child");
+}
 
 /*
  * A fault of a WAIT space waits for a frame. Meanwhile other users of the
@@ -614,79 +675,29 @@ restore:
  */
 void test_policy_wait_release_same_space(void)
 {
-	struct kv_env e;
-	struct kv_space s;
-	struct resv r = { 0 };
-	uint64_t done;
-	double t0, dt;
-	int fd, st, err;
-	pid_t pid;
+	static const struct waiter fault = { .page = 4, .freed = 0 };
+	static const struct waiter populate = {
+		.populate = true, .page = 5, .count = 1, .freed = 1,
+	};
+	struct pfx x;
 
-	if (!setup(&fd, &e, false))
-		return;
-	if (!resv_set(&r, e.P, 4))
-		goto restore;
-	if (!kv_space_new(&s, fd, 8 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_WAIT, 5000))
-		goto restore;
-	CHECK_ERR(kv_populate(fd, s.c.handle, 0, 4, &done), 0,
+	if (!pfx_init(&x, false, 4) ||
+	    !pfx_space(&x, 8, KVMEM_POLICY_WAIT, WAIT_MS))
+		goto out;
+	CHECK_ERR(pop(&x, 0, 4, NULL, NULL), 0,
 		  "POPULATE pages 0..3: the space holds the whole pool");
-	CHECK_EQ(pfree(e.P), 0, "pool empty");
+	CHECK_EQ(pool_free(x.e.P), 0, "pool empty");
 
 	/* 1. A fault waits; RELEASE of another page of the space. */
-	pid = xfork();
-	if (pid == 0) {
-		uint8_t v = 0xff;
-		double c0 = now_ms();
-		int sig = probe_read(s.map + 4 * e.ps, &v);
-		double cdt = now_ms() - c0;
-
-		CHECK(sig == 0 && v == 0, "child: the fault on page 4 got a "
-		      "frame (%s) after %.0f ms", sig ? "signal" : "ok", cdt);
-		CHECK(cdt < 2500, "child: it did not wait for its timeout "
-		      "(%.0f ms, timeout 5000)", cdt);
-		_exit(vt_failures ? 1 : 0);
-	}
-	sleep_ms(300);
-	CHECK_EQ(waitpid(pid, &st, WNOHANG), 0, "child waits in its fault");
-	t0 = now_ms();
-	err = kv_release(fd, s.c.handle, 0, 1, &done);
-	dt = now_ms() - t0;
-	CHECK_ERR(err, 0, "RELEASE page 0 of the same space");
-	CHECK(dt < 1000, "RELEASE returned in %.0f ms (must not wait for "
-	      "the fault's 5000 ms)", dt);
-	st = xwait_timeout(pid, 10000);
-	check_child_ok(st, "faulting child");
-	CHECK_EQ(page_pool(fd, s.c.handle, 4), e.P, "page 4 resident");
+	waiter_run(&x, &fault);
+	CHECK_EQ(page_pool(x.fd, x.s.c.handle, 4), x.e.P, "page 4 resident");
 
 	/* 2. A POPULATE waits; RELEASE of another page of the space. */
-	kv_populate(fd, s.c.handle, 4, 1, NULL);	/* if 1. failed */
-	CHECK_EQ(pfree(e.P), 0, "pool empty again");
-	pid = xfork();
-	if (pid == 0) {
-		double c0 = now_ms();
-		int e2 = kv_populate(fd, s.c.handle, 5, 1, NULL);
-		double cdt = now_ms() - c0;
-
-		CHECK_ERR(e2, 0, "child: POPULATE page 5 (waits for a frame) "
-			  "after %.0f ms", cdt);
-		CHECK(cdt < 2500, "child: it did not wait for its timeout "
-		      "(%.0f ms)", cdt);
-		_exit(vt_failures ? 1 : 0);
-	}
-	sleep_ms(300);
-	CHECK_EQ(waitpid(pid, &st, WNOHANG), 0, "child waits in POPULATE");
-	t0 = now_ms();
-	err = kv_release(fd, s.c.handle, 1, 1, &done);
-	dt = now_ms() - t0;
-	CHECK_ERR(err, 0, "RELEASE page 1 of the same space");
-	CHECK(dt < 1000, "RELEASE returned in %.0f ms", dt);
-	st = xwait_timeout(pid, 10000);
-	check_child_ok(st, "populating child");
-	kv_space_free(&s);
-restore:
-	resv_restore(&r);
-	close(fd);
+	pop(&x, 4, 1, NULL, NULL);	/* if 1. failed */
+	CHECK_EQ(pool_free(x.e.P), 0, "pool empty again");
+	waiter_run(&x, &populate);
+out:
+	pfx_fini(&x);
 }
 
 /*
@@ -696,87 +707,26 @@ restore:
  */
 void test_policy_wait_destroy_waiter(void)
 {
-	struct kv_env e;
-	struct kv_space hog, s;
-	struct resv r = { 0 };
-	uint64_t done, f0;
-	double t0, dt;
-	int fd, st, err;
-	pid_t pid;
+	static const struct waiter ws[] = {
+		{ .page = 0, .exp = SIGBUS, .destroy = true },
+		{ .populate = true, .page = 0, .count = 2, .exp = ENOENT,
+		  .destroy = true },
+	};
+	struct pfx x;
+	uint64_t f0;
 
-	if (!setup(&fd, &e, false))
-		return;
-	if (!resv_set(&r, e.P, 2))
-		goto restore;
-	if (!kv_space_new(&hog, fd, 2 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_FAIL, 0))
-		goto restore;
-	kv_populate(fd, hog.c.handle, 0, 2, &done);
-	if (!kv_space_new(&s, fd, 4 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_WAIT, 5000))
-		goto hog;
-	f0 = pfree(e.P);
-	pid = xfork();
-	if (pid == 0) {
-		uint8_t v;
-		double c0 = now_ms();
-		int sig = probe_read(s.map, &v);
-		double cdt = now_ms() - c0;
-
-		CHECK_EQ(sig, SIGBUS, "child: the waiting fault ended with a "
-			 "signal after %.0f ms", cdt);
-		CHECK(cdt < 2500, "child: at the destroy, not at the timeout "
-		      "(%.0f ms, timeout 5000)", cdt);
-		_exit(vt_failures ? 1 : 0);
+	if (!pfx_init(&x, false, 2) || !pfx_hog(&x, 2))
+		goto out;
+	f0 = pool_free(x.e.P);
+	for (size_t i = 0; i < NELEM(ws); i++) {
+		if (!pfx_space(&x, 4, KVMEM_POLICY_WAIT, WAIT_MS))
+			break;
+		waiter_run(&x, &ws[i]);
+		CHECK_EQ(pool_free(x.e.P), f0, "no frame changed hands");
+		kv_space_free(&x.s);
 	}
-	sleep_ms(300);
-	CHECK_EQ(waitpid(pid, &st, WNOHANG), 0, "child waits in its fault");
-	t0 = now_ms();
-	err = kv_destroy(fd, s.c.handle);
-	dt = now_ms() - t0;
-	CHECK_ERR(err, 0, "SPACE_DESTROY while a fault of it waits");
-	if (!err)
-		s.c.handle = 0;
-	CHECK(dt < 1000, "SPACE_DESTROY returned in %.0f ms", dt);
-	st = xwait_timeout(pid, 10000);
-	check_child_ok(st, "faulting child");
-	CHECK_EQ(pfree(e.P), f0, "no frame changed hands");
-	kv_space_free(&s);
-
-	/* The same with a POPULATE waiting: it ends with ENOENT. */
-	if (!kv_space_new(&s, fd, 4 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_WAIT, 5000))
-		goto hog;
-	pid = xfork();
-	if (pid == 0) {
-		double c0 = now_ms();
-		int e2 = kv_populate(fd, s.c.handle, 0, 2, NULL);
-		double cdt = now_ms() - c0;
-
-		CHECK_ERR(e2, ENOENT, "child: the waiting POPULATE ended "
-			  "after %.0f ms", cdt);
-		CHECK(cdt < 2500, "child: at the destroy, not at the timeout "
-		      "(%.0f ms, timeout 5000)", cdt);
-		_exit(vt_failures ? 1 : 0);
-	}
-	sleep_ms(300);
-	CHECK_EQ(waitpid(pid, &st, WNOHANG), 0, "child waits in POPULATE");
-	t0 = now_ms();
-	err = kv_destroy(fd, s.c.handle);
-	dt = now_ms() - t0;
-	CHECK_ERR(err, 0, "SPACE_DESTROY while a POPULATE of it waits");
-	if (!err)
-		s.c.handle = 0;
-	CHECK(dt < 1000, "SPACE_DESTROY returned in %.0f ms", dt);
-	st = xwait_timeout(pid, 10000);
-	check_child_ok(st, "populating child");
-	CHECK_EQ(pfree(e.P), f0, "no frame changed hands");
-	kv_space_free(&s);
-hog:
-	kv_space_free(&hog);
-restore:
-	resv_restore(&r);
-	close(fd);
+out:
+	pfx_fini(&x);
 }
 
 /*
@@ -787,68 +737,45 @@ restore:
  */
 void test_policy_wait_populate_undo(void)
 {
-	struct kv_env e;
-	struct kv_space hog, s;
-	struct resv r = { 0 };
-	uint64_t done;
-	int fd, st, err, c2p[2], p2c[2];
+	struct pfx x;
+	struct kv_pipes pp;
 	pid_t pid;
 	char ch;
 
-	if (!setup(&fd, &e, false))
-		return;
-	if (!resv_set(&r, e.P, 2))
-		goto restore;
-	if (!kv_space_new(&hog, fd, e.ps, e.pool[e.P].tier, KVMEM_POLICY_FAIL,
-			  0))
-		goto restore;
-	kv_populate(fd, hog.c.handle, 0, 1, &done);
-	CHECK_EQ(pfree(e.P), 1, "one frame free");
-	if (!kv_space_new(&s, fd, 4 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_WAIT, 800))
-		goto hog;
-	if (pipe(c2p) || pipe(p2c)) {
-		CHECK(0, "pipe");
-		goto free;
-	}
+	if (!pfx_init(&x, false, 2) || !pfx_hog(&x, 1) ||
+	    !pfx_space(&x, 4, KVMEM_POLICY_WAIT, 800) || !pipes_open(&pp))
+		goto out;
 	pid = xfork();
 	if (pid == 0) {
 		uint8_t v = 0xff;
 		int sig;
 
 		sleep_ms(300);		/* the parent's POPULATE waits now */
-		sig = probe_write(s.map + 8, 0x77);
+		sig = probe_write(x.s.map + 8, 0x77);
 		CHECK_EQ(sig, 0, "child: write to page 0 (backed by the "
 			 "waiting POPULATE)");
-		pipe_send(c2p[1], 'w');
-		if (!pipe_recv(p2c[0], &ch, 20000))
+		pipe_send(pp.c2p[1], 'w');
+		if (!pipe_recv(pp.p2c[0], &ch, 20000))
 			_exit(3);
-		sig = probe_read(s.map + 8, &v);
+		sig = probe_read(x.s.map + 8, &v);
 		CHECK(sig == 0 && v == 0, "child: after the POPULATE failed, "
 		      "page 0 reads %u (%s): a fresh zeroed frame, not the "
 		      "freed one", v, sig ? "signal" : "ok");
 		_exit(vt_failures ? 1 : 0);
 	}
-	err = kv_populate(fd, s.c.handle, 0, 2, &done);
-	CHECK_ERR(err, ETIMEDOUT, "POPULATE pages 0..1 with one free frame, "
-		  "WAIT 800 ms");
-	CHECK(pipe_recv(c2p[0], &ch, 5000), "the child wrote during the wait");
-	CHECK_EQ(kv_resident(fd, s.c.handle, 0, 4), 0,
-		 "all or nothing: page 0 given back");
-	CHECK_EQ(pfree(e.P), 1, "its frame is free again");
-	pipe_send(p2c[1], 'r');
-	st = xwait_timeout(pid, 10000);
-	check_child_ok(st, "child");
-	CHECK_EQ(page_pool(fd, s.c.handle, 0), e.P,
+	CHECK_ERR(pop(&x, 0, 2, NULL, NULL), ETIMEDOUT,
+		  "POPULATE pages 0..1 with one free frame, WAIT 800 ms");
+	CHECK(pipe_recv(pp.c2p[0], &ch, 5000),
+	      "the child wrote during the wait");
+	CHECK_EQ(resident(&x, 4), 0, "all or nothing: page 0 given back");
+	CHECK_EQ(pool_free(x.e.P), 1, "its frame is free again");
+	pipe_send(pp.p2c[1], 'r');
+	child_done(pid, 10000, "child");
+	CHECK_EQ(page_pool(x.fd, x.s.c.handle, 0), x.e.P,
 		 "the child's read backed page 0 again");
-	close(c2p[0]); close(c2p[1]); close(p2c[0]); close(p2c[1]);
-free:
-	kv_space_free(&s);
-hog:
-	kv_space_free(&hog);
-restore:
-	resv_restore(&r);
-	close(fd);
+	pipes_close(&pp);
+out:
+	pfx_fini(&x);
 }
 
 /*
@@ -858,28 +785,16 @@ restore:
  */
 void test_policy_wait_two_waiters(void)
 {
-	struct kv_env e;
-	struct kv_space hog, s;
-	struct resv r = { 0 };
-	uint64_t done;
-	int fd, st[2];
+	struct pfx x;
 	pid_t pid[2];
 
-	if (!setup(&fd, &e, false))
-		return;
-	if (!resv_set(&r, e.P, 2))
-		goto restore;
-	if (!kv_space_new(&hog, fd, 2 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_FAIL, 0))
-		goto restore;
-	kv_populate(fd, hog.c.handle, 0, 2, &done);
-	if (!kv_space_new(&s, fd, 2 * e.ps, e.pool[e.P].tier,
-			  KVMEM_POLICY_WAIT, 5000))
-		goto hog;
+	if (!pfx_init(&x, false, 2) || !pfx_hog(&x, 2) ||
+	    !pfx_space(&x, 2, KVMEM_POLICY_WAIT, WAIT_MS))
+		goto out;
 	for (int i = 0; i < 2; i++) {
 		pid[i] = xfork();
 		if (pid[i] == 0) {
-			int sig = probe_write(s.map + 64 + 8 * i,
+			int sig = probe_write(x.s.map + 64 + 8 * i,
 					      (uint8_t)(0x50 + i));
 
 			CHECK_EQ(sig, 0, "child %d: write to page 0 after "
@@ -888,22 +803,17 @@ void test_policy_wait_two_waiters(void)
 		}
 	}
 	sleep_ms(300);
-	CHECK_ERR(kv_release(fd, hog.c.handle, 0, 2, &done), 0,
+	CHECK_ERR(kv_release(x.fd, x.hog.c.handle, 0, 2, NULL), 0,
 		  "free two frames at once");
-	for (int i = 0; i < 2; i++) {
-		st[i] = xwait_timeout(pid[i], 10000);
-		check_child_ok(st[i], "waiting child");
-	}
-	CHECK_EQ(kv_resident(fd, s.c.handle, 0, 2), 1, "one page resident");
-	CHECK(s.map[64] == 0x50 && s.map[72] == 0x51,
+	for (int i = 0; i < 2; i++)
+		child_done(pid[i], 10000, "waiting child");
+	CHECK_EQ(resident(&x, 2), 1, "one page resident");
+	CHECK(x.s.map[64] == 0x50 && x.s.map[72] == 0x51,
 	      "both children's writes are in the one frame (0x%02x 0x%02x)",
-	      s.map[64], s.map[72]);
-	CHECK_EQ(pfree(e.P), 1, "the other frame is still free");
-	kv_space_free(&s);
-	CHECK_EQ(pfree(e.P), 2, "both frames back after destroy");
-hog:
-	kv_space_free(&hog);
-restore:
-	resv_restore(&r);
-	close(fd);
+	      x.s.map[64], x.s.map[72]);
+	CHECK_EQ(pool_free(x.e.P), 1, "the other frame is still free");
+	kv_space_free(&x.s);
+	CHECK_EQ(pool_free(x.e.P), 2, "both frames back after destroy");
+out:
+	pfx_fini(&x);
 }

@@ -74,6 +74,24 @@ int kv_create(int fd, uint64_t size, uint32_t tier, uint32_t policy,
 	return kv_ioctl(fd, KVMEM_IOC_SPACE_CREATE, out);
 }
 
+int kv_create_expect(int fd, uint64_t size, uint32_t tier, uint32_t policy,
+		     int exp, const char *fmt, ...)
+{
+	struct kvmem_space_create c;
+	char what[160];
+	va_list ap;
+	int err;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	err = kv_create(fd, size, tier, policy, 0, &c);
+	CHECK_ERR(err, exp, "%s", what);
+	if (!err)
+		kv_destroy(fd, c.handle);
+	return err;
+}
+
 int kv_destroy(int fd, uint32_t handle)
 {
 	struct kvmem_space_destroy d = { .handle = handle };
@@ -160,6 +178,7 @@ bool kv_space_new(struct kv_space *s, int fd, uint64_t size, uint32_t tier,
 			  "bytes)", (unsigned long long)s->c.mmap_offset,
 			  (unsigned long long)size);
 		kv_destroy(fd, s->c.handle);
+		s->c.handle = 0;
 		return false;
 	}
 	return true;
@@ -180,6 +199,48 @@ void kv_space_free(struct kv_space *s)
 				  s->c.handle);
 		s->c.handle = 0;
 	}
+}
+
+bool kv_setup(int *fd, struct kv_env *e, bool needQ)
+{
+	*fd = kv_open();
+	if (*fd < 0)
+		return false;
+	if (!kv_env(*fd, e, needQ)) {
+		close(*fd);
+		*fd = -1;
+		return false;
+	}
+	return true;
+}
+
+bool kv_space_fail(struct kv_space *s, int fd, const struct kv_env *e,
+		   uint64_t pages)
+{
+	return kv_space_new(s, fd, pages * e->ps, e->pool[e->P].tier,
+			    KVMEM_POLICY_FAIL, 0);
+}
+
+bool kv_setup_space(int *fd, struct kv_env *e, struct kv_space *s,
+		    uint64_t pages)
+{
+	memset(s, 0, sizeof(*s));
+	if (!kv_setup(fd, e, false))
+		return false;
+	if (!kv_space_fail(s, *fd, e, pages)) {
+		close(*fd);
+		*fd = -1;
+		return false;
+	}
+	return true;
+}
+
+bool tier_has_pool(const struct kv_env *e, uint32_t tier, int except)
+{
+	for (int i = 0; i < e->npools; i++)
+		if (i != except && e->pool[i].tier == tier)
+			return true;
+	return false;
 }
 
 /* -------------------------------------------------------------- sysfs */
@@ -312,6 +373,11 @@ int kv_sys_npools(void)
 uint64_t pool_u64(int pool, const char *attr)
 {
 	return sysfs_u64(KV_SYSFS "/pools/pool%d/%s", pool, attr);
+}
+
+uint64_t pool_free(int pool)
+{
+	return pool_u64(pool, "frames_free");
 }
 
 int pool_tier_str(int pool, char *buf, size_t len)
@@ -462,7 +528,6 @@ static bool snap_cmp(const struct kv_snap *a, const struct kv_snap *b,
 				CHECK(0, __VA_ARGS__); \
 		} \
 	} while (0)
-#define U(x) ((unsigned long long)(x))
 	D(a->loaded != b->loaded, "%s: module loaded %d -> %d", what,
 	  a->loaded, b->loaded);
 	if (!a->loaded || !b->loaded)
@@ -496,7 +561,6 @@ static bool snap_cmp(const struct kv_snap *a, const struct kv_snap *b,
 		  i, p->tier, q->tier);
 	}
 #undef D
-#undef U
 	return same;
 }
 
@@ -513,6 +577,16 @@ bool snap_same(const struct kv_snap *a, const struct kv_snap *b,
 bool snap_equal(const struct kv_snap *a, const struct kv_snap *b)
 {
 	return snap_cmp(a, b, "", false);
+}
+
+bool snap_kept(const struct kv_snap *a, const char *what)
+{
+	struct kv_snap b;
+
+	snap_take(&b);
+	if (snap_equal(a, &b))
+		return true;
+	return snap_same(a, &b, what);
 }
 
 bool kv_env(int fd, struct kv_env *e, bool needQ)
@@ -692,30 +766,32 @@ void probe_init(void)
 	sigaction(SIGSEGV, &sa, NULL);
 }
 
-int probe_read(const volatile uint8_t *p, uint8_t *out)
+/* One access at p: a write of v, or a read into *out. */
+static int probe_access(volatile uint8_t *p, bool write, uint8_t v,
+			uint8_t *out)
 {
 	probe_sig = 0;
 	probe_addr = NULL;
 	if (sigsetjmp(probe_jb, 1) == 0) {
 		probe_armed = 1;
-		*out = *p;
+		if (write)
+			*p = v;
+		else
+			*out = *p;
 		probe_armed = 0;
 		return 0;
 	}
 	return probe_sig;
 }
 
+int probe_read(const volatile uint8_t *p, uint8_t *out)
+{
+	return probe_access((volatile uint8_t *)p, false, 0, out);
+}
+
 int probe_write(volatile uint8_t *p, uint8_t v)
 {
-	probe_sig = 0;
-	probe_addr = NULL;
-	if (sigsetjmp(probe_jb, 1) == 0) {
-		probe_armed = 1;
-		*p = v;
-		probe_armed = 0;
-		return 0;
-	}
-	return probe_sig;
+	return probe_access(p, true, v, NULL);
 }
 
 /* ------------------------------------------------------- data patterns */
@@ -816,6 +892,19 @@ bool check_child_ok(int status, const char *what)
 		     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
+bool child_done(pid_t pid, int timeout_ms, const char *what)
+{
+	return check_child_ok(xwait_timeout(pid, timeout_ms), what);
+}
+
+bool child_waits(pid_t pid, int ms, const char *what)
+{
+	int st;
+
+	sleep_ms(ms);
+	return CHECK_EQ(waitpid(pid, &st, WNOHANG), 0, "%s", what);
+}
+
 double now_ms(void)
 {
 	struct timespec ts;
@@ -840,6 +929,27 @@ bool pipe_send(int fd, char c)
 		n = write(fd, &c, 1);
 	while (n < 0 && errno == EINTR);
 	return n == 1;
+}
+
+bool pipes_open(struct kv_pipes *p)
+{
+	if (pipe(p->c2p))
+		return CHECK(0, "pipe: %s", errname(errno));
+	if (pipe(p->p2c)) {
+		CHECK(0, "pipe: %s", errname(errno));
+		close(p->c2p[0]);
+		close(p->c2p[1]);
+		return false;
+	}
+	return true;
+}
+
+void pipes_close(struct kv_pipes *p)
+{
+	close(p->c2p[0]);
+	close(p->c2p[1]);
+	close(p->p2c[0]);
+	close(p->p2c[1]);
 }
 
 bool pipe_recv(int fd, char *c, int timeout_ms)
