@@ -176,6 +176,7 @@ int kvmem_pool_resize(struct kvmem_pool *pool, u32 target);
 void kvmem_pool_free(struct kvmem_pool *pool);
 struct page *kvmem_pool_get_frame(struct kvmem_pool *pool, bool zero);
 struct page *kvmem_tier_get_frame(u32 tier, bool zero);
+bool kvmem_frame_shared(struct page *frame);
 bool kvmem_frame_dirty(struct page *frame);
 void kvmem_frame_clean(struct page *frame);
 void kvmem_pool_put_frame(struct page *frame);

@@ -13,7 +13,8 @@
  *     decide per page whether a clean copy in the target tier can be reused
  *     and allocate destination frames for the others; if the target tier
  *     runs out, undo the batch (the source stays authoritative) and stop;
- *  2. without the lock: copy, frame by frame;
+ *  2. without the lock: copy, whole frames at a time, spread over up to
+ *     one thread per online CPU;
  *  3. under the lock: commit (the destination becomes the page's frame,
  *     the source becomes the clean copy or goes back to its pool) and
  *     clear the marks, waking whoever waits for them.
@@ -29,6 +30,8 @@
  * the migration that made its copy: the copy is reused and nothing is
  * copied. Otherwise the copy is stale and is freed there.
  */
+#include <linux/completion.h>
+#include <linux/cpumask.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -37,6 +40,9 @@
 #include "kvmem.h"
 
 #define KVMEM_MIGRATE_BATCH	256
+
+/* Frames a copy thread takes at least, so that a thread is worth it. */
+#define KVMEM_COPY_CHUNK	32
 
 /**
  * struct kvmem_move - one page of a batch
@@ -57,14 +63,40 @@ struct kvmem_move {
  * @pages: pages of the range that ended in the target tier
  * @copied: bytes copied
  * @reused: bytes not copied thanks to a clean copy
+ * @busy: pages left in place because someone else holds them
  */
 struct kvmem_migrate_result {
 	u64 pages;
 	u64 copied;
 	u64 reused;
+	u64 busy;
 };
 
 static struct workqueue_struct *kvmem_wq;
+/*
+ * Copy threads have a workqueue of their own: a request's worker waits
+ * for them, and must never wait for work queued behind it on its own
+ * workqueue.
+ */
+static struct workqueue_struct *kvmem_copy_wq;
+
+/**
+ * struct kvmem_copy_job - a slice of a batch copied by one thread
+ * @work: on kvmem_copy_wq
+ * @space: the space, checked for death between frames
+ * @mv: first page of the slice
+ * @n: pages in the slice
+ * @left: slices not yet done; the last one completes @done
+ * @done: the request's worker waits on it
+ */
+struct kvmem_copy_job {
+	struct work_struct work;
+	struct kvmem_space *space;
+	struct kvmem_move *mv;
+	int n;
+	atomic_t *left;
+	struct completion *done;
+};
 
 static void kvmem_frame_copy(struct page *dst, struct page *src)
 {
@@ -77,6 +109,68 @@ static void kvmem_frame_copy(struct page *dst, struct page *src)
 	}
 	for (i = 0; i < kvmem_frame_pages(); i++)
 		copy_highpage(dst + i, src + i);
+}
+
+static void kvmem_copy_slice(struct kvmem_space *space,
+			     struct kvmem_move *mv, int n)
+{
+	int i;
+
+	for (i = 0; i < n && !READ_ONCE(space->dead); i++) {
+		if (!mv[i].reuse)
+			kvmem_frame_copy(mv[i].dst, mv[i].src);
+		cond_resched();
+	}
+}
+
+static void kvmem_copy_work(struct work_struct *work)
+{
+	struct kvmem_copy_job *job = container_of(work, struct kvmem_copy_job,
+						  work);
+
+	kvmem_copy_slice(job->space, job->mv, job->n);
+	if (atomic_dec_and_test(job->left))
+		complete(job->done);
+}
+
+/*
+ * Step 2: copies a prepared batch, spread over up to one thread per
+ * online CPU (the request's worker takes the first slice itself), each
+ * copying whole frames in large runs.
+ */
+static void kvmem_migrate_copy(struct kvmem_space *space,
+			       struct kvmem_move *mv, int n)
+{
+	int threads = min_t(int, num_online_cpus(), n / KVMEM_COPY_CHUNK);
+	struct kvmem_copy_job *jobs;
+	DECLARE_COMPLETION_ONSTACK(done);
+	atomic_t left;
+	int i, per;
+
+	jobs = threads > 1 ? kcalloc(threads - 1, sizeof(*jobs), GFP_KERNEL) :
+	       NULL;
+	if (!jobs) {
+		kvmem_copy_slice(space, mv, n);
+		return;
+	}
+	per = DIV_ROUND_UP(n, threads);
+	atomic_set(&left, threads - 1);
+	for (i = 1; i < threads; i++) {
+		struct kvmem_copy_job *job = &jobs[i - 1];
+
+		INIT_WORK_ONSTACK(&job->work, kvmem_copy_work);
+		job->space = space;
+		job->mv = mv + i * per;
+		job->n = min(per, n - i * per);
+		job->left = &left;
+		job->done = &done;
+		queue_work(kvmem_copy_wq, &job->work);
+	}
+	kvmem_copy_slice(space, mv, per);
+	wait_for_completion(&done);
+	for (i = 1; i < threads; i++)
+		destroy_work_on_stack(&jobs[i - 1].work);
+	kfree(jobs);
 }
 
 static bool kvmem_frame_in_tier(struct page *frame, u32 tier)
@@ -138,7 +232,7 @@ static int kvmem_migrate_prepare(struct kvmem_space *space,
 	u64 last = m->first + m->count - 1;
 	unsigned long index;
 	struct page *frame;
-	int i, n = 0;
+	int i, kept, n = 0;
 
 	if (space->dead)
 		return -ECANCELED;
@@ -163,6 +257,21 @@ static int kvmem_migrate_prepare(struct kvmem_space *space,
 		return 0;
 
 	kvmem_space_zap(space, mv[0].index, mv[n - 1].index - mv[0].index + 1);
+	for (i = 0, kept = 0; i < n; i++) {
+		if (kvmem_frame_shared(mv[i].src)) {
+			/*
+			 * Someone else holds a page of it (a pin through
+			 * which a device may write at any time): like the
+			 * kernel's own page migration, leave it where it is.
+			 */
+			xa_clear_mark(&space->pages, mv[i].index,
+				      KVMEM_MARK_MIGRATING);
+			res->busy++;
+			continue;
+		}
+		mv[kept++] = mv[i];
+	}
+	n = kept;
 	for (i = 0; i < n; i++) {
 		struct page *copy = xa_load(&space->copies, mv[i].index);
 
@@ -199,16 +308,15 @@ static int kvmem_migrate_run(struct kvmem_space *space,
 		mutex_lock(&space->lock);
 		n = kvmem_migrate_prepare(space, m, &next, mv, res);
 		mutex_unlock(&space->lock);
-		if (n <= 0) {
+		if (n < 0) {
+			wake_up_all(&space->wait);	/* marks cleared */
 			ret = n;
 			break;
 		}
+		if (!n)
+			continue;	/* range done, or the batch all pinned */
 
-		for (i = 0; i < n && !READ_ONCE(space->dead); i++) {
-			if (!mv[i].reuse)
-				kvmem_frame_copy(mv[i].dst, mv[i].src);
-			cond_resched();
-		}
+		kvmem_migrate_copy(space, mv, n);
 
 		mutex_lock(&space->lock);
 		if (space->dead) {
@@ -274,6 +382,8 @@ static void kvmem_migrate_work(struct work_struct *work)
 			break;
 		if (mv)
 			status = kvmem_migrate_run(space, m, mv, &res);
+		if (!status && res.busy)
+			status = -EBUSY;
 		kvmem_migrate_finish(m, status, &res);
 	}
 	kvfree(mv);
@@ -320,7 +430,14 @@ void kvmem_migrate_submit(struct kvmem_space *space, struct kvmem_migration *m)
 int kvmem_migrate_init(void)
 {
 	kvmem_wq = alloc_workqueue("kvmem_migrate", WQ_UNBOUND, 0);
-	return kvmem_wq ? 0 : -ENOMEM;
+	if (!kvmem_wq)
+		return -ENOMEM;
+	kvmem_copy_wq = alloc_workqueue("kvmem_copy", WQ_UNBOUND, 0);
+	if (!kvmem_copy_wq) {
+		destroy_workqueue(kvmem_wq);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /**
@@ -329,4 +446,5 @@ int kvmem_migrate_init(void)
 void kvmem_migrate_exit(void)
 {
 	destroy_workqueue(kvmem_wq);
+	destroy_workqueue(kvmem_copy_wq);
 }

@@ -58,12 +58,17 @@ static void kvmem_frame_free(struct page *frame)
 		put_page(frame + i);
 }
 
-/*
- * Whether anyone but kvmem holds a page of the frame, such as a
- * get_user_pages() pin taken through a mapping that has since been zapped.
- * Such a frame must never be handed to another space.
+/**
+ * kvmem_frame_shared() - whether anyone but kvmem holds a page of a frame
+ * @frame: first page of a frame that is mapped nowhere
+ *
+ * Such as a get_user_pages() pin taken through a mapping that has since
+ * been zapped. Such a frame must never be handed to another space, nor
+ * moved: its holder may still write to it.
+ *
+ * Return: true if a page of the frame has a reference besides kvmem's.
  */
-static bool kvmem_frame_shared(struct page *frame)
+bool kvmem_frame_shared(struct page *frame)
 {
 	unsigned long i;
 

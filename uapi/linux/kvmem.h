@@ -247,7 +247,8 @@ struct kvmem_migrate {
  *	a lost event leaves a gap and is counted by an OVERFLOW event
  * @type: KVMEM_EVENT_*
  * @status: MIGRATE: 0, or a negative errno (-ENOMEM: the target tier ran
- *	out of frames; -ECANCELED: the space was destroyed; -ENOENT)
+ *	out of frames; -ECANCELED: the space was destroyed; -EBUSY: some
+ *	pages were left in place because something else holds them)
  * @id: MIGRATE: the id KVMEM_IOC_MIGRATE returned
  * @cookie: MIGRATE: the cookie given to KVMEM_IOC_MIGRATE
  * @handle: MIGRATE: the space's handle
