@@ -219,8 +219,6 @@ static u64 kvmem_space_drop(struct kvmem_space *space, u64 first, u64 count)
 
 	lockdep_assert_held(&space->lock);
 	kvmem_space_wait_range(space, first, count);
-	if (!space->nr_resident)
-		return 0;
 	kvmem_space_zap(space, first, count);
 	xa_for_each_range(&space->pages, index, frame, first, first + count - 1) {
 		xa_erase(&space->pages, index);
@@ -299,12 +297,13 @@ int kvmem_space_populate(struct kvmem_space *space, u64 first, u64 count,
 	}
 	if (space->dead)
 		ret = -ENOENT;
+	if (ret) {
+		/* A migration may have taken what this call added meanwhile. */
+		kvmem_space_wait_range(space, first, count);
+	}
 	xa_for_each_marked(&space->pages, index, frame, XA_MARK_0) {
 		if (ret) {
-			kvmem_space_zap(space, index, 1);
-			xa_erase(&space->pages, index);
-			kvmem_pool_put_frame(frame);
-			space->nr_resident--;
+			kvmem_space_drop(space, index, 1);
 		} else {
 			xa_clear_mark(&space->pages, index, XA_MARK_0);
 		}
