@@ -297,16 +297,14 @@ int kvmem_space_populate(struct kvmem_space *space, u64 first, u64 count,
 	}
 	if (space->dead)
 		ret = -ENOENT;
-	if (ret) {
-		/* A migration may have taken what this call added meanwhile. */
+	/* A migration may have taken what this call added meanwhile. */
+	if (ret)
 		kvmem_space_wait_range(space, first, count);
-	}
 	xa_for_each_marked(&space->pages, index, frame, XA_MARK_0) {
-		if (ret) {
+		if (ret)
 			kvmem_space_drop(space, index, 1);
-		} else {
+		else
 			xa_clear_mark(&space->pages, index, XA_MARK_0);
-		}
 	}
 	mutex_unlock(&space->lock);
 	mutex_unlock(&space->populate_lock);
