@@ -48,10 +48,11 @@ static int kvmem_ioctl_get_info(struct kvmem_client *client, void *arg)
 	info->abi_version = KVMEM_ABI_VERSION;
 	info->npools = kvmem_nr_pools;
 	info->features = KVMEM_FEATURE_NODE_POOLS | KVMEM_FEATURE_MIGRATE |
-			 KVMEM_FEATURE_EVENTS;
+			 KVMEM_FEATURE_EVENTS | KVMEM_FEATURE_TENANTS;
 	info->page_sizes = KVMEM_PAGE_SIZES;
 	info->page_size = kvmem_page_size();
 	info->max_space_bytes = KVMEM_SPACE_MAX_BYTES;
+	info->ntenants = kvmem_nr_tenants;
 	return 0;
 }
 
@@ -84,7 +85,8 @@ static int kvmem_ioctl_space_create(struct kvmem_client *client, void *arg)
 	u32 handle;
 	int ret;
 
-	ret = kvmem_check_space_create(args, kvmem_page_size());
+	ret = kvmem_check_space_create(args, kvmem_page_size(),
+				       kvmem_nr_tenants);
 	if (ret)
 		return ret;
 	if (!kvmem_tier_has_pool(args->tier))
@@ -190,6 +192,23 @@ static int kvmem_ioctl_release(struct kvmem_client *client, void *arg)
 	return kvmem_ioctl_range(client, arg, kvmem_space_release);
 }
 
+static int kvmem_ioctl_space_set(struct kvmem_client *client, void *arg)
+{
+	struct kvmem_space_set *args = arg;
+	struct kvmem_space *space;
+	int ret;
+
+	ret = kvmem_check_space_set(args, kvmem_nr_tenants);
+	if (ret)
+		return ret;
+	space = kvmem_client_get(client, args->handle);
+	if (!space)
+		return -ENOENT;
+	ret = kvmem_space_set(space, args);
+	kvmem_space_put(space);
+	return ret;
+}
+
 static int kvmem_ioctl_migrate(struct kvmem_client *client, void *arg)
 {
 	struct kvmem_migrate *args = arg;
@@ -284,6 +303,7 @@ static_assert(sizeof(struct kvmem_space_destroy) ==
 static_assert(sizeof(struct kvmem_range) == KVMEM_RANGE_SIZE_VER1);
 static_assert(sizeof(struct kvmem_query) == KVMEM_QUERY_SIZE_VER1);
 static_assert(sizeof(struct kvmem_migrate) == KVMEM_MIGRATE_SIZE_VER1);
+static_assert(sizeof(struct kvmem_space_set) == KVMEM_SPACE_SET_SIZE_VER1);
 static_assert(sizeof(struct kvmem_event) == 64);
 static_assert(KVMEM_SPACE_CREATE_SIZE_VER1 <= KVMEM_IOCTL_MAX_SIZE);
 
@@ -304,6 +324,8 @@ static const struct kvmem_ioctl_desc kvmem_ioctls[] = {
 	KVMEM_IOCTL(KVMEM_IOC_QUERY, KVMEM_QUERY_SIZE_VER1, kvmem_ioctl_query),
 	KVMEM_IOCTL(KVMEM_IOC_MIGRATE, KVMEM_MIGRATE_SIZE_VER1,
 		    kvmem_ioctl_migrate),
+	KVMEM_IOCTL(KVMEM_IOC_SPACE_SET, KVMEM_SPACE_SET_SIZE_VER1,
+		    kvmem_ioctl_space_set),
 };
 
 /**

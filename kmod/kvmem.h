@@ -32,6 +32,9 @@
 
 #define KVMEM_MAX_POOLS		64
 
+#define KVMEM_MAX_TENANTS	4096
+#define KVMEM_WEIGHT_MAX	10000
+
 /* Mark of kvmem_space.pages entries whose page is being migrated. */
 #define KVMEM_MARK_MIGRATING	XA_MARK_1
 
@@ -61,6 +64,30 @@ struct kvmem_pool {
 	struct kvmem_fa fa;
 	struct page **frames;
 	u32 reserve;
+};
+
+/**
+ * struct kvmem_tenant - whom frames are charged to
+ * @kobj: sysfs directory tenants/<id>, owns the struct
+ * @id: tenant id
+ * @lock: serialises quota checks with the charges they allow
+ * @quota: frames the tenant may hold per tier; U64_MAX: no limit
+ * @weight: share for the manager's fair scheduling, 1 .. KVMEM_WEIGHT_MAX
+ * @frames: frames charged per pool index (written under @lock)
+ * @faults: page faults on the tenant's spaces
+ * @migrated_in: bytes migrated into each tier
+ * @migrated_out: bytes migrated out of each tier
+ */
+struct kvmem_tenant {
+	struct kobject kobj;
+	u32 id;
+	struct mutex lock;
+	u64 quota[KVMEM_NR_TIERS];
+	u32 weight;
+	u64 frames[KVMEM_MAX_POOLS];
+	atomic64_t faults;
+	atomic64_t migrated_in[KVMEM_NR_TIERS];
+	atomic64_t migrated_out[KVMEM_NR_TIERS];
 };
 
 /**
@@ -113,6 +140,9 @@ struct kvmem_migration {
  * @tier: preferred tier
  * @policy: KVMEM_POLICY_*
  * @timeout_ms: bound of a KVMEM_POLICY_WAIT wait
+ * @tenant: charged for the space's frames; changes only while it has none
+ * @priority: scheduling priority, for the manager
+ * @tokens: tokens written so far, as the owner last reported
  * @populate_lock: serialises POPULATEs, whose undo needs to know which
  *	pages it added while @lock may be dropped for a wait
  * @lock: protects @pages, @copies, @dead and @nr_resident
@@ -135,6 +165,9 @@ struct kvmem_space {
 	u32 tier;
 	u32 policy;
 	u32 timeout_ms;
+	struct kvmem_tenant *tenant;
+	s32 priority;
+	u64 tokens;
 	struct mutex populate_lock;
 	struct mutex lock;
 	struct xarray pages;
@@ -165,6 +198,17 @@ static inline u64 kvmem_page_size(void)
 	return PAGE_SIZE << kvmem_frame_order;
 }
 
+/* tenant.c */
+extern struct kvmem_tenant **kvmem_tenants;
+extern u32 kvmem_nr_tenants;
+
+int kvmem_tenants_init(struct kobject *parent, u32 n);
+void kvmem_tenants_exit(void);
+bool kvmem_tenant_below_quota(struct kvmem_tenant *t, u32 tier);
+struct page *kvmem_tenant_get_frame(struct kvmem_tenant *t, u32 tier);
+void kvmem_tenant_put_frame(struct kvmem_tenant *t, struct page *frame);
+void kvmem_tenant_moved(struct kvmem_tenant *t, u32 from, u32 to);
+
 /* pool.c */
 extern struct kvmem_pool *kvmem_pools[KVMEM_MAX_POOLS];
 extern unsigned int kvmem_nr_pools;
@@ -178,6 +222,7 @@ struct page *kvmem_pool_get_frame(struct kvmem_pool *pool, bool zero);
 struct page *kvmem_tier_get_frame(u32 tier, bool zero);
 bool kvmem_frame_shared(struct page *frame);
 bool kvmem_frame_dirty(struct page *frame);
+void kvmem_frame_zero(struct page *frame);
 void kvmem_frame_clean(struct page *frame);
 void kvmem_pool_put_frame(struct page *frame);
 struct kvmem_pool *kvmem_frame_pool(struct page *frame);
@@ -189,6 +234,8 @@ void kvmem_pool_counts(struct kvmem_pool *pool, u32 *total, u32 *free);
 struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
 				       const struct kvmem_space_create *args);
 void kvmem_space_kill(struct kvmem_space *space);
+int kvmem_space_set(struct kvmem_space *space,
+		    const struct kvmem_space_set *args);
 void kvmem_space_put(struct kvmem_space *space);
 int kvmem_space_populate(struct kvmem_space *space, u64 first, u64 count,
 			 u64 *done);
@@ -212,6 +259,13 @@ void kvmem_client_migration_done(struct kvmem_client *client,
 static inline u64 kvmem_space_offset(const struct kvmem_space *space)
 {
 	return (u64)space->id << KVMEM_SPACE_SHIFT;
+}
+
+/* Gives back a frame the space held, uncharging its tenant. */
+static inline void kvmem_space_put_frame(struct kvmem_space *space,
+					 struct page *frame)
+{
+	kvmem_tenant_put_frame(space->tenant, frame);
 }
 
 /* ioctl.c */

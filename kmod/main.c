@@ -33,6 +33,11 @@ module_param(reserve_mib, uint, 0444);
 MODULE_PARM_DESC(reserve_mib,
 		 "MiB each node pool reserves at load (default 64); resize later through sysfs");
 
+static unsigned int tenants = 64;
+module_param(tenants, uint, 0444);
+MODULE_PARM_DESC(tenants,
+		 "Number of tenants, ids 0..tenants-1 (default 64, at most 4096)");
+
 static char *tiers = "";
 module_param(tiers, charp, 0444);
 MODULE_PARM_DESC(tiers,
@@ -146,6 +151,12 @@ static int __init kvmem_init(void)
 		return -EINVAL;
 	}
 
+	if (!tenants || tenants > KVMEM_MAX_TENANTS) {
+		pr_err("tenants=%u: must be 1 to %u\n", tenants,
+		       KVMEM_MAX_TENANTS);
+		return -EINVAL;
+	}
+
 	tier_map = kvmem_parse_tiers();
 	if (IS_ERR(tier_map))
 		return PTR_ERR(tier_map);
@@ -165,12 +176,17 @@ static int __init kvmem_init(void)
 	ret = kvmem_sysfs_pools_add(&kvmem_misc.this_device->kobj);
 	if (ret)
 		goto err_misc;
+	ret = kvmem_tenants_init(&kvmem_misc.this_device->kobj, tenants);
+	if (ret)
+		goto err_sysfs;
 	kfree(tier_map);
 	WRITE_ONCE(kvmem_ready, true);
 	pr_info("ABI %u, %u pools of %lu-byte frames\n", KVMEM_ABI_VERSION,
 		kvmem_nr_pools, frame_bytes);
 	return 0;
 
+err_sysfs:
+	kvmem_sysfs_pools_del();
 err_misc:
 	misc_deregister(&kvmem_misc);
 err_pools:
@@ -190,6 +206,7 @@ err_tiers:
  */
 static void __exit kvmem_exit(void)
 {
+	kvmem_tenants_exit();
 	kvmem_sysfs_pools_del();
 	misc_deregister(&kvmem_misc);
 	kvmem_migrate_exit();

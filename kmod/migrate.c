@@ -186,7 +186,7 @@ static void kvmem_migrate_undo(struct kvmem_space *space,
 
 	for (i = 0; i < n; i++) {
 		if (mv[i].dst && !mv[i].reuse)
-			kvmem_pool_put_frame(mv[i].dst);
+			kvmem_space_put_frame(space, mv[i].dst);
 		xa_clear_mark(&space->pages, mv[i].index, KVMEM_MARK_MIGRATING);
 	}
 }
@@ -197,6 +197,8 @@ static void kvmem_migrate_commit(struct kvmem_space *space,
 {
 	struct page *copy = xa_load(&space->copies, mv->index);
 
+	kvmem_tenant_moved(space->tenant, kvmem_frame_pool(mv->src)->tier,
+			   m->tier);
 	kvmem_frame_clean(mv->dst);
 	/* Replacing present entries allocates nothing: these cannot fail. */
 	xa_store(&space->pages, mv->index, mv->dst, GFP_KERNEL);
@@ -205,16 +207,16 @@ static void kvmem_migrate_commit(struct kvmem_space *space,
 	if (m->flags & KVMEM_MIGRATE_KEEP_COPY) {
 		/* The source becomes the copy; a copy elsewhere is redundant. */
 		if (copy && !mv->reuse)
-			kvmem_pool_put_frame(copy);
+			kvmem_space_put_frame(space, copy);
 		kvmem_frame_clean(mv->src);
 		if (copy)
 			xa_store(&space->copies, mv->index, mv->src, GFP_KERNEL);
 		else if (xa_err(xa_store(&space->copies, mv->index, mv->src,
 					 GFP_KERNEL_ACCOUNT)))
-			kvmem_pool_put_frame(mv->src);
+			kvmem_space_put_frame(space, mv->src);
 		return;
 	}
-	kvmem_pool_put_frame(mv->src);
+	kvmem_space_put_frame(space, mv->src);
 	/* A clean copy in a third tier still equals the page: keep it. */
 	if (mv->reuse)
 		xa_erase(&space->copies, mv->index);
@@ -278,7 +280,7 @@ static int kvmem_migrate_prepare(struct kvmem_space *space,
 		if (copy && kvmem_frame_dirty(mv[i].src)) {
 			/* Written since the copy was made: the copy is stale. */
 			xa_erase(&space->copies, mv[i].index);
-			kvmem_pool_put_frame(copy);
+			kvmem_space_put_frame(space, copy);
 			copy = NULL;
 		}
 		if (copy && kvmem_frame_in_tier(copy, m->tier)) {
@@ -286,7 +288,8 @@ static int kvmem_migrate_prepare(struct kvmem_space *space,
 			mv[i].reuse = true;
 			continue;
 		}
-		mv[i].dst = kvmem_tier_get_frame(m->tier, false);
+		/* Not zeroed: the copy overwrites it before anyone sees it. */
+		mv[i].dst = kvmem_tenant_get_frame(space->tenant, m->tier);
 		if (!mv[i].dst) {
 			kvmem_migrate_undo(space, mv, n);
 			return -ENOMEM;

@@ -9,7 +9,9 @@
 
 #ifdef __KERNEL__
 #include <linux/errno.h>
+#include <linux/limits.h>
 #include <linux/types.h>
+#define UINT64_MAX	U64_MAX
 #else
 #include <errno.h>
 #include <stdbool.h>

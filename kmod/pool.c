@@ -78,7 +78,11 @@ bool kvmem_frame_shared(struct page *frame)
 	return false;
 }
 
-static void kvmem_frame_zero(struct page *frame)
+/**
+ * kvmem_frame_zero() - zero every page of a frame
+ * @frame: first page of a frame no one else can see yet
+ */
+void kvmem_frame_zero(struct page *frame)
 {
 	unsigned long i;
 

@@ -76,6 +76,8 @@ struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
 	space->tier = args->tier;
 	space->policy = args->policy;
 	space->timeout_ms = args->timeout_ms;
+	space->tenant = kvmem_tenants[args->tenant];
+	space->priority = args->priority;
 
 	/* Cyclic, so that a new space rarely gets the offset of a dead one. */
 	ret = xa_alloc_cyclic(&kvmem_space_ids, &space->id, space,
@@ -91,15 +93,21 @@ struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
 	return space;
 }
 
-/* Whether a WAIT-policy waiter should look again: a frame, or death. */
+/*
+ * Whether a WAIT-policy waiter should look again: a frame it may take
+ * (free, and within its tenant's quota), or the space's death.
+ */
 static bool kvmem_space_may_go_on(struct kvmem_space *space)
 {
-	return READ_ONCE(space->dead) || kvmem_tier_has_free(space->tier);
+	return READ_ONCE(space->dead) ||
+	       (kvmem_tier_has_free(space->tier) &&
+		kvmem_tenant_below_quota(space->tenant, space->tier));
 }
 
 /*
  * Backs logical page @index with a zeroed frame under the space's
- * exhaustion policy. Called with space->lock held.
+ * exhaustion policy, within its tenant's quotas: a tier whose quota the
+ * tenant has used up counts as exhausted. Called with space->lock held.
  *
  * A KVMEM_POLICY_WAIT wait drops space->lock, so that RELEASE, DESTROY and
  * other faults on the space go on meanwhile (a release of this very space
@@ -123,9 +131,11 @@ static int kvmem_space_back(struct kvmem_space *space, u64 index, bool fault,
 	lockdep_assert_held(&space->lock);
 	for (;;) {
 		for (i = 0; i < n; i++) {
-			*frame = kvmem_tier_get_frame(order[i], true);
-			if (*frame)
+			*frame = kvmem_tenant_get_frame(space->tenant, order[i]);
+			if (*frame) {
+				kvmem_frame_zero(*frame);
 				goto store;
+			}
 		}
 		if (space->policy != KVMEM_POLICY_WAIT)
 			return -ENOSPC;
@@ -154,7 +164,7 @@ static int kvmem_space_back(struct kvmem_space *space, u64 index, bool fault,
 store:
 	i = xa_err(xa_store(&space->pages, index, *frame, GFP_KERNEL_ACCOUNT));
 	if (i) {
-		kvmem_pool_put_frame(*frame);
+		kvmem_space_put_frame(space, *frame);
 		return i;
 	}
 	space->nr_resident++;
@@ -222,13 +232,13 @@ static u64 kvmem_space_drop(struct kvmem_space *space, u64 first, u64 count)
 	kvmem_space_zap(space, first, count);
 	xa_for_each_range(&space->pages, index, frame, first, first + count - 1) {
 		xa_erase(&space->pages, index);
-		kvmem_pool_put_frame(frame);
+		kvmem_space_put_frame(space, frame);
 		done++;
 		cond_resched();
 	}
 	xa_for_each_range(&space->copies, index, frame, first, first + count - 1) {
 		xa_erase(&space->copies, index);
-		kvmem_pool_put_frame(frame);
+		kvmem_space_put_frame(space, frame);
 	}
 	space->nr_resident -= done;
 	return done;
@@ -252,6 +262,42 @@ void kvmem_space_kill(struct kvmem_space *space)
 	mutex_unlock(&space->lock);
 	/* End the waits of this space's faults and populates. */
 	wake_up_all(&kvmem_frame_wait);
+}
+
+/**
+ * kvmem_space_set() - set a space's scheduling metadata
+ * @space: the space
+ * @args: the checked request of KVMEM_IOC_SPACE_SET
+ *
+ * Return: 0, -ENOENT if the space was destroyed, -EBUSY if a new tenant
+ * is asked for while the space holds frames (they are charged to the old
+ * one), or -EINTR.
+ */
+int kvmem_space_set(struct kvmem_space *space,
+		    const struct kvmem_space_set *args)
+{
+	int ret = 0;
+
+	if (mutex_lock_interruptible(&space->lock))
+		return -EINTR;
+	if (space->dead) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if ((args->flags & KVMEM_SET_TENANT) &&
+	    (space->nr_resident || !xa_empty(&space->copies))) {
+		ret = -EBUSY;
+		goto out;
+	}
+	if (args->flags & KVMEM_SET_TENANT)
+		space->tenant = kvmem_tenants[args->tenant];
+	if (args->flags & KVMEM_SET_PRIORITY)
+		WRITE_ONCE(space->priority, args->priority);
+	if (args->flags & KVMEM_SET_TOKENS)
+		WRITE_ONCE(space->tokens, args->tokens);
+out:
+	mutex_unlock(&space->lock);
+	return ret;
 }
 
 /**
@@ -409,6 +455,7 @@ static vm_fault_t kvmem_vm_fault(struct vm_fault *vmf)
 	vm_fault_t ret;
 	int err;
 
+	atomic64_inc(&space->tenant->faults);
 	/* A dying task need not wait: NOPAGE returns, the signal kills it. */
 	if (mutex_lock_killable(&space->lock))
 		return VM_FAULT_NOPAGE;

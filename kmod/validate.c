@@ -42,6 +42,7 @@ bool kvmem_all_zero(const void *p, size_t len)
  * kvmem_check_space_create() - check the input of KVMEM_IOC_SPACE_CREATE
  * @c: the request, as copied from user space
  * @page_size: page size of the node pools
+ * @ntenants: number of tenants
  *
  * Checks every input field that needs no knowledge of the pools. Whether a
  * pool has the preferred tier is the caller's check (-ENODEV).
@@ -49,19 +50,38 @@ bool kvmem_all_zero(const void *p, size_t len)
  * Return: 0 or -EINVAL.
  */
 int kvmem_check_space_create(const struct kvmem_space_create *c,
-			     uint64_t page_size)
+			     uint64_t page_size, uint32_t ntenants)
 {
 	if (c->flags || c->pad ||
 	    !kvmem_all_zero(c->reserved_in, sizeof(c->reserved_in)))
 		return -EINVAL;
 	if (!c->size || c->size % page_size || c->size > KVMEM_SPACE_MAX_BYTES)
 		return -EINVAL;
-	if (c->tier >= KVMEM_NR_TIERS || c->policy >= KVMEM_NR_POLICIES)
+	if (c->tier >= KVMEM_NR_TIERS || c->policy >= KVMEM_NR_POLICIES ||
+	    c->tenant >= ntenants)
 		return -EINVAL;
 	if (c->policy == KVMEM_POLICY_WAIT)
 		return c->timeout_ms && c->timeout_ms <= KVMEM_WAIT_MAX_MS ?
 		       0 : -EINVAL;
 	return c->timeout_ms ? -EINVAL : 0;
+}
+
+/**
+ * kvmem_check_space_set() - check the input of KVMEM_IOC_SPACE_SET
+ * @s: the request, as copied from user space
+ * @ntenants: number of tenants
+ *
+ * Return: 0 or -EINVAL: no or an unknown flag, a reserved field set, or a
+ * tenant out of range when the tenant is to be set.
+ */
+int kvmem_check_space_set(const struct kvmem_space_set *s, uint32_t ntenants)
+{
+	if (!s->flags || (s->flags & ~KVMEM_SET_FLAGS) ||
+	    !kvmem_all_zero(s->reserved, sizeof(s->reserved)))
+		return -EINVAL;
+	if ((s->flags & KVMEM_SET_TENANT) && s->tenant >= ntenants)
+		return -EINVAL;
+	return 0;
 }
 
 /**
@@ -212,5 +232,35 @@ int kvmem_parse_tier_map(const char *spec, int *tiers, unsigned int nnodes)
 		if (*p == ',' && !*++p)
 			return -EINVAL;	/* trailing comma */
 	}
+	return 0;
+}
+
+/**
+ * kvmem_parse_quota() - parse a quota written to sysfs
+ * @s: "max" or a number of frames (decimal); not necessarily NUL-terminated
+ * @len: its length; one trailing newline is ignored
+ * @quota: returns the number, or UINT64_MAX for "max"
+ *
+ * Return: 0, or -EINVAL if @s is neither.
+ */
+int kvmem_parse_quota(const char *s, size_t len, uint64_t *quota)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (len && s[len - 1] == '\n')
+		len--;
+	if (len == 3 && s[0] == 'm' && s[1] == 'a' && s[2] == 'x') {
+		*quota = UINT64_MAX;
+		return 0;
+	}
+	if (!len || len > 19)
+		return -EINVAL;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*quota = v;
 	return 0;
 }

@@ -20,7 +20,8 @@
 bool kvmem_page_size_valid(uint64_t size);
 bool kvmem_all_zero(const void *p, size_t len);
 int kvmem_check_space_create(const struct kvmem_space_create *c,
-			     uint64_t page_size);
+			     uint64_t page_size, uint32_t ntenants);
+int kvmem_check_space_set(const struct kvmem_space_set *s, uint32_t ntenants);
 int kvmem_check_range(uint64_t first, uint64_t count, uint64_t npages);
 int kvmem_check_migrate(const struct kvmem_migrate *m);
 int kvmem_check_map(uint64_t first, uint64_t count, uint64_t total);
@@ -29,5 +30,6 @@ int kvmem_tier_order(uint32_t preferred, uint32_t policy,
 int kvmem_tier_parse(const char *s, size_t len);
 const char *kvmem_tier_name(uint32_t tier);
 int kvmem_parse_tier_map(const char *spec, int *tiers, unsigned int nnodes);
+int kvmem_parse_quota(const char *s, size_t len, uint64_t *quota);
 
 #endif /* KVMEM_VALIDATE_H */

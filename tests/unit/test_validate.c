@@ -48,18 +48,18 @@ static void create_accepts_good(void)
 {
 	struct kvmem_space_create c = good_create();
 
-	CHECK_EQ(kvmem_check_space_create(&c, PS), 0);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), 0);
 	c.size = KVMEM_SPACE_MAX_BYTES;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), 0);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), 0);
 	c.policy = KVMEM_POLICY_WAIT;
 	c.timeout_ms = 1;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), 0);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), 0);
 	c.timeout_ms = KVMEM_WAIT_MAX_MS;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), 0);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), 0);
 	c.policy = KVMEM_POLICY_FALLBACK;
 	c.timeout_ms = 0;
 	c.tier = KVMEM_TIER_CXL;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), 0);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), 0);
 }
 
 /* Each case breaks exactly one field of a good request. */
@@ -69,36 +69,38 @@ static void create_rejects_each_field(void)
 	int i;
 
 	c = good_create(); c.flags = 1;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
 	c = good_create(); c.pad = 1;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
-	for (i = 0; i < 4; i++) {
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
+	for (i = 0; i < 3; i++) {
 		c = good_create(); c.reserved_in[i] = 1;
-		CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+		CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
 	}
 	c = good_create(); c.size = 0;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
 	c = good_create(); c.size = PS + 4096;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
 	c = good_create(); c.size = KVMEM_SPACE_MAX_BYTES + PS;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
 	c = good_create(); c.size = UINT64_MAX - PS + 1;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
+	c = good_create(); c.tenant = 4;
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
 	c = good_create(); c.tier = KVMEM_NR_TIERS;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
 	c = good_create(); c.tier = UINT32_MAX;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
 	c = good_create(); c.policy = KVMEM_NR_POLICIES;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
 	c = good_create(); c.policy = KVMEM_POLICY_WAIT; c.timeout_ms = 0;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
 	c = good_create(); c.policy = KVMEM_POLICY_WAIT;
 	c.timeout_ms = KVMEM_WAIT_MAX_MS + 1;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
 	c = good_create(); c.timeout_ms = 5;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
 	c = good_create(); c.policy = KVMEM_POLICY_FALLBACK; c.timeout_ms = 5;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), -EINVAL);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
 }
 
 static void create_ignores_out_fields(void)
@@ -110,7 +112,66 @@ static void create_ignores_out_fields(void)
 	c.npages = 3;
 	c.page_size = 5;
 	c.reserved_out[0] = 9;
-	CHECK_EQ(kvmem_check_space_create(&c, PS), 0);
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), 0);
+}
+
+static void create_tenant_priority(void)
+{
+	struct kvmem_space_create c = good_create();
+
+	c.tenant = 3;
+	c.priority = -7;
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), 0);
+	c.tenant = UINT32_MAX;
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
+}
+
+static void space_set(void)
+{
+	struct kvmem_space_set s;
+	int i;
+
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ(kvmem_check_space_set(&s, 4), -EINVAL);	/* no flag */
+	s.flags = KVMEM_SET_PRIORITY;
+	s.tenant = 99;		/* ignored without KVMEM_SET_TENANT */
+	CHECK_EQ(kvmem_check_space_set(&s, 4), 0);
+	s.flags = KVMEM_SET_TOKENS | KVMEM_SET_PRIORITY;
+	CHECK_EQ(kvmem_check_space_set(&s, 4), 0);
+	s.flags = KVMEM_SET_TENANT;
+	CHECK_EQ(kvmem_check_space_set(&s, 4), -EINVAL);
+	s.tenant = 3;
+	CHECK_EQ(kvmem_check_space_set(&s, 4), 0);
+	s.flags = KVMEM_SET_FLAGS + 1;
+	CHECK_EQ(kvmem_check_space_set(&s, 4), -EINVAL);
+	s.flags = 1U << 31;
+	CHECK_EQ(kvmem_check_space_set(&s, 4), -EINVAL);
+	for (i = 0; i < 2; i++) {
+		s.flags = KVMEM_SET_TOKENS;
+		s.reserved[i] = 1;
+		CHECK_EQ(kvmem_check_space_set(&s, 4), -EINVAL);
+		s.reserved[i] = 0;
+	}
+}
+
+static void quotas(void)
+{
+	uint64_t q = 0;
+
+	CHECK_EQ(kvmem_parse_quota("max", 3, &q), 0);
+	CHECK(q == UINT64_MAX);
+	CHECK_EQ(kvmem_parse_quota("max\n", 4, &q), 0);
+	CHECK_EQ(kvmem_parse_quota("0\n", 2, &q), 0);
+	CHECK_EQ(q, 0);
+	CHECK_EQ(kvmem_parse_quota("4096", 4, &q), 0);
+	CHECK_EQ(q, 4096);
+	CHECK_EQ(kvmem_parse_quota("", 0, &q), -EINVAL);
+	CHECK_EQ(kvmem_parse_quota("\n", 1, &q), -EINVAL);
+	CHECK_EQ(kvmem_parse_quota("-1", 2, &q), -EINVAL);
+	CHECK_EQ(kvmem_parse_quota("12a", 3, &q), -EINVAL);
+	CHECK_EQ(kvmem_parse_quota("MAX", 3, &q), -EINVAL);
+	CHECK_EQ(kvmem_parse_quota("0x10", 4, &q), -EINVAL);
+	CHECK_EQ(kvmem_parse_quota("12345678901234567890", 20, &q), -EINVAL);
 }
 
 static void ranges(void)
@@ -202,6 +263,9 @@ static const struct unit_case cases[] = {
 	UNIT_CASE(create_accepts_good),
 	UNIT_CASE(create_rejects_each_field),
 	UNIT_CASE(create_ignores_out_fields),
+	UNIT_CASE(create_tenant_priority),
+	UNIT_CASE(space_set),
+	UNIT_CASE(quotas),
 	UNIT_CASE(ranges),
 	UNIT_CASE(tier_orders),
 	UNIT_CASE(tier_names),

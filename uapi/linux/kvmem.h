@@ -27,6 +27,7 @@
 #define KVMEM_FEATURE_NODE_POOLS	(1ULL << 0)	/* NUMA node pools */
 #define KVMEM_FEATURE_MIGRATE		(1ULL << 1)	/* KVMEM_IOC_MIGRATE */
 #define KVMEM_FEATURE_EVENTS		(1ULL << 2)	/* read() and poll() */
+#define KVMEM_FEATURE_TENANTS		(1ULL << 3)	/* tenants, quotas, SPACE_SET */
 
 /* Memory tiers, fastest first. The fallback order follows this order. */
 #define KVMEM_TIER_HBM		0
@@ -61,6 +62,8 @@
  * @page_sizes: bit n set means 2^n bytes is a page size the module supports
  * @page_size: page (frame) size of the node pools, in bytes
  * @max_space_bytes: largest size accepted by KVMEM_IOC_SPACE_CREATE
+ * @ntenants: tenant ids are 0..ntenants-1 (module parameter "tenants")
+ * @reserved32: zero
  * @reserved: zero
  */
 struct kvmem_info {
@@ -70,7 +73,9 @@ struct kvmem_info {
 	__u64 page_sizes;
 	__u64 page_size;
 	__u64 max_space_bytes;
-	__u64 reserved[3];
+	__u32 ntenants;
+	__u32 reserved32;
+	__u64 reserved[2];
 };
 
 /* Kinds of pool. Device pools (GPU HBM accounting) arrive in a later ABI. */
@@ -110,7 +115,10 @@ struct kvmem_pool_info {
  * @policy: in: KVMEM_POLICY_*
  * @timeout_ms: in: for KVMEM_POLICY_WAIT, 1..KVMEM_WAIT_MAX_MS; else zero
  * @flags: in: zero
- * @reserved_in: in: zero; room for scheduling metadata (tenant, priority)
+ * @tenant: in: tenant whose quotas and accounting the space's frames count
+ *	in, below kvmem_info.ntenants; 0 is the default tenant
+ * @priority: in: scheduling priority, for the manager (higher runs first)
+ * @reserved_in: in: zero
  * @handle: out: the space's handle, valid only in the file that created it
  * @pad: zero
  * @mmap_offset: out: offset to pass to mmap() to map the space
@@ -124,7 +132,9 @@ struct kvmem_space_create {
 	__u32 policy;
 	__u32 timeout_ms;
 	__u32 flags;
-	__u64 reserved_in[4];
+	__u32 tenant;
+	__s32 priority;
+	__u64 reserved_in[3];
 	__u32 handle;
 	__u32 pad;
 	__u64 mmap_offset;
@@ -205,6 +215,32 @@ struct kvmem_query {
 #define KVMEM_RANGE_SIZE_VER1		48
 #define KVMEM_QUERY_SIZE_VER1		56
 
+/* kvmem_space_set.flags: which fields to set */
+#define KVMEM_SET_PRIORITY	(1U << 0)
+#define KVMEM_SET_TOKENS	(1U << 1)
+#define KVMEM_SET_TENANT	(1U << 2)
+#define KVMEM_SET_FLAGS		(KVMEM_SET_PRIORITY | KVMEM_SET_TOKENS | \
+				 KVMEM_SET_TENANT)
+
+/**
+ * struct kvmem_space_set - KVMEM_IOC_SPACE_SET input
+ * @handle: the space
+ * @flags: KVMEM_SET_* bits naming the fields to set; at least one
+ * @tenant: with KVMEM_SET_TENANT: new tenant; only while the space holds
+ *	no frame
+ * @priority: with KVMEM_SET_PRIORITY: new priority
+ * @tokens: with KVMEM_SET_TOKENS: tokens written into the space so far
+ * @reserved: zero
+ */
+struct kvmem_space_set {
+	__u32 handle;
+	__u32 flags;
+	__u32 tenant;
+	__s32 priority;
+	__u64 tokens;
+	__u64 reserved[2];
+};
+
 /* kvmem_migrate.flags */
 #define KVMEM_MIGRATE_KEEP_COPY	(1U << 0)	/* keep the source as a clean copy */
 #define KVMEM_MIGRATE_FLAGS	KVMEM_MIGRATE_KEEP_COPY
@@ -272,6 +308,7 @@ struct kvmem_event {
 };
 
 #define KVMEM_MIGRATE_SIZE_VER1		80
+#define KVMEM_SPACE_SET_SIZE_VER1	40
 
 #define KVMEM_IOC_MAGIC		0xC7
 
@@ -283,5 +320,6 @@ struct kvmem_event {
 #define KVMEM_IOC_RELEASE	_IOWR(KVMEM_IOC_MAGIC, 0x05, struct kvmem_range)
 #define KVMEM_IOC_QUERY		_IOWR(KVMEM_IOC_MAGIC, 0x06, struct kvmem_query)
 #define KVMEM_IOC_MIGRATE	_IOWR(KVMEM_IOC_MAGIC, 0x07, struct kvmem_migrate)
+#define KVMEM_IOC_SPACE_SET	_IOW(KVMEM_IOC_MAGIC, 0x08, struct kvmem_space_set)
 
 #endif /* _UAPI_LINUX_KVMEM_H */

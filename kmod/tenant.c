@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Tenants: who a space's frames are charged to. Each tenant has a quota of
+ * frames per tier (set by the admin through sysfs), a weight for the
+ * manager's fair scheduling, and counters the admin reads in sysfs:
+ * frames held per pool and per tier, faults, bytes migrated into and out
+ * of each tier.
+ *
+ * Tenant ids are 0 .. kvmem_nr_tenants - 1 (module parameter "tenants"),
+ * all created at load, so that an admin can set quotas before a tenant's
+ * first space exists and no user can make the kernel allocate per id.
+ *
+ * A frame is charged to the tenant of the space that holds it, in the pool
+ * it came from: a space's page frames and its clean copies alike. A
+ * tenant's use of a tier is the sum over the pools that have that tier
+ * now. Taking a frame checks the quota and charges it under the tenant's
+ * lock, so a tenant never holds more than its quota of a tier.
+ */
+#include <linux/device.h>
+#include <linux/kobject.h>
+#include <linux/slab.h>
+#include <linux/sysfs.h>
+
+#include "kvmem.h"
+#include "validate.h"
+
+struct kvmem_tenant **kvmem_tenants;
+u32 kvmem_nr_tenants;
+static struct kobject *kvmem_tenants_kobj;
+
+/* Frames @t holds in pools of @tier; a lockless read is a hint. */
+static u64 kvmem_tenant_used(struct kvmem_tenant *t, u32 tier)
+{
+	u64 used = 0;
+	unsigned int i;
+
+	for (i = 0; i < kvmem_nr_pools; i++)
+		if (READ_ONCE(kvmem_pools[i]->tier) == tier)
+			used += READ_ONCE(t->frames[i]);
+	return used;
+}
+
+/**
+ * kvmem_tenant_below_quota() - whether a tenant may take a frame of a tier
+ * @t: the tenant
+ * @tier: KVMEM_TIER_*
+ *
+ * Read without the tenant's lock: a hint for waiters, which then try for
+ * real with kvmem_tenant_get_frame().
+ *
+ * Return: true if @t holds fewer frames of @tier than its quota.
+ */
+bool kvmem_tenant_below_quota(struct kvmem_tenant *t, u32 tier)
+{
+	return kvmem_tenant_used(t, tier) < READ_ONCE(t->quota[tier]);
+}
+
+/**
+ * kvmem_tenant_get_frame() - take a frame of a tier, charged to a tenant
+ * @t: the tenant
+ * @tier: KVMEM_TIER_*
+ *
+ * The frame is not zeroed: the caller zeroes or overwrites it before
+ * anyone can see it, outside the tenant's lock.
+ *
+ * Return: the frame's first page, or NULL if the tier has no free frame
+ * or @t has used its quota of it.
+ */
+struct page *kvmem_tenant_get_frame(struct kvmem_tenant *t, u32 tier)
+{
+	struct page *frame = NULL;
+
+	mutex_lock(&t->lock);
+	if (kvmem_tenant_used(t, tier) < READ_ONCE(t->quota[tier])) {
+		frame = kvmem_tier_get_frame(tier, false);
+		if (frame)
+			WRITE_ONCE(t->frames[kvmem_frame_pool(frame)->index],
+				   t->frames[kvmem_frame_pool(frame)->index] + 1);
+	}
+	mutex_unlock(&t->lock);
+	return frame;
+}
+
+/**
+ * kvmem_tenant_put_frame() - give back a frame charged to a tenant
+ * @t: the tenant
+ * @frame: a frame from kvmem_tenant_get_frame(), mapped nowhere
+ */
+void kvmem_tenant_put_frame(struct kvmem_tenant *t, struct page *frame)
+{
+	unsigned int pool = kvmem_frame_pool(frame)->index;
+
+	mutex_lock(&t->lock);
+	WARN_ON_ONCE(!t->frames[pool]);
+	WRITE_ONCE(t->frames[pool], t->frames[pool] - 1);
+	mutex_unlock(&t->lock);
+	kvmem_pool_put_frame(frame);
+}
+
+/**
+ * kvmem_tenant_moved() - count a page migrated between tiers
+ * @t: the tenant
+ * @from: tier it left
+ * @to: tier it entered
+ */
+void kvmem_tenant_moved(struct kvmem_tenant *t, u32 from, u32 to)
+{
+	atomic64_add(kvmem_page_size(), &t->migrated_out[from]);
+	atomic64_add(kvmem_page_size(), &t->migrated_in[to]);
+}
+
+/* ---- sysfs: tenants/<id>/ ------------------------------------------- */
+
+struct kvmem_tenant_attr {
+	struct kobj_attribute attr;
+	u32 tier;
+};
+
+static struct kvmem_tenant *to_tenant(struct kobject *kobj)
+{
+	return container_of(kobj, struct kvmem_tenant, kobj);
+}
+
+static u32 attr_tier(struct kobj_attribute *attr)
+{
+	return container_of(attr, struct kvmem_tenant_attr, attr)->tier;
+}
+
+static ssize_t quota_show(struct kobject *kobj, struct kobj_attribute *attr,
+			  char *buf)
+{
+	u64 q = READ_ONCE(to_tenant(kobj)->quota[attr_tier(attr)]);
+
+	return q == U64_MAX ? sysfs_emit(buf, "max\n") :
+			      sysfs_emit(buf, "%llu\n", q);
+}
+
+/*
+ * A lower quota does not take frames away: the tenant just cannot take
+ * more of the tier until it is below the quota again.
+ */
+static ssize_t quota_store(struct kobject *kobj, struct kobj_attribute *attr,
+			   const char *buf, size_t count)
+{
+	struct kvmem_tenant *t = to_tenant(kobj);
+	u64 q;
+	int ret;
+
+	ret = kvmem_parse_quota(buf, count, &q);
+	if (ret)
+		return ret;
+	mutex_lock(&t->lock);
+	WRITE_ONCE(t->quota[attr_tier(attr)], q);
+	mutex_unlock(&t->lock);
+	/* A raised quota may let a waiter go on. */
+	wake_up_all(&kvmem_frame_wait);
+	return count;
+}
+
+static ssize_t frames_show(struct kobject *kobj, struct kobj_attribute *attr,
+			   char *buf)
+{
+	return sysfs_emit(buf, "%llu\n",
+			  kvmem_tenant_used(to_tenant(kobj), attr_tier(attr)));
+}
+
+static ssize_t migrated_in_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	struct kvmem_tenant *t = to_tenant(kobj);
+
+	return sysfs_emit(buf, "%lld\n",
+			  atomic64_read(&t->migrated_in[attr_tier(attr)]));
+}
+
+static ssize_t migrated_out_show(struct kobject *kobj,
+				 struct kobj_attribute *attr, char *buf)
+{
+	struct kvmem_tenant *t = to_tenant(kobj);
+
+	return sysfs_emit(buf, "%lld\n",
+			  atomic64_read(&t->migrated_out[attr_tier(attr)]));
+}
+
+#define KVMEM_TIER_ATTR(_name, _file, _mode, _show, _store, _tier)	\
+	static struct kvmem_tenant_attr _name##_attr = {		\
+		.attr = __ATTR(_file, _mode, _show, _store),		\
+		.tier = _tier,						\
+	}
+
+KVMEM_TIER_ATTR(quota_hbm, quota_hbm, 0644, quota_show, quota_store,
+		KVMEM_TIER_HBM);
+KVMEM_TIER_ATTR(quota_dram, quota_dram, 0644, quota_show, quota_store,
+		KVMEM_TIER_DRAM);
+KVMEM_TIER_ATTR(quota_cxl, quota_cxl, 0644, quota_show, quota_store,
+		KVMEM_TIER_CXL);
+KVMEM_TIER_ATTR(frames_hbm, frames_hbm, 0444, frames_show, NULL,
+		KVMEM_TIER_HBM);
+KVMEM_TIER_ATTR(frames_dram, frames_dram, 0444, frames_show, NULL,
+		KVMEM_TIER_DRAM);
+KVMEM_TIER_ATTR(frames_cxl, frames_cxl, 0444, frames_show, NULL,
+		KVMEM_TIER_CXL);
+KVMEM_TIER_ATTR(in_hbm, migrated_in_hbm, 0444, migrated_in_show, NULL,
+		KVMEM_TIER_HBM);
+KVMEM_TIER_ATTR(in_dram, migrated_in_dram, 0444, migrated_in_show, NULL,
+		KVMEM_TIER_DRAM);
+KVMEM_TIER_ATTR(in_cxl, migrated_in_cxl, 0444, migrated_in_show, NULL,
+		KVMEM_TIER_CXL);
+KVMEM_TIER_ATTR(out_hbm, migrated_out_hbm, 0444, migrated_out_show, NULL,
+		KVMEM_TIER_HBM);
+KVMEM_TIER_ATTR(out_dram, migrated_out_dram, 0444, migrated_out_show, NULL,
+		KVMEM_TIER_DRAM);
+KVMEM_TIER_ATTR(out_cxl, migrated_out_cxl, 0444, migrated_out_show, NULL,
+		KVMEM_TIER_CXL);
+
+static ssize_t frames_by_pool_show(struct kobject *kobj,
+				   struct kobj_attribute *attr, char *buf)
+{
+	struct kvmem_tenant *t = to_tenant(kobj);
+	unsigned int i;
+	int len = 0;
+
+	for (i = 0; i < kvmem_nr_pools; i++)
+		len += sysfs_emit_at(buf, len, "%s%llu", i ? " " : "",
+				     READ_ONCE(t->frames[i]));
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+static struct kobj_attribute frames_by_pool_attr = __ATTR_RO(frames_by_pool);
+
+static ssize_t faults_show(struct kobject *kobj, struct kobj_attribute *attr,
+			   char *buf)
+{
+	return sysfs_emit(buf, "%lld\n",
+			  atomic64_read(&to_tenant(kobj)->faults));
+}
+static struct kobj_attribute faults_attr = __ATTR_RO(faults);
+
+static ssize_t weight_show(struct kobject *kobj, struct kobj_attribute *attr,
+			   char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(to_tenant(kobj)->weight));
+}
+
+static ssize_t weight_store(struct kobject *kobj, struct kobj_attribute *attr,
+			    const char *buf, size_t count)
+{
+	u32 w;
+	int ret;
+
+	ret = kstrtou32(buf, 10, &w);
+	if (ret)
+		return ret;
+	if (!w || w > KVMEM_WEIGHT_MAX)
+		return -EINVAL;
+	WRITE_ONCE(to_tenant(kobj)->weight, w);
+	return count;
+}
+static struct kobj_attribute weight_attr = __ATTR_RW(weight);
+
+static struct attribute *kvmem_tenant_attrs[] = {
+	&quota_hbm_attr.attr.attr,
+	&quota_dram_attr.attr.attr,
+	&quota_cxl_attr.attr.attr,
+	&frames_hbm_attr.attr.attr,
+	&frames_dram_attr.attr.attr,
+	&frames_cxl_attr.attr.attr,
+	&in_hbm_attr.attr.attr,
+	&in_dram_attr.attr.attr,
+	&in_cxl_attr.attr.attr,
+	&out_hbm_attr.attr.attr,
+	&out_dram_attr.attr.attr,
+	&out_cxl_attr.attr.attr,
+	&frames_by_pool_attr.attr,
+	&faults_attr.attr,
+	&weight_attr.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(kvmem_tenant);
+
+static void kvmem_tenant_release(struct kobject *kobj)
+{
+	struct kvmem_tenant *t = to_tenant(kobj);
+
+	mutex_destroy(&t->lock);
+	kfree(t);
+}
+
+static const struct kobj_type kvmem_tenant_ktype = {
+	.release = kvmem_tenant_release,
+	.sysfs_ops = &kobj_sysfs_ops,
+	.default_groups = kvmem_tenant_groups,
+};
+
+/**
+ * kvmem_tenants_init() - create the tenants and their sysfs directories
+ * @parent: the misc device's kobject
+ * @n: number of tenants, 1 .. KVMEM_MAX_TENANTS
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int kvmem_tenants_init(struct kobject *parent, u32 n)
+{
+	u32 i, tier;
+	int ret;
+
+	kvmem_tenants = kcalloc(n, sizeof(*kvmem_tenants), GFP_KERNEL);
+	kvmem_tenants_kobj = kobject_create_and_add("tenants", parent);
+	if (!kvmem_tenants || !kvmem_tenants_kobj) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	for (i = 0; i < n; i++) {
+		struct kvmem_tenant *t = kzalloc(sizeof(*t), GFP_KERNEL);
+
+		if (!t) {
+			ret = -ENOMEM;
+			goto err;
+		}
+		t->id = i;
+		mutex_init(&t->lock);
+		t->weight = 1;
+		for (tier = 0; tier < KVMEM_NR_TIERS; tier++)
+			t->quota[tier] = U64_MAX;
+		kobject_init(&t->kobj, &kvmem_tenant_ktype);
+		kvmem_tenants[i] = t;
+		kvmem_nr_tenants = i + 1;
+		ret = kobject_add(&t->kobj, kvmem_tenants_kobj, "%u", i);
+		if (ret)
+			goto err;
+	}
+	return 0;
+err:
+	kvmem_tenants_exit();
+	return ret;
+}
+
+/**
+ * kvmem_tenants_exit() - remove the tenants; no frame is charged by now
+ */
+void kvmem_tenants_exit(void)
+{
+	while (kvmem_nr_tenants) {
+		struct kvmem_tenant *t = kvmem_tenants[--kvmem_nr_tenants];
+
+		kobject_put(&t->kobj);
+	}
+	kfree(kvmem_tenants);
+	kvmem_tenants = NULL;
+	kobject_put(kvmem_tenants_kobj);
+	kvmem_tenants_kobj = NULL;
+}
