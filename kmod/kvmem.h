@@ -9,6 +9,7 @@
  *     -> kvmem_space.populate_lock (POPULATE only)
  *     -> kvmem_space.lock
  *       -> i_mmap_rwsem, page table locks (zap, insert)
+ *       -> kvmem_tenant.lock -> kvmem_pool.lock
  *       -> kvmem_pool.resize_lock -> kvmem_pool.lock
  *
  * No lock of this list is held across copy_{to,from}_user(): a user

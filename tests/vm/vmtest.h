@@ -111,6 +111,40 @@ bool kv_space_new(struct kv_space *s, int fd, uint64_t size, uint32_t tier,
  * one kv_space_new() failed to make) is nothing to free. */
 void kv_space_free(struct kv_space *s);
 
+/* ------------------------------------------------- migration, events */
+
+/* Bytes of one event record. */
+#define KV_EV_SIZE	sizeof(struct kvmem_event)
+/* MIGRATE; returns the errno, *id (may be NULL) gets the id out. */
+int kv_migrate(int fd, uint32_t handle, uint64_t first, uint64_t count,
+	       uint32_t tier, uint32_t flags, uint64_t cookie, uint64_t *id);
+/* poll() the file for up to timeout_ms (0: no wait); whether POLLIN. */
+bool kv_event_ready(int fd, int timeout_ms);
+/* Wait up to timeout_ms for an event, then read() exactly one; returns
+ * 0, ETIMEDOUT, read()'s errno, or EIO for a read of another size. */
+int kv_event_wait(int fd, struct kvmem_event *ev, int timeout_ms);
+/* MIGRATE, then wait for the next event and check that it is this
+ * request's MIGRATE event (id, cookie, handle). Silent when all is well;
+ * reports what went wrong and returns false otherwise. */
+bool kv_migrate_sync(int fd, uint32_t handle, uint64_t first, uint64_t count,
+		     uint32_t tier, uint32_t flags, struct kvmem_event *ev);
+/* What a MIGRATE event must say; a field set to KV_ANY is not checked. */
+#define KV_ANY	UINT64_MAX
+struct kv_evx {
+	uint64_t seq, id, cookie, pages, copied, reused;
+	int status;
+	uint32_t handle;
+};
+/* Check each field of ev (type MIGRATE, pad 0 included), reporting each
+ * under `what`; returns whether all matched. */
+bool kv_event_is(const struct kvmem_event *ev, const struct kv_evx *x,
+		 const char *what);
+/* Pages of a range whose frame (copy false) or clean copy (copy true) is
+ * in pool `pool` (KVMEM_POOL_NONE: absent / no copy); UINT64_MAX when
+ * QUERY fails. */
+uint64_t kv_count_in(int fd, uint32_t handle, uint64_t first, uint64_t count,
+		     uint16_t pool, bool copy);
+
 /* -------------------------------------------------------------- sysfs */
 
 /* Read a whole small file into buf (trailing newline stripped); errno. */
@@ -161,6 +195,21 @@ bool snap_equal(const struct kv_snap *a, const struct kv_snap *b);
 /* Take a snapshot now and compare it with a: silent when equal, else every
  * difference is reported under `what`. Returns whether equal. */
 bool snap_kept(const struct kv_snap *a, const char *what);
+/* Poll for up to ms until the state equals a again (work that ends
+ * asynchronously, like a file released by an exiting process); then
+ * report as snap_same() does. */
+bool snap_back(const struct kv_snap *a, int ms, const char *what);
+/* Pool reserves changed by a test, and put back by reserve_undo(). */
+struct kv_reserves {
+	uint64_t old[KV_MAX_POOLS];
+	bool changed[KV_MAX_POOLS];
+};
+/* Set pool's reserve to frames (reporting); the first change of a pool
+ * records its old reserve in r. Returns whether it worked and the pool
+ * now owns `frames` frames. */
+bool reserve_set(struct kv_reserves *r, int pool, uint64_t frames);
+/* Put back every reserve r changed; reports. */
+void reserve_undo(struct kv_reserves *r);
 
 /*
  * Pools for the tests: P is a DRAM pool (the preferred tier of most tests),

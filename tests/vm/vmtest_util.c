@@ -243,6 +243,130 @@ bool tier_has_pool(const struct kv_env *e, uint32_t tier, int except)
 	return false;
 }
 
+/* ------------------------------------------------- migration, events */
+
+int kv_migrate(int fd, uint32_t handle, uint64_t first, uint64_t count,
+	       uint32_t tier, uint32_t flags, uint64_t cookie, uint64_t *id)
+{
+	struct kvmem_migrate m = {
+		.handle = handle, .flags = flags, .first = first,
+		.count = count, .tier = tier, .cookie = cookie,
+	};
+	int err = kv_ioctl(fd, KVMEM_IOC_MIGRATE, &m);
+
+	if (id)
+		*id = m.id;
+	return err;
+}
+
+bool kv_event_ready(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	double end = now_ms() + timeout_ms;
+	int r;
+
+	for (;;) {
+		r = poll(&pfd, 1, timeout_ms);
+		if (r >= 0 || errno != EINTR)
+			break;
+		timeout_ms = (int)(end - now_ms());
+		if (timeout_ms < 0)
+			timeout_ms = 0;
+	}
+	return r == 1 && (pfd.revents & POLLIN);
+}
+
+int kv_event_wait(int fd, struct kvmem_event *ev, int timeout_ms)
+{
+	ssize_t n;
+
+	memset(ev, 0xA5, sizeof(*ev));
+	if (!kv_event_ready(fd, timeout_ms))
+		return ETIMEDOUT;
+	do
+		n = read(fd, ev, sizeof(*ev));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno;
+	return n == (ssize_t)sizeof(*ev) ? 0 : EIO;
+}
+
+bool kv_migrate_sync(int fd, uint32_t handle, uint64_t first, uint64_t count,
+		     uint32_t tier, uint32_t flags, struct kvmem_event *ev)
+{
+	static uint64_t serial;
+	uint64_t cookie = 0xC0DE000000000000ULL | ++serial, id = 0;
+	int err;
+
+	err = kv_migrate(fd, handle, first, count, tier, flags, cookie, &id);
+	if (err)
+		return CHECK_ERR(err, 0, "MIGRATE handle %u pages %llu+%llu to "
+				 "%s flags %u", handle, U(first), U(count),
+				 tier_name(tier), flags);
+	err = kv_event_wait(fd, ev, 60000);
+	if (err)
+		return CHECK_ERR(err, 0, "the event of migration %llu",
+				 U(id));
+	if (ev->type == KVMEM_EVENT_MIGRATE && ev->id == id &&
+	    ev->cookie == cookie && ev->handle == handle)
+		return true;
+	return CHECK(0, "migration %llu: the next event is type %u id %llu "
+		     "cookie 0x%llx handle %u (expected MIGRATE, %llu, 0x%llx, "
+		     "%u)", U(id), ev->type, U(ev->id), U(ev->cookie),
+		     ev->handle, U(id), U(cookie), handle);
+}
+
+bool kv_event_is(const struct kvmem_event *ev, const struct kv_evx *x,
+		 const char *what)
+{
+	const struct {
+		const char *name;
+		uint64_t got, exp;
+	} f[] = {
+		{ "type", ev->type, KVMEM_EVENT_MIGRATE },
+		{ "seq", ev->seq, x->seq },
+		{ "status", (uint64_t)(int64_t)ev->status,
+		  (uint64_t)(int64_t)x->status },
+		{ "id", ev->id, x->id },
+		{ "cookie", ev->cookie, x->cookie },
+		{ "handle", ev->handle, x->handle },
+		{ "pad", ev->pad, 0 },
+		{ "pages", ev->pages, x->pages },
+		{ "bytes_copied", ev->bytes_copied, x->copied },
+		{ "bytes_reused", ev->bytes_reused, x->reused },
+	};
+	bool ok = true;
+
+	for (size_t i = 0; i < NELEM(f); i++) {
+		if (f[i].exp == KV_ANY)
+			continue;
+		if (i == 2)	/* an errno reads better signed */
+			ok &= CHECK(f[i].got == f[i].exp, "%s: status %d "
+				    "(expected %d)", what, ev->status,
+				    x->status);
+		else
+			ok &= CHECK_EQ(f[i].got, f[i].exp, "%s: %s", what,
+				       f[i].name);
+	}
+	return ok;
+}
+
+uint64_t kv_count_in(int fd, uint32_t handle, uint64_t first, uint64_t count,
+		     uint16_t pool, bool copy)
+{
+	struct kvmem_residency *res = calloc(count, sizeof(*res));
+	uint64_t n = 0;
+
+	if (!res || kv_query(fd, handle, first, count, res, NULL)) {
+		free(res);
+		return UINT64_MAX;
+	}
+	for (uint64_t i = 0; i < count; i++)
+		n += (copy ? res[i].copy : res[i].pool) == pool;
+	free(res);
+	return n;
+}
+
 /* -------------------------------------------------------------- sysfs */
 
 /*
@@ -587,6 +711,48 @@ bool snap_kept(const struct kv_snap *a, const char *what)
 	if (snap_equal(a, &b))
 		return true;
 	return snap_same(a, &b, what);
+}
+
+bool snap_back(const struct kv_snap *a, int ms, const char *what)
+{
+	double end = now_ms() + ms;
+	struct kv_snap b;
+
+	for (;;) {
+		snap_take(&b);
+		if (snap_equal(a, &b) || now_ms() > end)
+			break;
+		sleep_ms(10);
+	}
+	return snap_same(a, &b, what);
+}
+
+bool reserve_set(struct kv_reserves *r, int pool, uint64_t frames)
+{
+	uint64_t was = pool_u64(pool, "reserve");
+
+	if (!CHECK(was != UINT64_MAX, "read pool%d/reserve", pool))
+		return false;
+	if (!r->changed[pool]) {
+		r->old[pool] = was;
+		r->changed[pool] = true;
+	}
+	return CHECK_ERR(pool_set_reserve(pool, frames), 0,
+			 "pool%d reserve %llu -> %llu", pool, U(was),
+			 U(frames)) &&
+	       CHECK_EQ(pool_u64(pool, "frames_total"), frames,
+			"pool%d owns the frames of its reserve", pool);
+}
+
+void reserve_undo(struct kv_reserves *r)
+{
+	for (int i = 0; i < KV_MAX_POOLS; i++) {
+		if (!r->changed[i])
+			continue;
+		CHECK_ERR(pool_set_reserve(i, r->old[i]), 0, "put pool%d "
+			  "reserve back to %llu", i, U(r->old[i]));
+		r->changed[i] = false;
+	}
 }
 
 bool kv_env(int fd, struct kv_env *e, bool needQ)
