@@ -96,9 +96,14 @@ void test_ioctl_get_info(void)
 			 "sysfs pool%u/page_size equals GET_INFO page_size", i);
 	CHECK_EQ(info.max_space_bytes, KVMEM_SPACE_MAX_BYTES,
 		 "max_space_bytes");
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < (int)NELEM(info.reserved); i++)
 		CHECK_EQ(info.reserved[i], 0, "reserved[%d] written as zero",
 			 i);
+	CHECK_EQ(info.reserved32, 0, "reserved32 written as zero");
+	CHECK(info.ntenants >= 1 && info.ntenants <= 4096,
+	      "ntenants %u in 1..4096", info.ntenants);
+	CHECK(info.features & KVMEM_FEATURE_TENANTS,
+	      "features 0x%llx has KVMEM_FEATURE_TENANTS", U(info.features));
 
 	/* A second file sees the same. */
 	fd2 = kv_open();

@@ -537,8 +537,9 @@ void test_neg_space_create(void)
 	SC(c.flags = 0x80000000u, EINVAL, "flags = 0x80000000");
 	SC(c.reserved_in[0] = 1, EINVAL, "reserved_in[0] = 1");
 	SC(c.reserved_in[1] = 1, EINVAL, "reserved_in[1] = 1");
-	SC(c.reserved_in[2] = 1, EINVAL, "reserved_in[2] = 1");
-	SC(c.reserved_in[3] = 1ULL << 63, EINVAL, "reserved_in[3] = 1<<63");
+	SC(c.reserved_in[2] = 1ULL << 63, EINVAL, "reserved_in[2] = 1<<63");
+	SC(c.tenant = x.e.info.ntenants, EINVAL, "tenant = ntenants");
+	SC(c.tenant = 0xffffffffu, EINVAL, "tenant = 0xffffffff");
 	SC(c.pad = 1, EINVAL, "pad = 1");
 	SC(c.size = 0, EINVAL, "size = 0");
 	SC(c.size = ps + 1, EINVAL, "size = page_size + 1");
