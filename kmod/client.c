@@ -9,6 +9,10 @@
 #include "client.h"
 #include "kvmem.h"
 
+/* Client id -> client, for the manager's reports. */
+static DEFINE_XARRAY_ALLOC1(kvmem_clients);
+static u32 kvmem_next_client;
+
 static int kvmem_open(struct inode *inode, struct file *file)
 {
 	struct kvmem_client *client;
@@ -24,6 +28,12 @@ static int kvmem_open(struct inode *inode, struct file *file)
 	atomic_set(&client->migrations, 0);
 	atomic64_set(&client->next_id, 0);
 	kvmem_events_init(&client->events);
+	client->pid = task_tgid_vnr(current);
+	if (xa_alloc_cyclic(&kvmem_clients, &client->id, client, xa_limit_31b,
+			    &kvmem_next_client, GFP_KERNEL_ACCOUNT) < 0) {
+		kvfree(client);
+		return -ENOMEM;
+	}
 	file->private_data = client;
 	/* All kvmem files share one address_space: see space.c. */
 	file->f_mapping = kvmem_mapping;
@@ -38,9 +48,16 @@ static int kvmem_open(struct inode *inode, struct file *file)
 static int kvmem_release(struct inode *inode, struct file *file)
 {
 	struct kvmem_client *client = file->private_data;
+	struct kvmem_event ev = {
+		.type = KVMEM_EVENT_CLIENT_EXIT,
+		.id = client->id,
+		.cookie = client->pid,
+	};
 	struct kvmem_space *space;
 	unsigned long handle;
 
+	/* No manager event reaches a client once this returns. */
+	kvmem_manager_release(client);
 	xa_for_each(&client->handles, handle, space) {
 		xa_erase(&client->handles, handle);
 		kvmem_space_kill(space);
@@ -54,12 +71,61 @@ static int kvmem_release(struct inode *inode, struct file *file)
 	/* kvmem_client_migration_done() may still hold the lock. */
 	spin_lock_irq(&client->events.lock);
 	spin_unlock_irq(&client->events.lock);
+	/* Reports read clients under this xarray's lock: then it is gone. */
+	xa_erase(&kvmem_clients, client->id);
+	kvmem_manager_post(&ev);
 	xa_destroy(&client->handles);
 	mutex_destroy(&client->events.read_lock);
 	mutex_destroy(&client->lock);
 	kvfree(client);
 	atomic_dec(&kvmem_nr_clients);
 	return 0;
+}
+
+/**
+ * kvmem_clients_report() - fill the manager's report of clients
+ * @cursor: in: smallest client id to report; out: where to go on, or 0
+ * @max: entries @out holds
+ * @out: the reports
+ * @pools: NULL, or @max * npools counts of frames per pool
+ *
+ * Reads only counters, under the lock that release() takes to remove a
+ * client, so no client is freed while it is read.
+ *
+ * Return: entries filled.
+ */
+u32 kvmem_clients_report(u64 *cursor, u32 max, struct kvmem_client_info *out,
+			 u64 *pools)
+{
+	struct kvmem_client *client;
+	unsigned long id = *cursor;
+	u32 n = 0, p;
+
+	xa_lock(&kvmem_clients);
+	xa_for_each_start(&kvmem_clients, id, client, *cursor) {
+		struct kvmem_client_info *info = &out[n];
+
+		if (n == max)
+			break;
+		memset(info, 0, sizeof(*info));
+		info->id = client->id;
+		info->pid = client->pid;
+		info->spaces = atomic_read(&client->nr_spaces);
+		info->flags = kvmem_is_manager(client) ? KVMEM_CLIENT_MANAGER : 0;
+		for (p = 0; p < kvmem_nr_pools; p++) {
+			long f = atomic_long_read(&client->frames[p]);
+
+			info->frames += f;
+			if (pools)
+				pools[n * kvmem_nr_pools + p] = f;
+		}
+		info->faults = atomic64_read(&client->faults);
+		info->migrated = atomic64_read(&client->migrated);
+		n++;
+	}
+	xa_unlock(&kvmem_clients);
+	*cursor = n == max && client ? id : 0;
+	return n;
 }
 
 static ssize_t kvmem_read(struct file *file, char __user *buf, size_t count,

@@ -48,7 +48,8 @@ static int kvmem_ioctl_get_info(struct kvmem_client *client, void *arg)
 	info->abi_version = KVMEM_ABI_VERSION;
 	info->npools = kvmem_nr_pools;
 	info->features = KVMEM_FEATURE_NODE_POOLS | KVMEM_FEATURE_MIGRATE |
-			 KVMEM_FEATURE_EVENTS | KVMEM_FEATURE_TENANTS;
+			 KVMEM_FEATURE_EVENTS | KVMEM_FEATURE_TENANTS |
+			 KVMEM_FEATURE_MANAGER;
 	info->page_sizes = KVMEM_PAGE_SIZES;
 	info->page_size = kvmem_page_size();
 	info->max_space_bytes = KVMEM_SPACE_MAX_BYTES;
@@ -107,6 +108,7 @@ static int kvmem_ioctl_space_create(struct kvmem_client *client, void *arg)
 		return ret == -EBUSY ? -ENOSPC : ret;
 	}
 	args->handle = handle;
+	kvmem_space_post(space, KVMEM_EVENT_SPACE_CREATED);
 	return 0;
 }
 
@@ -154,6 +156,29 @@ static struct kvmem_space *kvmem_range_space(struct kvmem_client *client,
 	if (flags || !kvmem_all_zero(reserved, rsize))
 		return ERR_PTR(-EINVAL);
 	space = kvmem_client_get(client, handle);
+	if (!space)
+		return ERR_PTR(-ENOENT);
+	if (kvmem_check_range(first, count, space->npages)) {
+		kvmem_space_put(space);
+		return ERR_PTR(-EINVAL);
+	}
+	return space;
+}
+
+/* The manager names any space by its id. */
+static struct kvmem_space *kvmem_id_space(struct kvmem_client *client, u32 id,
+					  u64 first, u64 count)
+{
+	unsigned long found = id;
+	struct kvmem_space *space;
+
+	if (!kvmem_is_manager(client))
+		return ERR_PTR(-EPERM);
+	space = kvmem_space_get_by_id(&found);
+	if (space && found != id) {
+		kvmem_space_put(space);
+		space = NULL;
+	}
 	if (!space)
 		return ERR_PTR(-ENOENT);
 	if (kvmem_check_range(first, count, space->npages)) {
@@ -221,9 +246,14 @@ static int kvmem_ioctl_migrate(struct kvmem_client *client, void *arg)
 		return ret;
 	if (!kvmem_tier_has_pool(args->tier))
 		return -ENODEV;
-	space = kvmem_range_space(client, args->handle, 0, args->reserved,
-				  sizeof(args->reserved), args->first,
-				  args->count);
+	if (args->flags & KVMEM_MIGRATE_BY_ID)
+		space = kvmem_id_space(client, args->handle, args->first,
+				       args->count);
+	else
+		space = kvmem_range_space(client, args->handle, 0,
+					  args->reserved,
+					  sizeof(args->reserved), args->first,
+					  args->count);
 	if (IS_ERR(space))
 		return PTR_ERR(space);
 	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
@@ -244,6 +274,31 @@ static int kvmem_ioctl_migrate(struct kvmem_client *client, void *arg)
 	kvmem_migrate_submit(space, m);
 	kvmem_space_put(space);
 	return 0;
+}
+
+static int kvmem_ioctl_manager(struct kvmem_client *client, void *arg)
+{
+	struct kvmem_manager *args = arg;
+
+	if (args->flags || args->pad ||
+	    !kvmem_all_zero(args->reserved, sizeof(args->reserved)))
+		return -EINVAL;
+	return kvmem_manager_acquire(client, kvmem_manager_gid);
+}
+
+static int kvmem_ioctl_list_spaces(struct kvmem_client *client, void *arg)
+{
+	return kvmem_manager_list(client, arg, true);
+}
+
+static int kvmem_ioctl_list_clients(struct kvmem_client *client, void *arg)
+{
+	return kvmem_manager_list(client, arg, false);
+}
+
+static int kvmem_ioctl_tenant_set(struct kvmem_client *client, void *arg)
+{
+	return kvmem_manager_tenant_set(client, arg);
 }
 
 static int kvmem_ioctl_query(struct kvmem_client *client, void *arg)
@@ -304,6 +359,9 @@ static_assert(sizeof(struct kvmem_range) == KVMEM_RANGE_SIZE_VER1);
 static_assert(sizeof(struct kvmem_query) == KVMEM_QUERY_SIZE_VER1);
 static_assert(sizeof(struct kvmem_migrate) == KVMEM_MIGRATE_SIZE_VER1);
 static_assert(sizeof(struct kvmem_space_set) == KVMEM_SPACE_SET_SIZE_VER1);
+static_assert(sizeof(struct kvmem_manager) == KVMEM_MANAGER_SIZE_VER1);
+static_assert(sizeof(struct kvmem_list) == KVMEM_LIST_SIZE_VER1);
+static_assert(sizeof(struct kvmem_tenant_set) == KVMEM_TENANT_SET_SIZE_VER1);
 static_assert(sizeof(struct kvmem_event) == 64);
 static_assert(KVMEM_SPACE_CREATE_SIZE_VER1 <= KVMEM_IOCTL_MAX_SIZE);
 
@@ -326,6 +384,14 @@ static const struct kvmem_ioctl_desc kvmem_ioctls[] = {
 		    kvmem_ioctl_migrate),
 	KVMEM_IOCTL(KVMEM_IOC_SPACE_SET, KVMEM_SPACE_SET_SIZE_VER1,
 		    kvmem_ioctl_space_set),
+	KVMEM_IOCTL(KVMEM_IOC_MANAGER, KVMEM_MANAGER_SIZE_VER1,
+		    kvmem_ioctl_manager),
+	KVMEM_IOCTL(KVMEM_IOC_LIST_SPACES, KVMEM_LIST_SIZE_VER1,
+		    kvmem_ioctl_list_spaces),
+	KVMEM_IOCTL(KVMEM_IOC_LIST_CLIENTS, KVMEM_LIST_SIZE_VER1,
+		    kvmem_ioctl_list_clients),
+	KVMEM_IOCTL(KVMEM_IOC_TENANT_SET, KVMEM_TENANT_SET_SIZE_VER1,
+		    kvmem_ioctl_tenant_set),
 };
 
 /**

@@ -50,6 +50,8 @@
  * @fa: which slots hold frames, which of those are free
  * @frames: first struct page of the frame in each slot, or NULL
  * @reserve: frames the admin wants the pool to own
+ * @low_watermark: the manager hears when free frames drop below this
+ * @low: below @low_watermark and reported; re-armed once back above
  *
  * A frame is 2^kvmem_frame_order physically contiguous pages, split into
  * order-0 pages so that each can be mapped on its own. The slot of a frame
@@ -65,6 +67,8 @@ struct kvmem_pool {
 	struct kvmem_fa fa;
 	struct page **frames;
 	u32 reserve;
+	u32 low_watermark;
+	bool low;
 };
 
 /**
@@ -97,6 +101,12 @@ struct kvmem_tenant {
  * @handles: handle -> struct kvmem_space, one reference each
  * @migrations: requests submitted and not yet ended; release waits for 0
  * @next_id: last migration id handed out
+ * @id: client id, for the manager's reports
+ * @pid: thread group id of the opener
+ * @nr_spaces: live spaces
+ * @frames: frames its spaces hold, per pool index
+ * @faults: page faults on its spaces
+ * @migrated: bytes of its spaces that migrations moved
  * @events: what read() returns
  */
 struct kvmem_client {
@@ -104,6 +114,12 @@ struct kvmem_client {
 	struct xarray handles;
 	atomic_t migrations;
 	atomic64_t next_id;
+	u32 id;
+	pid_t pid;
+	atomic_t nr_spaces;
+	atomic_long_t frames[KVMEM_MAX_POOLS];
+	atomic64_t faults;
+	atomic64_t migrated;
 	struct kvmem_events events;
 };
 
@@ -184,6 +200,7 @@ struct kvmem_space {
 
 /* main.c */
 extern bool kvmem_ready;
+extern int kvmem_manager_gid;
 extern unsigned int kvmem_frame_order;
 extern struct address_space *kvmem_mapping;
 extern atomic_t kvmem_nr_clients;
@@ -209,6 +226,18 @@ bool kvmem_tenant_below_quota(struct kvmem_tenant *t, u32 tier);
 struct page *kvmem_tenant_get_frame(struct kvmem_tenant *t, u32 tier);
 void kvmem_tenant_put_frame(struct kvmem_tenant *t, struct page *frame);
 void kvmem_tenant_moved(struct kvmem_tenant *t, u32 from, u32 to);
+void kvmem_tenant_set_quota(struct kvmem_tenant *t,
+			    const u64 quota[KVMEM_NR_TIERS]);
+
+/* manager.c */
+bool kvmem_is_manager(struct kvmem_client *client);
+void kvmem_manager_post(const struct kvmem_event *ev);
+int kvmem_manager_acquire(struct kvmem_client *client, int gid);
+void kvmem_manager_release(struct kvmem_client *client);
+int kvmem_manager_list(struct kvmem_client *client, struct kvmem_list *l,
+		       bool spaces);
+int kvmem_manager_tenant_set(struct kvmem_client *client,
+			     const struct kvmem_tenant_set *ts);
 
 /* pool.c */
 extern struct kvmem_pool *kvmem_pools[KVMEM_MAX_POOLS];
@@ -230,6 +259,7 @@ struct kvmem_pool *kvmem_frame_pool(struct page *frame);
 bool kvmem_tier_has_pool(u32 tier);
 bool kvmem_tier_has_free(u32 tier);
 void kvmem_pool_counts(struct kvmem_pool *pool, u32 *total, u32 *free);
+void kvmem_pool_set_low_watermark(struct kvmem_pool *pool, u32 frames);
 
 /* space.c */
 struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
@@ -256,18 +286,35 @@ void kvmem_migrate_submit(struct kvmem_space *space, struct kvmem_migration *m);
 /* client.c */
 void kvmem_client_migration_done(struct kvmem_client *client,
 				 const struct kvmem_event *ev);
+u32 kvmem_clients_report(u64 *cursor, u32 max, struct kvmem_client_info *out,
+			 u64 *pools);
 
 static inline u64 kvmem_space_offset(const struct kvmem_space *space)
 {
 	return (u64)space->id << KVMEM_SPACE_SHIFT;
 }
 
-/* Gives back a frame the space held, uncharging its tenant. */
+/* Takes a frame of @tier for @space, charged to its tenant and client. */
+static inline struct page *kvmem_space_get_frame(struct kvmem_space *space,
+						 u32 tier)
+{
+	struct page *frame = kvmem_tenant_get_frame(space->tenant, tier);
+
+	if (frame)
+		atomic_long_inc(&space->client->frames[kvmem_frame_pool(frame)->index]);
+	return frame;
+}
+
+/* Gives back a frame the space held, uncharging its tenant and client. */
 static inline void kvmem_space_put_frame(struct kvmem_space *space,
 					 struct page *frame)
 {
+	atomic_long_dec(&space->client->frames[kvmem_frame_pool(frame)->index]);
 	kvmem_tenant_put_frame(space->tenant, frame);
 }
+
+struct kvmem_space *kvmem_space_get_by_id(unsigned long *id);
+void kvmem_space_post(struct kvmem_space *space, u32 type);
 
 /* ioctl.c */
 long kvmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg);

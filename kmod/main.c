@@ -33,6 +33,11 @@ module_param(reserve_mib, uint, 0444);
 MODULE_PARM_DESC(reserve_mib,
 		 "MiB each node pool reserves at load (default 64); resize later through sysfs");
 
+int kvmem_manager_gid = -1;
+module_param_named(manager_gid, kvmem_manager_gid, int, 0444);
+MODULE_PARM_DESC(manager_gid,
+		 "Group whose members may become the manager, besides CAP_SYS_ADMIN (default -1: none)");
+
 static unsigned int tenants = 64;
 module_param(tenants, uint, 0444);
 MODULE_PARM_DESC(tenants,

@@ -199,6 +199,7 @@ static void kvmem_migrate_commit(struct kvmem_space *space,
 
 	kvmem_tenant_moved(space->tenant, kvmem_frame_pool(mv->src)->tier,
 			   m->tier);
+	atomic64_add(kvmem_page_size(), &space->client->migrated);
 	kvmem_frame_clean(mv->dst);
 	/* Replacing present entries allocates nothing: these cannot fail. */
 	xa_store(&space->pages, mv->index, mv->dst, GFP_KERNEL);
@@ -289,7 +290,7 @@ static int kvmem_migrate_prepare(struct kvmem_space *space,
 			continue;
 		}
 		/* Not zeroed: the copy overwrites it before anyone sees it. */
-		mv[i].dst = kvmem_tenant_get_frame(space->tenant, m->tier);
+		mv[i].dst = kvmem_space_get_frame(space, m->tier);
 		if (!mv[i].dst) {
 			kvmem_migrate_undo(space, mv, n);
 			return -ENOMEM;

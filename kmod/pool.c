@@ -90,6 +90,27 @@ void kvmem_frame_zero(struct page *frame)
 		clear_highpage(frame + i);
 }
 
+/* Tells the manager that a pool's free frames fell below its watermark. */
+static void kvmem_pool_report_low(struct kvmem_pool *pool, u32 free)
+{
+	struct kvmem_event ev = {
+		.type = KVMEM_EVENT_POOL_LOW,
+		.id = pool->index,
+		.cookie = READ_ONCE(pool->low_watermark),
+		.pages = free,
+	};
+
+	kvmem_manager_post(&ev);
+}
+
+/* Re-arms the low-watermark event once the pool has room again. */
+static void kvmem_pool_rearm(struct kvmem_pool *pool)
+{
+	lockdep_assert_held(&pool->lock);
+	if (pool->low && pool->fa.nr_free >= pool->low_watermark)
+		pool->low = false;
+}
+
 /* Makes room for one more slot. Called with pool->lock held. */
 static int kvmem_pool_make_room(struct kvmem_pool *pool)
 {
@@ -154,6 +175,7 @@ static int kvmem_pool_grow(struct kvmem_pool *pool)
 		slot = kvmem_fa_add(&pool->fa);
 		pool->frames[slot] = frame;
 		set_page_private(frame, slot);
+		kvmem_pool_rearm(pool);
 		mutex_unlock(&pool->lock);
 
 		kvmem_frame_wake();
@@ -216,6 +238,19 @@ int kvmem_pool_resize(struct kvmem_pool *pool, u32 target)
 }
 
 /**
+ * kvmem_pool_set_low_watermark() - set when the manager hears of a pool
+ * @pool: the pool
+ * @frames: free frames below which the pool counts as low; 0: never
+ */
+void kvmem_pool_set_low_watermark(struct kvmem_pool *pool, u32 frames)
+{
+	mutex_lock(&pool->lock);
+	WRITE_ONCE(pool->low_watermark, frames);
+	pool->low = false;
+	mutex_unlock(&pool->lock);
+}
+
+/**
  * kvmem_frame_dirty() - whether a frame may differ from its clean copy
  * @frame: first page of a frame whose mappings have just been zapped
  *
@@ -262,13 +297,22 @@ void kvmem_frame_clean(struct page *frame)
 struct page *kvmem_pool_get_frame(struct kvmem_pool *pool, bool zero)
 {
 	struct page *frame = NULL;
+	bool report = false;
+	u32 free;
 	int64_t slot;
 
 	mutex_lock(&pool->lock);
 	slot = kvmem_fa_alloc(&pool->fa);
 	if (slot >= 0)
 		frame = pool->frames[slot];
+	free = pool->fa.nr_free;
+	if (free < pool->low_watermark && !pool->low) {
+		pool->low = true;
+		report = true;
+	}
 	mutex_unlock(&pool->lock);
+	if (report)
+		kvmem_pool_report_low(pool, free);
 
 	if (frame) {
 		kvmem_frame_clean(frame);
@@ -314,6 +358,7 @@ void kvmem_pool_put_frame(struct page *frame)
 		pool->frames[slot] = NULL;
 	} else {
 		WARN_ON_ONCE(kvmem_fa_free(&pool->fa, slot));
+		kvmem_pool_rearm(pool);
 	}
 	mutex_unlock(&pool->lock);
 

@@ -90,7 +90,54 @@ struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
 		return ERR_PTR(ret == -EBUSY ? -ENOSPC : ret);
 	}
 	atomic_inc(&kvmem_nr_spaces);
+	atomic_inc(&client->nr_spaces);
 	return space;
+}
+
+/**
+ * kvmem_space_get_by_id() - the live space with the smallest id >= *@id
+ * @id: in: where to start; out: the id found
+ *
+ * Return: the space with a new reference, or NULL if there is none.
+ */
+struct kvmem_space *kvmem_space_get_by_id(unsigned long *id)
+{
+	struct kvmem_space *space;
+
+	xa_lock(&kvmem_space_ids);
+	for (;;) {
+		space = xa_find(&kvmem_space_ids, id, KVMEM_MAX_SPACE_ID,
+				XA_PRESENT);
+		if (!space || (!READ_ONCE(space->dead) &&
+			       kref_get_unless_zero(&space->ref)))
+			break;
+		(*id)++;
+	}
+	xa_unlock(&kvmem_space_ids);
+	return space;
+}
+
+/**
+ * kvmem_space_post() - tell the manager about a space
+ * @space: the space
+ * @type: KVMEM_EVENT_SPACE_CREATED, _SPACE_DESTROYED or _FAULT_WAIT
+ *
+ * The event's id is the space's id, its handle the owner's client id, its
+ * cookie the tenant and its pages the space's size; a FAULT_WAIT event
+ * carries the tier waited for in its status.
+ */
+void kvmem_space_post(struct kvmem_space *space, u32 type)
+{
+	struct kvmem_event ev = {
+		.type = type,
+		.status = type == KVMEM_EVENT_FAULT_WAIT ? space->tier : 0,
+		.id = space->id,
+		.cookie = space->tenant->id,
+		.handle = space->client->id,
+		.pages = space->npages,
+	};
+
+	kvmem_manager_post(&ev);
 }
 
 /*
@@ -131,7 +178,7 @@ static int kvmem_space_back(struct kvmem_space *space, u64 index, bool fault,
 	lockdep_assert_held(&space->lock);
 	for (;;) {
 		for (i = 0; i < n; i++) {
-			*frame = kvmem_tenant_get_frame(space->tenant, order[i]);
+			*frame = kvmem_space_get_frame(space, order[i]);
 			if (*frame) {
 				kvmem_frame_zero(*frame);
 				goto store;
@@ -143,6 +190,7 @@ static int kvmem_space_back(struct kvmem_space *space, u64 index, bool fault,
 		if (left <= 0)
 			return -ETIMEDOUT;
 
+		kvmem_space_post(space, KVMEM_EVENT_FAULT_WAIT);
 		mutex_unlock(&space->lock);
 		if (fault)
 			left = wait_event_killable_timeout(kvmem_frame_wait,
@@ -258,6 +306,8 @@ void kvmem_space_kill(struct kvmem_space *space)
 		WRITE_ONCE(space->dead, true);
 		kvmem_space_drop(space, 0, space->npages);
 		atomic_dec(&kvmem_nr_spaces);
+		atomic_dec(&space->client->nr_spaces);
+		kvmem_space_post(space, KVMEM_EVENT_SPACE_DESTROYED);
 	}
 	mutex_unlock(&space->lock);
 	/* End the waits of this space's faults and populates. */
@@ -456,6 +506,7 @@ static vm_fault_t kvmem_vm_fault(struct vm_fault *vmf)
 	int err;
 
 	atomic64_inc(&space->tenant->faults);
+	atomic64_inc(&space->client->faults);
 	/* A dying task need not wait: NOPAGE returns, the signal kills it. */
 	if (mutex_lock_killable(&space->lock))
 		return VM_FAULT_NOPAGE;

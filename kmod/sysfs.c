@@ -139,6 +139,27 @@ static ssize_t reserve_store(struct kobject *kobj, struct kobj_attribute *attr,
 }
 static struct kobj_attribute reserve_attr = __ATTR_RW(reserve);
 
+static ssize_t low_watermark_show(struct kobject *kobj,
+				  struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(to_pool(kobj)->low_watermark));
+}
+
+static ssize_t low_watermark_store(struct kobject *kobj,
+				   struct kobj_attribute *attr,
+				   const char *buf, size_t count)
+{
+	u32 frames;
+	int ret;
+
+	ret = kstrtou32(buf, 0, &frames);
+	if (ret)
+		return ret;
+	kvmem_pool_set_low_watermark(to_pool(kobj), frames);
+	return count;
+}
+static struct kobj_attribute low_watermark_attr = __ATTR_RW(low_watermark);
+
 static struct attribute *kvmem_pool_attrs[] = {
 	&node_attr.attr,
 	&tier_attr.attr,
@@ -147,6 +168,7 @@ static struct attribute *kvmem_pool_attrs[] = {
 	&frames_free_attr.attr,
 	&frames_used_attr.attr,
 	&reserve_attr.attr,
+	&low_watermark_attr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(kvmem_pool);

@@ -109,6 +109,24 @@ void kvmem_tenant_moved(struct kvmem_tenant *t, u32 from, u32 to)
 	atomic64_add(kvmem_page_size(), &t->migrated_in[to]);
 }
 
+/**
+ * kvmem_tenant_set_quota() - set a tenant's quota of every tier
+ * @t: the tenant
+ * @quota: frames per tier, U64_MAX for no limit
+ */
+void kvmem_tenant_set_quota(struct kvmem_tenant *t,
+			    const u64 quota[KVMEM_NR_TIERS])
+{
+	u32 tier;
+
+	mutex_lock(&t->lock);
+	for (tier = 0; tier < KVMEM_NR_TIERS; tier++)
+		WRITE_ONCE(t->quota[tier], quota[tier]);
+	mutex_unlock(&t->lock);
+	/* A raised quota may let a waiter go on. */
+	wake_up_all(&kvmem_frame_wait);
+}
+
 /* ---- sysfs: tenants/<id>/ ------------------------------------------- */
 
 struct kvmem_tenant_attr {

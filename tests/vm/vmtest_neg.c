@@ -19,9 +19,8 @@
  * ioctl expecting errno `exp`. When exp != 0 also check that the module
  * state did not change. Returns the errno got.
  */
-__attribute__((format(printf, 5, 6)))
-static int neg_ioctl(int fd, unsigned long cmd, void *arg, int exp,
-		     const char *fmt, ...)
+int neg_ioctl(int fd, unsigned long cmd, void *arg, int exp,
+	      const char *fmt, ...)
 {
 	struct kv_snap a;
 	char what[256], w2[300];
@@ -230,8 +229,8 @@ void test_neg_common(void)
 		return;
 
 	/* Commands that are not kvmem's. */
-	neg_ioctl(x.fd, _IOWR(KVMEM_IOC_MAGIC, 0x09, struct kvmem_query), buf,
-		  ENOTTY, "unknown number 0x09 (size of kvmem_query)");
+	neg_ioctl(x.fd, _IOWR(KVMEM_IOC_MAGIC, 0x0d, struct kvmem_query), buf,
+		  ENOTTY, "unknown number 0x0d (size of kvmem_query)");
 	memset(buf, 0, sizeof(buf));
 	neg_ioctl(x.fd, _IOC(_IOC_READ | _IOC_WRITE, KVMEM_IOC_MAGIC, 0xff, 64),
 		  buf, ENOTTY, "unknown number 0xff");

@@ -28,6 +28,7 @@
 #define KVMEM_FEATURE_MIGRATE		(1ULL << 1)	/* KVMEM_IOC_MIGRATE */
 #define KVMEM_FEATURE_EVENTS		(1ULL << 2)	/* read() and poll() */
 #define KVMEM_FEATURE_TENANTS		(1ULL << 3)	/* tenants, quotas, SPACE_SET */
+#define KVMEM_FEATURE_MANAGER		(1ULL << 4)	/* the manager role */
 
 /* Memory tiers, fastest first. The fallback order follows this order. */
 #define KVMEM_TIER_HBM		0
@@ -243,7 +244,8 @@ struct kvmem_space_set {
 
 /* kvmem_migrate.flags */
 #define KVMEM_MIGRATE_KEEP_COPY	(1U << 0)	/* keep the source as a clean copy */
-#define KVMEM_MIGRATE_FLAGS	KVMEM_MIGRATE_KEEP_COPY
+#define KVMEM_MIGRATE_BY_ID	(1U << 1)	/* manager: handle is a space id */
+#define KVMEM_MIGRATE_FLAGS	(KVMEM_MIGRATE_KEEP_COPY | KVMEM_MIGRATE_BY_ID)
 
 /**
  * struct kvmem_migrate - KVMEM_IOC_MIGRATE input and output
@@ -273,9 +275,14 @@ struct kvmem_migrate {
 	__u64 reserved[4];
 };
 
-/* kvmem_event.type */
-#define KVMEM_EVENT_MIGRATE	1	/* a migration of this file ended */
-#define KVMEM_EVENT_OVERFLOW	2	/* events were lost: see @pages */
+/* kvmem_event.type; the manager's events are described in ioctl.md */
+#define KVMEM_EVENT_MIGRATE		1	/* a migration of this file ended */
+#define KVMEM_EVENT_OVERFLOW		2	/* events were lost: see @pages */
+#define KVMEM_EVENT_SPACE_CREATED	3	/* manager: a space was created */
+#define KVMEM_EVENT_SPACE_DESTROYED	4	/* manager: a space was destroyed */
+#define KVMEM_EVENT_CLIENT_EXIT		5	/* manager: a client went away */
+#define KVMEM_EVENT_POOL_LOW		6	/* manager: pool below low_watermark */
+#define KVMEM_EVENT_FAULT_WAIT		7	/* manager: a fault waits for room */
 
 /**
  * struct kvmem_event - what read() on /dev/kvmem returns, 64 bytes each
@@ -307,7 +314,130 @@ struct kvmem_event {
 	__u64 bytes_reused;
 };
 
+/**
+ * struct kvmem_manager - KVMEM_IOC_MANAGER input
+ * @flags: zero
+ * @pad: zero
+ * @reserved: zero
+ *
+ * Makes this file the manager: the one privileged client (CAP_SYS_ADMIN,
+ * or the group of module parameter manager_gid) that sees every space and
+ * client, migrates any space, sets tenants' quotas and weights, and gets
+ * the manager events. The role ends when the file is released.
+ */
+struct kvmem_manager {
+	__u32 flags;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
+/**
+ * struct kvmem_space_info - one space in a KVMEM_IOC_LIST_SPACES report
+ * @id: the space's id (its mmap_offset >> KVMEM_SPACE_SHIFT)
+ * @client: id of the owning client
+ * @tenant: its tenant
+ * @priority: its priority
+ * @tokens: tokens written, as its owner last reported
+ * @npages: pages in the space
+ * @tier: preferred tier
+ * @policy: exhaustion policy
+ * @resident: pages backed by a frame
+ * @copies: clean copies held
+ * @reserved: zero
+ */
+struct kvmem_space_info {
+	__u32 id;
+	__u32 client;
+	__u32 tenant;
+	__s32 priority;
+	__u64 tokens;
+	__u64 npages;
+	__u32 tier;
+	__u32 policy;
+	__u64 resident;
+	__u64 copies;
+	__u64 reserved[2];
+};
+
+/**
+ * struct kvmem_client_info - one client in a KVMEM_IOC_LIST_CLIENTS report
+ * @id: the client's id
+ * @pid: thread group id of the process that opened the file
+ * @spaces: its live spaces
+ * @flags: KVMEM_CLIENT_MANAGER if it is the manager
+ * @frames: frames its spaces hold, clean copies included
+ * @faults: page faults on its spaces
+ * @migrated: bytes its migrations moved
+ * @reserved: zero
+ */
+struct kvmem_client_info {
+	__u32 id;
+	__u32 pid;
+	__u32 spaces;
+	__u32 flags;
+	__u64 frames;
+	__u64 faults;
+	__u64 migrated;
+	__u64 reserved[2];
+};
+
+#define KVMEM_CLIENT_MANAGER	(1U << 0)
+
+/**
+ * struct kvmem_list - KVMEM_IOC_LIST_SPACES and KVMEM_IOC_LIST_CLIENTS
+ * @cursor: in: smallest id to report; out: where the next call starts,
+ *	or 0 when everything was reported
+ * @max: in: entries the arrays hold, 1 .. KVMEM_LIST_MAX
+ * @count: out: entries written
+ * @entries: in: user pointer to @max struct kvmem_space_info or
+ *	struct kvmem_client_info
+ * @pools: in: 0, or a user pointer to per-pool counts: for LIST_SPACES
+ *	@max * 2 * npools __u64 (entry i's pages per pool at [2 * i * npools],
+ *	then its clean copies per pool); for LIST_CLIENTS @max * npools __u64
+ *	(entry i's frames per pool at [i * npools])
+ * @flags: in: zero
+ * @pad: in: zero
+ * @reserved: in: zero
+ */
+struct kvmem_list {
+	__u64 cursor;
+	__u32 max;
+	__u32 count;
+	__u64 entries;
+	__u64 pools;
+	__u32 flags;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
+#define KVMEM_LIST_MAX		1024
+
+/* kvmem_tenant_set.flags */
+#define KVMEM_TENANT_SET_WEIGHT	(1U << 0)
+#define KVMEM_TENANT_SET_QUOTA	(1U << 1)
+
+/**
+ * struct kvmem_tenant_set - KVMEM_IOC_TENANT_SET input (manager only)
+ * @tenant: the tenant
+ * @flags: KVMEM_TENANT_SET_* bits naming what to set; at least one
+ * @weight: with KVMEM_TENANT_SET_WEIGHT: 1 .. 10000
+ * @pad: zero
+ * @quota: with KVMEM_TENANT_SET_QUOTA: frames per tier, ~0ULL for none
+ * @reserved: zero
+ */
+struct kvmem_tenant_set {
+	__u32 tenant;
+	__u32 flags;
+	__u32 weight;
+	__u32 pad;
+	__u64 quota[KVMEM_NR_TIERS];
+	__u64 reserved[2];
+};
+
 #define KVMEM_MIGRATE_SIZE_VER1		80
+#define KVMEM_MANAGER_SIZE_VER1		24
+#define KVMEM_LIST_SIZE_VER1		56
+#define KVMEM_TENANT_SET_SIZE_VER1	56
 #define KVMEM_SPACE_SET_SIZE_VER1	40
 
 #define KVMEM_IOC_MAGIC		0xC7
@@ -321,5 +451,9 @@ struct kvmem_event {
 #define KVMEM_IOC_QUERY		_IOWR(KVMEM_IOC_MAGIC, 0x06, struct kvmem_query)
 #define KVMEM_IOC_MIGRATE	_IOWR(KVMEM_IOC_MAGIC, 0x07, struct kvmem_migrate)
 #define KVMEM_IOC_SPACE_SET	_IOW(KVMEM_IOC_MAGIC, 0x08, struct kvmem_space_set)
+#define KVMEM_IOC_MANAGER	_IOW(KVMEM_IOC_MAGIC, 0x09, struct kvmem_manager)
+#define KVMEM_IOC_LIST_SPACES	_IOWR(KVMEM_IOC_MAGIC, 0x0a, struct kvmem_list)
+#define KVMEM_IOC_LIST_CLIENTS	_IOWR(KVMEM_IOC_MAGIC, 0x0b, struct kvmem_list)
+#define KVMEM_IOC_TENANT_SET	_IOW(KVMEM_IOC_MAGIC, 0x0c, struct kvmem_tenant_set)
 
 #endif /* _UAPI_LINUX_KVMEM_H */

@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The manager: one privileged client at a time (the scheduling daemon)
+ * that sees the metadata and residency of every space and client, never
+ * their contents; migrates any space; sets tenants' quotas and weights;
+ * and receives the manager events (spaces created and destroyed, clients
+ * gone, pools low, faults waiting for room).
+ *
+ * The role is held by a file and ends when the file is released; its
+ * migrations complete or roll back first, like any client's.
+ */
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "client.h"
+#include "kvmem.h"
+#include "validate.h"
+
+static DEFINE_SPINLOCK(kvmem_manager_lock);
+static struct kvmem_client *kvmem_manager;
+
+/**
+ * kvmem_is_manager() - whether a client holds the manager role
+ * @client: the client
+ *
+ * Return: true if @client is the manager.
+ */
+bool kvmem_is_manager(struct kvmem_client *client)
+{
+	return READ_ONCE(kvmem_manager) == client;
+}
+
+/**
+ * kvmem_manager_post() - give the manager an event, if there is one
+ * @ev: the event
+ *
+ * May be called from any context that can take a spinlock.
+ */
+void kvmem_manager_post(const struct kvmem_event *ev)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&kvmem_manager_lock, flags);
+	if (kvmem_manager)
+		kvmem_events_post(&kvmem_manager->events, ev);
+	spin_unlock_irqrestore(&kvmem_manager_lock, flags);
+}
+
+/**
+ * kvmem_manager_acquire() - make a client the manager
+ * @client: the client
+ * @gid: group whose members may become manager, or -1
+ *
+ * Return: 0 (also if @client already is), -EPERM without CAP_SYS_ADMIN or
+ * membership of @gid, -EBUSY if another file is the manager.
+ */
+int kvmem_manager_acquire(struct kvmem_client *client, int gid)
+{
+	bool allowed = capable(CAP_SYS_ADMIN);
+	int ret = 0;
+
+	if (!allowed && gid >= 0) {
+		kgid_t kgid = make_kgid(current_user_ns(), gid);
+
+		allowed = gid_valid(kgid) && in_group_p(kgid);
+	}
+	if (!allowed)
+		return -EPERM;
+	spin_lock_irq(&kvmem_manager_lock);
+	if (!kvmem_manager)
+		WRITE_ONCE(kvmem_manager, client);
+	else if (kvmem_manager != client)
+		ret = -EBUSY;
+	spin_unlock_irq(&kvmem_manager_lock);
+	return ret;
+}
+
+/**
+ * kvmem_manager_release() - end a client's manager role, if it has it
+ * @client: a client being released
+ */
+void kvmem_manager_release(struct kvmem_client *client)
+{
+	spin_lock_irq(&kvmem_manager_lock);
+	if (kvmem_manager == client)
+		WRITE_ONCE(kvmem_manager, NULL);
+	spin_unlock_irq(&kvmem_manager_lock);
+}
+
+/* Fills one space's report; returns false if it is dead. */
+static bool kvmem_space_report(struct kvmem_space *space,
+			       struct kvmem_space_info *info, u64 *pools)
+{
+	struct page *frame;
+	unsigned long index;
+
+	mutex_lock(&space->lock);
+	if (space->dead) {
+		mutex_unlock(&space->lock);
+		return false;
+	}
+	memset(info, 0, sizeof(*info));
+	info->id = space->id;
+	info->client = space->client->id;
+	info->tenant = space->tenant->id;
+	info->priority = READ_ONCE(space->priority);
+	info->tokens = READ_ONCE(space->tokens);
+	info->npages = space->npages;
+	info->tier = space->tier;
+	info->policy = space->policy;
+	info->resident = space->nr_resident;
+	xa_for_each(&space->pages, index, frame) {
+		if (pools)
+			pools[kvmem_frame_pool(frame)->index]++;
+	}
+	xa_for_each(&space->copies, index, frame) {
+		info->copies++;
+		if (pools)
+			pools[kvmem_nr_pools + kvmem_frame_pool(frame)->index]++;
+	}
+	mutex_unlock(&space->lock);
+	return true;
+}
+
+/* Collects up to @max live spaces from id *@cursor on. */
+static u32 kvmem_list_spaces(u64 *cursor, u32 max,
+			     struct kvmem_space_info *out, u64 *pools)
+{
+	unsigned long id = *cursor;
+	u32 n = 0;
+
+	while (n < max) {
+		struct kvmem_space *space;
+
+		space = kvmem_space_get_by_id(&id);
+		if (!space) {
+			*cursor = 0;
+			return n;
+		}
+		if (kvmem_space_report(space, &out[n],
+				       pools ? pools + 2 * n * kvmem_nr_pools :
+				       NULL))
+			n++;
+		kvmem_space_put(space);
+		id++;
+		*cursor = id;
+	}
+	return n;
+}
+
+/* The reports are built in kernel memory, then copied with no lock held. */
+static int kvmem_list(struct kvmem_list *l, bool spaces)
+{
+	size_t esize = spaces ? sizeof(struct kvmem_space_info) :
+				sizeof(struct kvmem_client_info);
+	size_t per = spaces ? 2 * kvmem_nr_pools : kvmem_nr_pools;
+	u64 *pools = NULL;
+	void *out;
+	int ret = 0;
+
+	if (l->flags || l->pad || !kvmem_all_zero(l->reserved, sizeof(l->reserved)))
+		return -EINVAL;
+	if (!l->max || l->max > KVMEM_LIST_MAX || !l->entries)
+		return -EINVAL;
+	out = kvcalloc(l->max, esize, GFP_KERNEL);
+	if (l->pools)
+		pools = kvcalloc(l->max * per, sizeof(*pools), GFP_KERNEL);
+	if (!out || (l->pools && !pools)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (spaces)
+		l->count = kvmem_list_spaces(&l->cursor, l->max, out, pools);
+	else
+		l->count = kvmem_clients_report(&l->cursor, l->max, out, pools);
+	if (copy_to_user(u64_to_user_ptr(l->entries), out, l->count * esize) ||
+	    (pools && copy_to_user(u64_to_user_ptr(l->pools), pools,
+				   l->count * per * sizeof(*pools))))
+		ret = -EFAULT;
+out:
+	kvfree(pools);
+	kvfree(out);
+	return ret;
+}
+
+/**
+ * kvmem_manager_list() - KVMEM_IOC_LIST_SPACES and KVMEM_IOC_LIST_CLIENTS
+ * @client: the caller
+ * @l: the request
+ * @spaces: list spaces, else clients
+ *
+ * Return: 0, -EPERM if @client is not the manager, -EINVAL, -ENOMEM or
+ * -EFAULT.
+ */
+int kvmem_manager_list(struct kvmem_client *client, struct kvmem_list *l,
+		       bool spaces)
+{
+	if (!kvmem_is_manager(client))
+		return -EPERM;
+	return kvmem_list(l, spaces);
+}
+
+/**
+ * kvmem_manager_tenant_set() - KVMEM_IOC_TENANT_SET
+ * @client: the caller
+ * @ts: the request
+ *
+ * Return: 0, -EPERM if @client is not the manager, or -EINVAL.
+ */
+int kvmem_manager_tenant_set(struct kvmem_client *client,
+			     const struct kvmem_tenant_set *ts)
+{
+	const u32 known = KVMEM_TENANT_SET_WEIGHT | KVMEM_TENANT_SET_QUOTA;
+
+	if (!kvmem_is_manager(client))
+		return -EPERM;
+	if (!ts->flags || (ts->flags & ~known) || ts->pad ||
+	    !kvmem_all_zero(ts->reserved, sizeof(ts->reserved)) ||
+	    ts->tenant >= kvmem_nr_tenants)
+		return -EINVAL;
+	if ((ts->flags & KVMEM_TENANT_SET_WEIGHT) &&
+	    (!ts->weight || ts->weight > KVMEM_WEIGHT_MAX))
+		return -EINVAL;
+	if (ts->flags & KVMEM_TENANT_SET_WEIGHT)
+		WRITE_ONCE(kvmem_tenants[ts->tenant]->weight, ts->weight);
+	if (ts->flags & KVMEM_TENANT_SET_QUOTA)
+		kvmem_tenant_set_quota(kvmem_tenants[ts->tenant], ts->quota);
+	return 0;
+}
