@@ -4,6 +4,8 @@
  * through a table of handles that only its own file can use.
  */
 #include <linux/fs.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 
 #include "client.h"
@@ -28,9 +30,10 @@ static int kvmem_open(struct inode *inode, struct file *file)
 	atomic_set(&client->migrations, 0);
 	atomic64_set(&client->next_id, 0);
 	kvmem_events_init(&client->events);
-	client->pid = task_tgid_vnr(current);
+	client->pid = get_pid(task_tgid(current));
 	if (xa_alloc_cyclic(&kvmem_clients, &client->id, client, xa_limit_31b,
 			    &kvmem_next_client, GFP_KERNEL_ACCOUNT) < 0) {
+		put_pid(client->pid);
 		kvfree(client);
 		return -ENOMEM;
 	}
@@ -48,11 +51,6 @@ static int kvmem_open(struct inode *inode, struct file *file)
 static int kvmem_release(struct inode *inode, struct file *file)
 {
 	struct kvmem_client *client = file->private_data;
-	struct kvmem_event ev = {
-		.type = KVMEM_EVENT_CLIENT_EXIT,
-		.id = client->id,
-		.cookie = client->pid,
-	};
 	struct kvmem_space *space;
 	unsigned long handle;
 
@@ -73,7 +71,8 @@ static int kvmem_release(struct inode *inode, struct file *file)
 	spin_unlock_irq(&client->events.lock);
 	/* Reports read clients under this xarray's lock: then it is gone. */
 	xa_erase(&kvmem_clients, client->id);
-	kvmem_manager_post(&ev);
+	kvmem_manager_client_exit(client);
+	put_pid(client->pid);
 	xa_destroy(&client->handles);
 	mutex_destroy(&client->events.read_lock);
 	mutex_destroy(&client->lock);
@@ -109,7 +108,7 @@ u32 kvmem_clients_report(u64 *cursor, u32 max, struct kvmem_client_info *out,
 			break;
 		memset(info, 0, sizeof(*info));
 		info->id = client->id;
-		info->pid = client->pid;
+		info->pid = pid_vnr(client->pid);
 		info->spaces = atomic_read(&client->nr_spaces);
 		info->flags = kvmem_is_manager(client) ? KVMEM_CLIENT_MANAGER : 0;
 		for (p = 0; p < kvmem_nr_pools; p++) {

@@ -108,7 +108,6 @@ static int kvmem_ioctl_space_create(struct kvmem_client *client, void *arg)
 		return ret == -EBUSY ? -ENOSPC : ret;
 	}
 	args->handle = handle;
-	kvmem_space_post(space, KVMEM_EVENT_SPACE_CREATED);
 	return 0;
 }
 

@@ -102,7 +102,7 @@ struct kvmem_tenant {
  * @migrations: requests submitted and not yet ended; release waits for 0
  * @next_id: last migration id handed out
  * @id: client id, for the manager's reports
- * @pid: thread group id of the opener
+ * @pid: thread group of the opener, reported in the reader's namespace
  * @nr_spaces: live spaces
  * @frames: frames its spaces hold, per pool index
  * @faults: page faults on its spaces
@@ -115,7 +115,7 @@ struct kvmem_client {
 	atomic_t migrations;
 	atomic64_t next_id;
 	u32 id;
-	pid_t pid;
+	struct pid *pid;
 	atomic_t nr_spaces;
 	atomic_long_t frames[KVMEM_MAX_POOLS];
 	atomic64_t faults;
@@ -234,6 +234,7 @@ bool kvmem_is_manager(struct kvmem_client *client);
 void kvmem_manager_post(const struct kvmem_event *ev);
 int kvmem_manager_acquire(struct kvmem_client *client, int gid);
 void kvmem_manager_release(struct kvmem_client *client);
+void kvmem_manager_client_exit(struct kvmem_client *client);
 int kvmem_manager_list(struct kvmem_client *client, struct kvmem_list *l,
 		       bool spaces);
 int kvmem_manager_tenant_set(struct kvmem_client *client,

@@ -11,6 +11,7 @@
  */
 #include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/pid_namespace.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -20,6 +21,8 @@
 
 static DEFINE_SPINLOCK(kvmem_manager_lock);
 static struct kvmem_client *kvmem_manager;
+/* The manager's pid namespace: pids in its events are in it. */
+static struct pid_namespace *kvmem_manager_ns;
 
 /**
  * kvmem_is_manager() - whether a client holds the manager role
@@ -59,6 +62,7 @@ void kvmem_manager_post(const struct kvmem_event *ev)
 int kvmem_manager_acquire(struct kvmem_client *client, int gid)
 {
 	bool allowed = capable(CAP_SYS_ADMIN);
+	struct pid_namespace *ns;
 	int ret = 0;
 
 	if (!allowed && gid >= 0) {
@@ -68,12 +72,16 @@ int kvmem_manager_acquire(struct kvmem_client *client, int gid)
 	}
 	if (!allowed)
 		return -EPERM;
+	ns = get_pid_ns(task_active_pid_ns(current));
 	spin_lock_irq(&kvmem_manager_lock);
-	if (!kvmem_manager)
+	if (!kvmem_manager) {
 		WRITE_ONCE(kvmem_manager, client);
-	else if (kvmem_manager != client)
+		swap(kvmem_manager_ns, ns);
+	} else if (kvmem_manager != client) {
 		ret = -EBUSY;
+	}
 	spin_unlock_irq(&kvmem_manager_lock);
+	put_pid_ns(ns);
 	return ret;
 }
 
@@ -83,10 +91,39 @@ int kvmem_manager_acquire(struct kvmem_client *client, int gid)
  */
 void kvmem_manager_release(struct kvmem_client *client)
 {
+	struct pid_namespace *ns = NULL;
+
 	spin_lock_irq(&kvmem_manager_lock);
-	if (kvmem_manager == client)
+	if (kvmem_manager == client) {
 		WRITE_ONCE(kvmem_manager, NULL);
+		swap(kvmem_manager_ns, ns);
+	}
 	spin_unlock_irq(&kvmem_manager_lock);
+	if (ns)
+		put_pid_ns(ns);
+}
+
+/**
+ * kvmem_manager_client_exit() - tell the manager a client is gone
+ * @client: the client being released
+ *
+ * The event's cookie is the client's pid as the manager sees it (0 if
+ * the client's process is not visible in the manager's pid namespace).
+ */
+void kvmem_manager_client_exit(struct kvmem_client *client)
+{
+	struct kvmem_event ev = {
+		.type = KVMEM_EVENT_CLIENT_EXIT,
+		.id = client->id,
+	};
+	unsigned long flags;
+
+	spin_lock_irqsave(&kvmem_manager_lock, flags);
+	if (kvmem_manager) {
+		ev.cookie = pid_nr_ns(client->pid, kvmem_manager_ns);
+		kvmem_events_post(&kvmem_manager->events, &ev);
+	}
+	spin_unlock_irqrestore(&kvmem_manager_lock, flags);
 }
 
 /* Fills one space's report; returns false if it is dead. */
@@ -128,12 +165,11 @@ static bool kvmem_space_report(struct kvmem_space *space,
 static u32 kvmem_list_spaces(u64 *cursor, u32 max,
 			     struct kvmem_space_info *out, u64 *pools)
 {
+	struct kvmem_space *space;
 	unsigned long id = *cursor;
 	u32 n = 0;
 
 	while (n < max) {
-		struct kvmem_space *space;
-
 		space = kvmem_space_get_by_id(&id);
 		if (!space) {
 			*cursor = 0;
@@ -145,7 +181,13 @@ static u32 kvmem_list_spaces(u64 *cursor, u32 max,
 			n++;
 		kvmem_space_put(space);
 		id++;
+	}
+	/* Full: say where to go on, or 0 if nothing is left there. */
+	*cursor = 0;
+	space = kvmem_space_get_by_id(&id);
+	if (space) {
 		*cursor = id;
+		kvmem_space_put(space);
 	}
 	return n;
 }

@@ -91,6 +91,8 @@ struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
 	}
 	atomic_inc(&kvmem_nr_spaces);
 	atomic_inc(&client->nr_spaces);
+	/* Paired with SPACE_DESTROYED in kvmem_space_kill(), on every path. */
+	kvmem_space_post(space, KVMEM_EVENT_SPACE_CREATED);
 	return space;
 }
 

@@ -362,12 +362,13 @@ struct kvmem_space_info {
 /**
  * struct kvmem_client_info - one client in a KVMEM_IOC_LIST_CLIENTS report
  * @id: the client's id
- * @pid: thread group id of the process that opened the file
+ * @pid: thread group id of the process that opened the file, in the
+ *	caller's pid namespace (0 if not visible there)
  * @spaces: its live spaces
  * @flags: KVMEM_CLIENT_MANAGER if it is the manager
  * @frames: frames its spaces hold, clean copies included
  * @faults: page faults on its spaces
- * @migrated: bytes its migrations moved
+ * @migrated: bytes of its spaces that migrations moved, whoever asked
  * @reserved: zero
  */
 struct kvmem_client_info {
@@ -386,7 +387,7 @@ struct kvmem_client_info {
 /**
  * struct kvmem_list - KVMEM_IOC_LIST_SPACES and KVMEM_IOC_LIST_CLIENTS
  * @cursor: in: smallest id to report; out: where the next call starts,
- *	or 0 when everything was reported
+ *	or 0 when everything from @cursor on was reported
  * @max: in: entries the arrays hold, 1 .. KVMEM_LIST_MAX
  * @count: out: entries written
  * @entries: in: user pointer to @max struct kvmem_space_info or
