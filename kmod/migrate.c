@@ -60,7 +60,7 @@ struct kvmem_move {
 
 /**
  * struct kvmem_migrate_result - what a request achieved
- * @pages: pages of the range that ended in the target tier
+ * @pages: pages of the range in the target tier when the request ended
  * @copied: bytes copied
  * @reused: bytes not copied thanks to a clean copy
  * @busy: pages left in place because someone else holds them
@@ -243,10 +243,8 @@ static int kvmem_migrate_prepare(struct kvmem_space *space,
 		if (n == KVMEM_MIGRATE_BATCH)
 			break;
 		*next = index + 1;
-		if (kvmem_frame_in_tier(frame, m->tier)) {
-			res->pages++;
+		if (kvmem_frame_in_tier(frame, m->tier))
 			continue;
-		}
 		mv[n].index = index;
 		mv[n].src = frame;
 		mv[n].dst = NULL;
@@ -299,6 +297,22 @@ static int kvmem_migrate_prepare(struct kvmem_space *space,
 	return n;
 }
 
+/* Pages of the request's range in its target tier now. */
+static u64 kvmem_migrate_count(struct kvmem_space *space,
+			       const struct kvmem_migration *m)
+{
+	unsigned long index;
+	struct page *frame;
+	u64 n = 0;
+
+	mutex_lock(&space->lock);
+	xa_for_each_range(&space->pages, index, frame, m->first,
+			  m->first + m->count - 1)
+		n += kvmem_frame_in_tier(frame, m->tier);
+	mutex_unlock(&space->lock);
+	return n;
+}
+
 /* Runs one request; returns 0 or why it stopped early. */
 static int kvmem_migrate_run(struct kvmem_space *space,
 			     const struct kvmem_migration *m,
@@ -334,7 +348,6 @@ static int kvmem_migrate_run(struct kvmem_space *space,
 					res->copied += kvmem_page_size();
 				kvmem_migrate_commit(space, m, &mv[i]);
 			}
-			res->pages += n;
 		}
 		mutex_unlock(&space->lock);
 		wake_up_all(&space->wait);
@@ -386,6 +399,7 @@ static void kvmem_migrate_work(struct work_struct *work)
 			break;
 		if (mv)
 			status = kvmem_migrate_run(space, m, mv, &res);
+		res.pages = kvmem_migrate_count(space, m);
 		if (!status && res.busy)
 			status = -EBUSY;
 		kvmem_migrate_finish(m, status, &res);
