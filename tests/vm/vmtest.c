@@ -16,7 +16,8 @@
  *  - kills the test after a timeout, kills and reaps any process the test
  *    left behind (it is a child subreaper),
  *  - makes sure the module is loaded again, and puts back pool reserves and
- *    tiers that the test changed (that is a failure of the test too),
+ *    tiers, and tenants' quotas and weights, that the test changed (that is
+ *    a failure of the test too),
  *  - fails the test if the state afterwards differs from the state before
  *    (spaces, clients, every pool's frames, reserve and tier).
  * So a test that fails half way still leaves the VM usable for the next one.
@@ -96,6 +97,41 @@ static const struct vt_test tests[] = {
 	E(sysfs_reserve_enomem, "reserve beyond the node: ENOMEM, partial"),
 	E(sysfs_tier, "tier write changes POOL_QUERY and SPACE_CREATE"),
 	E(sysfs_invalid, "invalid sysfs writes fail, change nothing"),
+	E(migrate_basic, "MIGRATE: event (read, poll), residency, data, ids"),
+	E(migrate_integrity, "MIGRATE back and forth under checksummed "
+	  "concurrent access"),
+	E(migrate_reuse, "KEEP_COPY: clean copies reused, written pages "
+	  "copied, pinned pages left in place"),
+	E(migrate_order, "queued migrations run and report in order"),
+	E(migrate_enomem, "MIGRATE into a full tier: -ENOMEM, whole batches"),
+	E(migrate_destroy, "DESTROY and RELEASE while migrations run"),
+	E(migrate_kill, "SIGKILL of a migrating process frees everything"),
+	E(migrate_close, "close/munmap with migrations queued frees "
+	  "everything"),
+	E(neg_migrate, "MIGRATE: each bad field alone, struct sizes"),
+	E(events_read, "read(): sizes, EAGAIN, EINTR, EFAULT, several"),
+	E(events_overflow, "event queue overflow is counted, never silent"),
+	E(tenant_sysfs, "tenants/<id>/: directories, defaults, valid and "
+	  "invalid writes"),
+	E(tenant_accounting, "frames per tier and pool, faults, bytes "
+	  "migrated, per tenant"),
+	E(tenant_quota_policies, "a quota used up meets FAIL, FALLBACK and "
+	  "WAIT; raising and lowering it"),
+	E(tenant_quota_migrate, "MIGRATE beyond the target tier's quota: "
+	  "-ENOMEM, clean copies count"),
+	E(neg_space_set, "SPACE_SET: each bad field alone, EBUSY, sizes, "
+	  "valid calls"),
+	E(modparam_tenants, "tenants= 1 and 4096 work, 0 and 4097 fail"),
+	E(manager_acquire, "MANAGER: root, idempotent, EBUSY, released on "
+	  "close, EPERM unprivileged, manager_gid"),
+	E(manager_list, "LIST_SPACES/LIST_CLIENTS: exact fields, per-pool "
+	  "counts, cursor walk, destroyed spaces gone"),
+	E(manager_migrate_any, "MIGRATE BY_ID of another client's space; "
+	  "EPERM, ENOENT; manager closed mid-migration"),
+	E(manager_events, "SPACE_CREATED/DESTROYED, CLIENT_EXIT, FAULT_WAIT, "
+	  "POOL_LOW (once, re-armed); none elsewhere"),
+	E(neg_manager, "MANAGER, LIST_*, TENANT_SET: each bad field alone, "
+	  "EPERM; low_watermark writes"),
 	E(final_baseline, "module state is the load-time state"),
 #undef E
 };
@@ -307,6 +343,8 @@ static bool restore_state(const struct kv_snap *pre)
 	}
 	if (!pre->loaded || !post.loaded || post.npools != pre->npools)
 		return ok;
+	if (tenants_restore("supervisor"))
+		ok = false;
 	for (int i = 0; i < pre->npools; i++) {
 		if (strcmp(pre->p[i].tier, post.p[i].tier)) {
 			ok = CHECK(0, "supervisor: pool%d tier left at '%s' "

@@ -94,6 +94,12 @@ int kv_query(int fd, uint32_t handle, uint64_t first, uint64_t count,
 	     struct kvmem_residency *res, uint64_t *resident);
 /* Resident page count of a whole range, or UINT64_MAX on error. */
 uint64_t kv_resident(int fd, uint32_t handle, uint64_t first, uint64_t count);
+/* ioctl expecting errno `exp` (0: success); a call that must fail must
+ * also leave the module state (kv_snap) as it was. Returns the errno got.
+ * (vmtest_neg.c) */
+__attribute__((format(printf, 5, 6)))
+int neg_ioctl(int fd, unsigned long cmd, void *arg, int exp,
+	      const char *fmt, ...);
 /* mmap a space range MAP_SHARED RW; NULL and errno set on failure. */
 void *kv_map(int fd, uint64_t offset, uint64_t len);
 
@@ -168,6 +174,17 @@ int tier_from_name(const char *s);
 const char *tier_name(uint32_t tier);
 int pool_set_reserve(int pool, uint64_t frames);
 int pool_set_tier(int pool, const char *name);
+/* Attribute of tenants/<t>/: read (errno), as a number (UINT64_MAX if
+ * unreadable or not a number, "max" included), write (errno). */
+int tenant_read(uint32_t t, const char *attr, char *buf, size_t len);
+uint64_t tenant_u64(uint32_t t, const char *attr);
+int tenant_write(uint32_t t, const char *attr, const char *val);
+/* Number of tenants/<id> directories; -1 if none. */
+int kv_sys_ntenants(void);
+/* Every tenant's quotas and weight must be the load-time defaults ("max",
+ * 1): each that is not is reported under `what` and put back. Returns how
+ * many were not. */
+int tenants_restore(const char *what);
 
 /* NUMA node MemFree in bytes (from /sys/devices/system/node). */
 uint64_t node_memfree(int node);
@@ -255,6 +272,18 @@ int mod_load(const char *params);
  * Returns true on success.
  */
 bool mod_restore(bool nondefault);
+/* Helpers of the tests that reload the module (vmtest_lifecycle.c). */
+/* Unload, expecting success (retrying briefly if just released). */
+bool unload_ok(const char *why);
+/* Load with the default parameters + extra; returns errno. */
+int load_with(const char *extra);
+/* Unload, load with the default parameters + extra, open and look up the
+ * pools; false (nothing left open) on failure. */
+bool reload_with(const char *extra, int *fd, struct kv_env *e);
+/* At the start of a test that unloads: a snapshot, module loaded and idle. */
+bool mod_idle(struct kv_snap *s0);
+/* At its end: loaded again with the default parameters, as at the start. */
+void mod_back(const struct kv_snap *s0);
 
 /* ---------------------------------------------------------- SIGBUS probe */
 
@@ -352,6 +381,18 @@ T(policy_wait_populate_undo); T(policy_wait_two_waiters);
 T(unload_busy); T(modparam_page_size); T(modparam_bad); T(modparam_tiers);
 T(sysfs_reserve); T(sysfs_reserve_in_use); T(sysfs_reserve_enomem);
 T(sysfs_tier); T(sysfs_invalid); T(final_baseline);
+/* vmtest_migrate.c */
+T(migrate_basic); T(migrate_integrity); T(migrate_reuse); T(migrate_order);
+T(migrate_enomem); T(migrate_destroy); T(migrate_kill); T(migrate_close);
+T(neg_migrate);
+/* vmtest_events.c */
+T(events_read); T(events_overflow);
+/* vmtest_tenant.c */
+T(tenant_sysfs); T(tenant_accounting); T(tenant_quota_policies);
+T(tenant_quota_migrate); T(neg_space_set); T(modparam_tenants);
+/* vmtest_manager.c */
+T(manager_acquire); T(manager_list); T(manager_migrate_any);
+T(manager_events); T(neg_manager);
 #undef T
 
 #endif /* KVMEM_VMTEST_H */

@@ -44,7 +44,7 @@ static int pool_of_node(int fd, int npools, int node)
 }
 
 /* Unload, expecting success (retrying briefly if just released). */
-static bool unload_ok(const char *why)
+bool unload_ok(const char *why)
 {
 	int err = 0;
 
@@ -59,7 +59,7 @@ static bool unload_ok(const char *why)
 }
 
 /* Load with default params + extra; returns errno. */
-static int load_with(const char *extra)
+int load_with(const char *extra)
 {
 	char p[768];
 
@@ -70,7 +70,7 @@ static int load_with(const char *extra)
 
 /* Unload, load with default params + extra, open and look up the pools;
  * false (nothing left open) on failure. */
-static bool reload_with(const char *extra, int *fd, struct kv_env *e)
+bool reload_with(const char *extra, int *fd, struct kv_env *e)
 {
 	if (!unload_ok(extra))
 		return false;
@@ -100,7 +100,7 @@ static void tier_lands_in(int fd, uint64_t ps, uint32_t tier, int pool)
 }
 
 /* At the start of a test that unloads: a snapshot, module loaded and idle. */
-static bool mod_idle(struct kv_snap *s0)
+bool mod_idle(struct kv_snap *s0)
 {
 	snap_take(s0);
 	return CHECK(s0->loaded && s0->clients == 0,
@@ -108,7 +108,7 @@ static bool mod_idle(struct kv_snap *s0)
 }
 
 /* At its end: loaded again with the default parameters, as at the start. */
-static void mod_back(const struct kv_snap *s0)
+void mod_back(const struct kv_snap *s0)
 {
 	struct kv_snap s1;
 

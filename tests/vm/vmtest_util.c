@@ -475,23 +475,30 @@ uint64_t kv_sys_clients(void)
 	return sysfs_u64(KV_SYSFS "/clients");
 }
 
-int kv_sys_npools(void)
+/* Entries of directory dir named prefix<decimal number>; -1 if no dir. */
+static int count_numbered(const char *dir, const char *prefix)
 {
-	DIR *d = opendir(KV_SYSFS "/pools");
+	DIR *d = opendir(dir);
+	size_t len = strlen(prefix);
 	struct dirent *de;
 	int n = 0;
 
 	if (!d)
 		return -1;
 	while ((de = readdir(d))) {
-		int idx;
-		char c;
+		const char *num = de->d_name + len;
 
-		if (sscanf(de->d_name, "pool%d%c", &idx, &c) == 1)
+		if (!strncmp(de->d_name, prefix, len) && *num &&
+		    strspn(num, "0123456789") == strlen(num))
 			n++;
 	}
 	closedir(d);
 	return n;
+}
+
+int kv_sys_npools(void)
+{
+	return count_numbered(KV_SYSFS "/pools", "pool");
 }
 
 uint64_t pool_u64(int pool, const char *attr)
@@ -548,6 +555,60 @@ int pool_set_tier(int pool, const char *name)
 
 	snprintf(path, sizeof(path), KV_SYSFS "/pools/pool%d/tier", pool);
 	return sysfs_write(path, name);
+}
+
+static void tenant_path(char *path, size_t len, uint32_t t, const char *attr)
+{
+	snprintf(path, len, KV_SYSFS "/tenants/%u/%s", t, attr);
+}
+
+int tenant_read(uint32_t t, const char *attr, char *buf, size_t len)
+{
+	char path[128];
+
+	tenant_path(path, sizeof(path), t, attr);
+	return sysfs_read(path, buf, len);
+}
+
+uint64_t tenant_u64(uint32_t t, const char *attr)
+{
+	return sysfs_u64(KV_SYSFS "/tenants/%u/%s", t, attr);
+}
+
+int tenant_write(uint32_t t, const char *attr, const char *val)
+{
+	char path[128];
+
+	tenant_path(path, sizeof(path), t, attr);
+	return sysfs_write(path, val);
+}
+
+int kv_sys_ntenants(void)
+{
+	return count_numbered(KV_SYSFS "/tenants", "");
+}
+
+int tenants_restore(const char *what)
+{
+	static const char *const attr[] = { "quota_hbm", "quota_dram",
+					    "quota_cxl", "weight" };
+	int n = kv_sys_ntenants(), bad = 0;
+	char buf[32];
+
+	for (uint32_t t = 0; n > 0 && t < (uint32_t)n; t++) {
+		for (size_t i = 0; i < NELEM(attr); i++) {
+			const char *def = i < 3 ? "max" : "1";
+
+			if (!tenant_read(t, attr[i], buf, sizeof(buf)) &&
+			    !strcmp(buf, def))
+				continue;
+			bad++;
+			CHECK(0, "%s: tenants/%u/%s left at '%s'; restoring "
+			      "'%s'", what, t, attr[i], buf, def);
+			tenant_write(t, attr[i], def);
+		}
+	}
+	return bad;
 }
 
 /*
