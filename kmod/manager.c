@@ -81,7 +81,9 @@ int kvmem_manager_acquire(struct kvmem_client *client, int gid)
 		ret = -EBUSY;
 	}
 	spin_unlock_irq(&kvmem_manager_lock);
-	put_pid_ns(ns);
+	/* The namespace not kept: ours if we lost, NULL if we won. */
+	if (ns)
+		put_pid_ns(ns);
 	return ret;
 }
 
