@@ -297,7 +297,7 @@ close2:
 #define IG_WPAGES	4
 #define IG_BLOCK	512
 #define IG_WORDS	(IG_BLOCK / 8)
-#define IG_MIGRATIONS	1000
+#define IG_MIGRATIONS	2000
 #define IG_MAX_MS	90000
 
 struct ig_shared {	/* in MAP_SHARED memory: the reader process sees it */
