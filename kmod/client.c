@@ -3,6 +3,8 @@
  * Clients: one per open file of /dev/kvmem. A client owns its spaces
  * through a table of handles that only its own file can use.
  */
+#include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/pid.h>
 #include <linux/sched.h>
@@ -31,6 +33,10 @@ static int kvmem_open(struct inode *inode, struct file *file)
 	atomic64_set(&client->next_id, 0);
 	kvmem_events_init(&client->events);
 	client->pid = get_pid(task_tgid(current));
+	/* The role goes with the file: judge whoever opened it, now. */
+	client->may_manage = ns_capable_noaudit(&init_user_ns, CAP_SYS_ADMIN) ||
+			     (gid_valid(kvmem_manager_kgid) &&
+			      in_group_p(kvmem_manager_kgid));
 	if (xa_alloc_cyclic(&kvmem_clients, &client->id, client, xa_limit_31b,
 			    &kvmem_next_client, GFP_KERNEL_ACCOUNT) < 0) {
 		put_pid(client->pid);

@@ -282,7 +282,7 @@ static int kvmem_ioctl_manager(struct kvmem_client *client, void *arg)
 	if (args->flags || args->pad ||
 	    !kvmem_all_zero(args->reserved, sizeof(args->reserved)))
 		return -EINVAL;
-	return kvmem_manager_acquire(client, kvmem_manager_gid);
+	return kvmem_manager_acquire(client);
 }
 
 static int kvmem_ioctl_list_spaces(struct kvmem_client *client, void *arg)

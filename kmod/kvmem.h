@@ -11,6 +11,7 @@
  *       -> i_mmap_rwsem, page table locks (zap, insert)
  *       -> kvmem_tenant.lock -> kvmem_pool.lock
  *       -> kvmem_pool.resize_lock -> kvmem_pool.lock
+ *       -> kvmem_manager_lock -> kvmem_events.lock (spinlocks, leaves)
  *
  * No lock of this list is held across copy_{to,from}_user(): a user
  * pointer may point into a kvmem mapping, and faulting it would take
@@ -103,6 +104,7 @@ struct kvmem_tenant {
  * @next_id: last migration id handed out
  * @id: client id, for the manager's reports
  * @pid: thread group of the opener, reported in the reader's namespace
+ * @may_manage: the opener had CAP_SYS_ADMIN or was in manager_gid
  * @nr_spaces: live spaces
  * @frames: frames its spaces hold, per pool index
  * @faults: page faults on its spaces
@@ -116,6 +118,7 @@ struct kvmem_client {
 	atomic64_t next_id;
 	u32 id;
 	struct pid *pid;
+	bool may_manage;
 	atomic_t nr_spaces;
 	atomic_long_t frames[KVMEM_MAX_POOLS];
 	atomic64_t faults;
@@ -160,6 +163,8 @@ struct kvmem_migration {
  * @tenant: charged for the space's frames; changes only while it has none
  * @priority: scheduling priority, for the manager
  * @tokens: tokens written so far, as the owner last reported
+ * @drop_waiters: RELEASE, DESTROY or an undo waiting for pages in flight;
+ *	while there are any, the migration worker starts no new batch
  * @populate_lock: serialises POPULATEs, whose undo needs to know which
  *	pages it added while @lock may be dropped for a wait
  * @lock: protects @pages, @copies, @dead and @nr_resident
@@ -185,6 +190,7 @@ struct kvmem_space {
 	struct kvmem_tenant *tenant;
 	s32 priority;
 	u64 tokens;
+	unsigned int drop_waiters;
 	struct mutex populate_lock;
 	struct mutex lock;
 	struct xarray pages;
@@ -200,7 +206,7 @@ struct kvmem_space {
 
 /* main.c */
 extern bool kvmem_ready;
-extern int kvmem_manager_gid;
+extern kgid_t kvmem_manager_kgid;
 extern unsigned int kvmem_frame_order;
 extern struct address_space *kvmem_mapping;
 extern atomic_t kvmem_nr_clients;
@@ -232,7 +238,7 @@ void kvmem_tenant_set_quota(struct kvmem_tenant *t,
 /* manager.c */
 bool kvmem_is_manager(struct kvmem_client *client);
 void kvmem_manager_post(const struct kvmem_event *ev);
-int kvmem_manager_acquire(struct kvmem_client *client, int gid);
+int kvmem_manager_acquire(struct kvmem_client *client);
 void kvmem_manager_release(struct kvmem_client *client);
 void kvmem_manager_client_exit(struct kvmem_client *client);
 int kvmem_manager_list(struct kvmem_client *client, struct kvmem_list *l,

@@ -5,6 +5,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/init.h>
 #include <linux/log2.h>
@@ -33,8 +34,8 @@ module_param(reserve_mib, uint, 0444);
 MODULE_PARM_DESC(reserve_mib,
 		 "MiB each node pool reserves at load (default 64); resize later through sysfs");
 
-int kvmem_manager_gid = -1;
-module_param_named(manager_gid, kvmem_manager_gid, int, 0444);
+static int manager_gid = -1;
+module_param(manager_gid, int, 0444);
 MODULE_PARM_DESC(manager_gid,
 		 "Group whose members may become the manager, besides CAP_SYS_ADMIN (default -1: none)");
 
@@ -52,6 +53,7 @@ MODULE_PARM_DESC(tiers,
  * failed init undo the pools.
  */
 bool kvmem_ready;
+kgid_t kvmem_manager_kgid = INVALID_GID;
 unsigned int kvmem_frame_order;
 struct address_space *kvmem_mapping;
 atomic_t kvmem_nr_clients = ATOMIC_INIT(0);
@@ -156,6 +158,14 @@ static int __init kvmem_init(void)
 		return -EINVAL;
 	}
 
+	/* A global gid: a user namespace cannot map itself into the group. */
+	if (manager_gid >= 0) {
+		kvmem_manager_kgid = make_kgid(&init_user_ns, manager_gid);
+		if (!gid_valid(kvmem_manager_kgid)) {
+			pr_err("manager_gid=%d: not a valid group\n", manager_gid);
+			return -EINVAL;
+		}
+	}
 	if (!tenants || tenants > KVMEM_MAX_TENANTS) {
 		pr_err("tenants=%u: must be 1 to %u\n", tenants,
 		       KVMEM_MAX_TENANTS);

@@ -11,6 +11,7 @@
  */
 #include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/nospec.h>
 #include <linux/pid_namespace.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -54,23 +55,20 @@ void kvmem_manager_post(const struct kvmem_event *ev)
 /**
  * kvmem_manager_acquire() - make a client the manager
  * @client: the client
- * @gid: group whose members may become manager, or -1
  *
- * Return: 0 (also if @client already is), -EPERM without CAP_SYS_ADMIN or
- * membership of @gid, -EBUSY if another file is the manager.
+ * Allowed if whoever opened the file had CAP_SYS_ADMIN in the initial user
+ * namespace or was a member of the manager_gid group; a descriptor passed
+ * to another process keeps what its opener was.
+ *
+ * Return: 0 (also if @client already is), -EPERM if not allowed, -EBUSY if
+ * another file is the manager.
  */
-int kvmem_manager_acquire(struct kvmem_client *client, int gid)
+int kvmem_manager_acquire(struct kvmem_client *client)
 {
-	bool allowed = capable(CAP_SYS_ADMIN);
 	struct pid_namespace *ns;
 	int ret = 0;
 
-	if (!allowed && gid >= 0) {
-		kgid_t kgid = make_kgid(current_user_ns(), gid);
-
-		allowed = gid_valid(kgid) && in_group_p(kgid);
-	}
-	if (!allowed)
+	if (!client->may_manage)
 		return -EPERM;
 	ns = get_pid_ns(task_active_pid_ns(current));
 	spin_lock_irq(&kvmem_manager_lock);
@@ -257,6 +255,7 @@ int kvmem_manager_tenant_set(struct kvmem_client *client,
 			     const struct kvmem_tenant_set *ts)
 {
 	const u32 known = KVMEM_TENANT_SET_WEIGHT | KVMEM_TENANT_SET_QUOTA;
+	struct kvmem_tenant *t;
 
 	if (!kvmem_is_manager(client))
 		return -EPERM;
@@ -267,9 +266,10 @@ int kvmem_manager_tenant_set(struct kvmem_client *client,
 	if ((ts->flags & KVMEM_TENANT_SET_WEIGHT) &&
 	    (!ts->weight || ts->weight > KVMEM_WEIGHT_MAX))
 		return -EINVAL;
+	t = kvmem_tenants[array_index_nospec(ts->tenant, kvmem_nr_tenants)];
 	if (ts->flags & KVMEM_TENANT_SET_WEIGHT)
-		WRITE_ONCE(kvmem_tenants[ts->tenant]->weight, ts->weight);
+		WRITE_ONCE(t->weight, ts->weight);
 	if (ts->flags & KVMEM_TENANT_SET_QUOTA)
-		kvmem_tenant_set_quota(kvmem_tenants[ts->tenant], ts->quota);
+		kvmem_tenant_set_quota(t, ts->quota);
 	return 0;
 }

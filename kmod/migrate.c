@@ -158,7 +158,7 @@ static void kvmem_migrate_copy(struct kvmem_space *space,
 	for (i = 1; i < threads; i++) {
 		struct kvmem_copy_job *job = &jobs[i - 1];
 
-		INIT_WORK_ONSTACK(&job->work, kvmem_copy_work);
+		INIT_WORK(&job->work, kvmem_copy_work);
 		job->space = space;
 		job->mv = mv + i * per;
 		job->n = min(per, n - i * per);
@@ -168,8 +168,6 @@ static void kvmem_migrate_copy(struct kvmem_space *space,
 	}
 	kvmem_copy_slice(space, mv, per);
 	wait_for_completion(&done);
-	for (i = 1; i < threads; i++)
-		destroy_work_on_stack(&jobs[i - 1].work);
 	kfree(jobs);
 }
 
@@ -237,6 +235,12 @@ static int kvmem_migrate_prepare(struct kvmem_space *space,
 	struct page *frame;
 	int i, kept, n = 0;
 
+	/* A RELEASE or DESTROY waits for pages in flight: let it go first. */
+	while (space->drop_waiters && !space->dead) {
+		mutex_unlock(&space->lock);
+		wait_event(space->wait, !READ_ONCE(space->drop_waiters));
+		mutex_lock(&space->lock);
+	}
 	if (space->dead)
 		return -ECANCELED;
 	xa_for_each_range(&space->pages, index, frame, *next, last) {
@@ -323,11 +327,14 @@ static int kvmem_migrate_run(struct kvmem_space *space,
 	int i, n, ret = 0;
 
 	while (next < m->first + m->count) {
+		u64 busy = res->busy;
+
 		mutex_lock(&space->lock);
 		n = kvmem_migrate_prepare(space, m, &next, mv, res);
 		mutex_unlock(&space->lock);
-		if (n < 0) {
+		if (n < 0 || res->busy != busy)
 			wake_up_all(&space->wait);	/* marks cleared */
+		if (n < 0) {
 			ret = n;
 			break;
 		}

@@ -10,6 +10,7 @@
  * nothing else.
  */
 #include <linux/mm.h>
+#include <linux/nospec.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
@@ -76,7 +77,8 @@ struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
 	space->tier = args->tier;
 	space->policy = args->policy;
 	space->timeout_ms = args->timeout_ms;
-	space->tenant = kvmem_tenants[args->tenant];
+	space->tenant = kvmem_tenants[array_index_nospec(args->tenant,
+							 kvmem_nr_tenants)];
 	space->priority = args->priority;
 
 	/* Cyclic, so that a new space rarely gets the offset of a dead one. */
@@ -257,13 +259,20 @@ static void kvmem_space_wait_range(struct kvmem_space *space, u64 first,
 {
 	unsigned long index = first;
 
-	while (xa_find(&space->pages, &index, first + count - 1,
-		       KVMEM_MARK_MIGRATING)) {
+	if (!xa_find(&space->pages, &index, first + count - 1,
+		     KVMEM_MARK_MIGRATING))
+		return;
+	/* Hold off new batches, so that this waits for one at most. */
+	space->drop_waiters++;
+	do {
 		mutex_unlock(&space->lock);
 		wait_event(space->wait, !kvmem_page_in_flight(space, index));
 		mutex_lock(&space->lock);
 		index = first;
-	}
+	} while (xa_find(&space->pages, &index, first + count - 1,
+			 KVMEM_MARK_MIGRATING));
+	if (!--space->drop_waiters)
+		wake_up_all(&space->wait);
 }
 
 /*
@@ -342,7 +351,8 @@ int kvmem_space_set(struct kvmem_space *space,
 		goto out;
 	}
 	if (args->flags & KVMEM_SET_TENANT)
-		space->tenant = kvmem_tenants[args->tenant];
+		space->tenant = kvmem_tenants[array_index_nospec(args->tenant,
+							 kvmem_nr_tenants)];
 	if (args->flags & KVMEM_SET_PRIORITY)
 		WRITE_ONCE(space->priority, args->priority);
 	if (args->flags & KVMEM_SET_TOKENS)

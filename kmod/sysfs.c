@@ -75,6 +75,8 @@ static ssize_t tier_store(struct kobject *kobj, struct kobj_attribute *attr,
 	if (tier < 0)
 		return tier;
 	WRITE_ONCE(to_pool(kobj)->tier, tier);
+	/* WAIT-policy waiters for this tier may find frames now. */
+	wake_up_all(&kvmem_frame_wait);
 	return count;
 }
 static struct kobj_attribute tier_attr = __ATTR_RW(tier);
