@@ -144,17 +144,13 @@ static int kvmem_ioctl_space_destroy(struct kvmem_client *client, void *arg)
 	return kvmem_destroy_handle(client, args->handle, 0);
 }
 
-/* Looks up the space of a range request and checks the range. */
-static struct kvmem_space *kvmem_range_space(struct kvmem_client *client,
-					     u32 handle, u32 flags,
-					     const u64 *reserved, size_t rsize,
+/*
+ * Checks a range against a space just looked up (NULL: not found); on
+ * failure drops the lookup's reference.
+ */
+static struct kvmem_space *kvmem_space_range(struct kvmem_space *space,
 					     u64 first, u64 count)
 {
-	struct kvmem_space *space;
-
-	if (flags || !kvmem_all_zero(reserved, rsize))
-		return ERR_PTR(-EINVAL);
-	space = kvmem_client_get(client, handle);
 	if (!space)
 		return ERR_PTR(-ENOENT);
 	if (kvmem_check_range(first, count, space->npages)) {
@@ -162,6 +158,18 @@ static struct kvmem_space *kvmem_range_space(struct kvmem_client *client,
 		return ERR_PTR(-EINVAL);
 	}
 	return space;
+}
+
+/* Looks up the space of a range request and checks the range. */
+static struct kvmem_space *kvmem_range_space(struct kvmem_client *client,
+					     u32 handle, u32 flags,
+					     const u64 *reserved, size_t rsize,
+					     u64 first, u64 count)
+{
+	if (flags || !kvmem_all_zero(reserved, rsize))
+		return ERR_PTR(-EINVAL);
+	return kvmem_space_range(kvmem_client_get(client, handle), first,
+				 count);
 }
 
 /* The manager names any space by its id. */
@@ -178,13 +186,7 @@ static struct kvmem_space *kvmem_id_space(struct kvmem_client *client, u32 id,
 		kvmem_space_put(space);
 		space = NULL;
 	}
-	if (!space)
-		return ERR_PTR(-ENOENT);
-	if (kvmem_check_range(first, count, space->npages)) {
-		kvmem_space_put(space);
-		return ERR_PTR(-EINVAL);
-	}
-	return space;
+	return kvmem_space_range(space, first, count);
 }
 
 typedef int (*kvmem_range_fn)(struct kvmem_space *space, u64 first,
