@@ -16,4 +16,13 @@ static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
 }
 #endif
 
+/* Largest order the page allocator gives: MAX_ORDER became inclusive in 6.4. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+#define KVMEM_MAX_PAGE_ORDER	MAX_PAGE_ORDER
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+#define KVMEM_MAX_PAGE_ORDER	MAX_ORDER
+#else
+#define KVMEM_MAX_PAGE_ORDER	(MAX_ORDER - 1)
+#endif
+
 #endif /* KVMEM_COMPAT_H */

@@ -12,6 +12,41 @@ static bool fa_test(const uint64_t *map, uint32_t slot)
 	return map[WORD(slot)] & BIT_OF(slot);
 }
 
+/*
+ * First slot in [@from, @cap) whose bit in @map equals @set, or @cap.
+ * Skips whole words, so that scanning a large, mostly full pool is cheap.
+ */
+static uint32_t fa_next(const uint64_t *map, uint32_t from, uint32_t cap,
+			bool set)
+{
+	while (from < cap) {
+		uint64_t bits = map[WORD(from)];
+
+		if (!set)
+			bits = ~bits;
+		bits &= ~0ULL << (from % KVMEM_FA_BITS_PER_WORD);
+		if (bits) {
+			from = WORD(from) * KVMEM_FA_BITS_PER_WORD +
+			       __builtin_ctzll(bits);
+			return from < cap ? from : cap;
+		}
+		from = (WORD(from) + 1) * KVMEM_FA_BITS_PER_WORD;
+	}
+	return cap;
+}
+
+static void fa_set_range(uint64_t *map, uint32_t first, uint32_t n, bool set)
+{
+	uint32_t slot;
+
+	for (slot = first; slot < first + n; slot++) {
+		if (set)
+			map[WORD(slot)] |= BIT_OF(slot);
+		else
+			map[WORD(slot)] &= ~BIT_OF(slot);
+	}
+}
+
 /**
  * kvmem_fa_init() - make an allocator with no slots
  * @fa: allocator to initialise
@@ -80,6 +115,91 @@ int64_t kvmem_fa_add(struct kvmem_fa *fa)
 		return slot;
 	}
 	return -ENOSPC;
+}
+
+/**
+ * kvmem_fa_add_run() - claim @n consecutive empty slots for new, free frames
+ * @fa: allocator
+ * @n: slots wanted, at least 1
+ *
+ * The pool gives the frames of one physically contiguous block consecutive
+ * slots, so that a run of free slots is, as far as the blocks go, a run of
+ * physically contiguous frames (see kvmem_fa_alloc_run()).
+ *
+ * Return: the first slot of the lowest such run, or -ENOSPC when there is
+ * none (grow first).
+ */
+int64_t kvmem_fa_add_run(struct kvmem_fa *fa, uint32_t n)
+{
+	uint32_t first = 0;
+
+	if (!n)
+		return -ENOSPC;
+	for (;;) {
+		uint32_t end;
+
+		first = fa_next(fa->present, first, fa->cap, false);
+		if (fa->cap - first < n)
+			return -ENOSPC;
+		end = fa_next(fa->present, first, first + n, true);
+		if (end == first + n)
+			break;
+		first = end;
+	}
+	fa_set_range(fa->present, first, n, true);
+	fa_set_range(fa->free, first, n, true);
+	fa->nr_present += n;
+	fa->nr_free += n;
+	return first;
+}
+
+/**
+ * kvmem_fa_alloc_run() - take free frames in consecutive slots
+ * @fa: allocator
+ * @want: frames wanted, at least 1
+ * @got: returns how many were taken, 1 .. @want
+ *
+ * Takes the first run of at least @want free slots, searching from where
+ * the last allocation ended; if no run is that long, the longest run
+ * there is. The caller asks again for the rest.
+ *
+ * Return: the first slot of the run, now used, or -ENOMEM when no frame is
+ * free.
+ */
+int64_t kvmem_fa_alloc_run(struct kvmem_fa *fa, uint32_t want, uint32_t *got)
+{
+	uint32_t start = fa->hint * KVMEM_FA_BITS_PER_WORD;
+	uint32_t best = 0, best_len = 0, pass;
+
+	if (!fa->nr_free || !want)
+		return -ENOMEM;
+	if (start >= fa->cap)
+		start = 0;
+	/* Pass 0 searches [start, cap), pass 1 wraps to [0, start). */
+	for (pass = 0; pass < 2 && best_len < want; pass++) {
+		uint32_t from = pass ? 0 : start;
+		uint32_t to = pass ? start : fa->cap;
+
+		while (from < to && best_len < want) {
+			uint32_t first = fa_next(fa->free, from, to, true);
+			uint32_t end = fa_next(fa->free, first, to, false);
+
+			if (end - first > best_len) {
+				best = first;
+				best_len = end - first;
+			}
+			from = end;
+		}
+	}
+	if (!best_len)
+		return -ENOMEM;	/* nr_free out of step with the bitmap: cannot be */
+	if (best_len > want)
+		best_len = want;
+	fa_set_range(fa->free, best, best_len, false);
+	fa->nr_free -= best_len;
+	fa->hint = WORD(best + best_len - 1);
+	*got = best_len;
+	return best;
 }
 
 /**

@@ -8,6 +8,11 @@
  * holds a frame, so a frame can be named by (pool, slot). Growing a pool
  * fills empty slots lowest first; shrinking empties free slots highest
  * first, so that a pool that shrinks and grows again stays dense.
+ *
+ * A pool grows a physically contiguous block at a time and gives its
+ * frames consecutive slots (kvmem_fa_add_run()); kvmem_fa_alloc_run() then
+ * hands out runs of consecutive free slots, long runs first, so that the
+ * destination of a migration is as contiguous as the pool allows.
  */
 #ifndef KVMEM_FRAME_ALLOC_H
 #define KVMEM_FRAME_ALLOC_H
@@ -44,7 +49,9 @@ void kvmem_fa_init(struct kvmem_fa *fa);
 void kvmem_fa_grow(struct kvmem_fa *fa, uint64_t *free, uint64_t *present,
 		   uint32_t cap, uint64_t **old_free, uint64_t **old_present);
 int64_t kvmem_fa_add(struct kvmem_fa *fa);
+int64_t kvmem_fa_add_run(struct kvmem_fa *fa, uint32_t n);
 int64_t kvmem_fa_alloc(struct kvmem_fa *fa);
+int64_t kvmem_fa_alloc_run(struct kvmem_fa *fa, uint32_t want, uint32_t *got);
 int kvmem_fa_free(struct kvmem_fa *fa, uint32_t slot);
 int64_t kvmem_fa_take_free(struct kvmem_fa *fa);
 int kvmem_fa_remove(struct kvmem_fa *fa, uint32_t slot);

@@ -229,7 +229,8 @@ extern u32 kvmem_nr_tenants;
 int kvmem_tenants_init(struct kobject *parent, u32 n);
 void kvmem_tenants_exit(void);
 bool kvmem_tenant_below_quota(struct kvmem_tenant *t, u32 tier);
-struct page *kvmem_tenant_get_frame(struct kvmem_tenant *t, u32 tier);
+u32 kvmem_tenant_get_run(struct kvmem_tenant *t, u32 tier, u32 want,
+			 struct page **frames);
 void kvmem_tenant_put_frame(struct kvmem_tenant *t, struct page *frame);
 void kvmem_tenant_moved(struct kvmem_tenant *t, u32 from, u32 to);
 void kvmem_tenant_set_quota(struct kvmem_tenant *t,
@@ -255,8 +256,8 @@ int kvmem_pools_init(unsigned int reserve_frames, const int *tiers);
 void kvmem_pools_exit(void);
 int kvmem_pool_resize(struct kvmem_pool *pool, u32 target);
 void kvmem_pool_free(struct kvmem_pool *pool);
-struct page *kvmem_pool_get_frame(struct kvmem_pool *pool, bool zero);
-struct page *kvmem_tier_get_frame(u32 tier, bool zero);
+u32 kvmem_pool_get_run(struct kvmem_pool *pool, u32 want, struct page **frames);
+u32 kvmem_tier_get_run(u32 tier, u32 want, struct page **frames);
 bool kvmem_frame_shared(struct page *frame);
 bool kvmem_frame_dirty(struct page *frame);
 void kvmem_frame_zero(struct page *frame);
@@ -301,15 +302,27 @@ static inline u64 kvmem_space_offset(const struct kvmem_space *space)
 	return (u64)space->id << KVMEM_SPACE_SHIFT;
 }
 
-/* Takes a frame of @tier for @space, charged to its tenant and client. */
+/*
+ * Takes up to @want frames of @tier for @space, contiguous where the pool
+ * allows, charged to its tenant and client. Not zeroed. Returns how many.
+ */
+static inline u32 kvmem_space_get_run(struct kvmem_space *space, u32 tier,
+				      u32 want, struct page **frames)
+{
+	u32 n = kvmem_tenant_get_run(space->tenant, tier, want, frames);
+
+	if (n)
+		atomic_long_add(n, &space->client->frames[kvmem_frame_pool(frames[0])->index]);
+	return n;
+}
+
+/* Takes one frame of @tier for @space, as kvmem_space_get_run(); or NULL. */
 static inline struct page *kvmem_space_get_frame(struct kvmem_space *space,
 						 u32 tier)
 {
-	struct page *frame = kvmem_tenant_get_frame(space->tenant, tier);
+	struct page *frame;
 
-	if (frame)
-		atomic_long_inc(&space->client->frames[kvmem_frame_pool(frame)->index]);
-	return frame;
+	return kvmem_space_get_run(space, tier, 1, &frame) ? frame : NULL;
 }
 
 /* Gives back a frame the space held, uncharging its tenant and client. */

@@ -13,8 +13,10 @@
  *     decide per page whether a clean copy in the target tier can be reused
  *     and allocate destination frames for the others; if the target tier
  *     runs out, undo the batch (the source stays authoritative) and stop;
- *  2. without the lock: copy, whole frames at a time, spread over up to
- *     one thread per online CPU;
+ *     (in runs of physically contiguous frames where the target's pools
+ *     have them, see kvmem_pool_get_run());
+ *  2. without the lock: copy, a physically contiguous run at a time, over
+ *     up to one thread per online CPU;
  *  3. under the lock: commit (the destination becomes the page's frame,
  *     the source becomes the clean copy or goes back to its pool) and
  *     clear the marks, waking whoever waits for them.
@@ -59,6 +61,16 @@ struct kvmem_move {
 };
 
 /**
+ * struct kvmem_batch - a request worker's room for one batch
+ * @mv: the batch's pages
+ * @dst: destination frames, as allocated, before they are assigned to @mv
+ */
+struct kvmem_batch {
+	struct kvmem_move mv[KVMEM_MIGRATE_BATCH];
+	struct page *dst[KVMEM_MIGRATE_BATCH];
+};
+
+/**
  * struct kvmem_migrate_result - what a request achieved
  * @pages: pages of the range in the target tier when the request ended
  * @copied: bytes copied
@@ -98,27 +110,56 @@ struct kvmem_copy_job {
 	struct completion *done;
 };
 
-static void kvmem_frame_copy(struct page *dst, struct page *src)
+/* Bytes copied at most between two checks for a dead space. */
+#define KVMEM_COPY_RUN_MAX	SZ_2M
+
+/* Whether @b's frame directly follows @a's in physical memory. */
+static bool kvmem_frame_follows(struct page *a, struct page *b)
+{
+	return page_to_pfn(b) == page_to_pfn(a) + kvmem_frame_pages();
+}
+
+/*
+ * Frames from @mv on whose sources are physically contiguous, and whose
+ * destinations are too: one run for one memcpy() in the direct map.
+ */
+static int kvmem_copy_run_len(const struct kvmem_move *mv, int n)
+{
+	int len = 1, max = KVMEM_COPY_RUN_MAX / kvmem_page_size();
+
+	if (IS_ENABLED(CONFIG_HIGHMEM))
+		return 1;	/* highmem pages are mapped one at a time */
+	while (len < n && len < max && !mv[len].reuse &&
+	       kvmem_frame_follows(mv[len - 1].src, mv[len].src) &&
+	       kvmem_frame_follows(mv[len - 1].dst, mv[len].dst))
+		len++;
+	return len;
+}
+
+static void kvmem_run_copy(struct page *dst, struct page *src, int frames)
 {
 	unsigned long i;
 
 	if (!IS_ENABLED(CONFIG_HIGHMEM)) {
-		/* A frame is physically contiguous: one copy in the direct map. */
-		memcpy(page_address(dst), page_address(src), kvmem_page_size());
+		memcpy(page_address(dst), page_address(src),
+		       frames * kvmem_page_size());
 		return;
 	}
-	for (i = 0; i < kvmem_frame_pages(); i++)
+	for (i = 0; i < frames * kvmem_frame_pages(); i++)
 		copy_highpage(dst + i, src + i);
 }
 
 static void kvmem_copy_slice(struct kvmem_space *space,
 			     struct kvmem_move *mv, int n)
 {
-	int i;
+	int i, len;
 
-	for (i = 0; i < n && !READ_ONCE(space->dead); i++) {
-		if (!mv[i].reuse)
-			kvmem_frame_copy(mv[i].dst, mv[i].src);
+	for (i = 0; i < n && !READ_ONCE(space->dead); i += len) {
+		len = 1;
+		if (!mv[i].reuse) {
+			len = kvmem_copy_run_len(mv + i, n - i);
+			kvmem_run_copy(mv[i].dst, mv[i].src, len);
+		}
 		cond_resched();
 	}
 }
@@ -223,17 +264,19 @@ static void kvmem_migrate_commit(struct kvmem_space *space,
 
 /*
  * Step 1 for the pages from *@next on: returns how many were marked and
- * prepared in @mv, 0 when the range is done, or a negative errno.
+ * prepared in @mv, 0 when the range is done, or a negative errno. @dst is
+ * room for a batch of destination frames.
  */
 static int kvmem_migrate_prepare(struct kvmem_space *space,
 				 const struct kvmem_migration *m, u64 *next,
-				 struct kvmem_move *mv,
+				 struct kvmem_move *mv, struct page **dst,
 				 struct kvmem_migrate_result *res)
 {
 	u64 last = m->first + m->count - 1;
 	unsigned long index;
 	struct page *frame;
 	int i, kept, n = 0;
+	u32 k, got, need;
 
 	/* A RELEASE or DESTROY waits for pages in flight: let it go first. */
 	while (space->drop_waiters && !space->dead) {
@@ -277,7 +320,7 @@ static int kvmem_migrate_prepare(struct kvmem_space *space,
 		mv[kept++] = mv[i];
 	}
 	n = kept;
-	for (i = 0; i < n; i++) {
+	for (i = 0, need = 0; i < n; i++) {
 		struct page *copy = xa_load(&space->copies, mv[i].index);
 
 		if (copy && kvmem_frame_dirty(mv[i].src)) {
@@ -291,12 +334,21 @@ static int kvmem_migrate_prepare(struct kvmem_space *space,
 			mv[i].reuse = true;
 			continue;
 		}
-		/* Not zeroed: the copy overwrites it before anyone sees it. */
-		mv[i].dst = kvmem_space_get_frame(space, m->tier);
-		if (!mv[i].dst) {
+		need++;
+	}
+	/*
+	 * Destinations in as few runs as the pools allow, assigned in page
+	 * order. Not zeroed: the copy overwrites them before anyone sees them.
+	 */
+	for (i = 0, got = 0; need; need -= got) {
+		got = kvmem_space_get_run(space, m->tier, need, dst);
+		if (!got) {
 			kvmem_migrate_undo(space, mv, n);
 			return -ENOMEM;
 		}
+		for (k = 0; k < got; i++)
+			if (!mv[i].reuse)
+				mv[i].dst = dst[k++];
 	}
 	return n;
 }
@@ -320,9 +372,10 @@ static u64 kvmem_migrate_count(struct kvmem_space *space,
 /* Runs one request; returns 0 or why it stopped early. */
 static int kvmem_migrate_run(struct kvmem_space *space,
 			     const struct kvmem_migration *m,
-			     struct kvmem_move *mv,
+			     struct kvmem_batch *b,
 			     struct kvmem_migrate_result *res)
 {
+	struct kvmem_move *mv = b->mv;
 	u64 next = m->first;
 	int i, n, ret = 0;
 
@@ -330,7 +383,7 @@ static int kvmem_migrate_run(struct kvmem_space *space,
 		u64 busy = res->busy;
 
 		mutex_lock(&space->lock);
-		n = kvmem_migrate_prepare(space, m, &next, mv, res);
+		n = kvmem_migrate_prepare(space, m, &next, mv, b->dst, res);
 		mutex_unlock(&space->lock);
 		if (n < 0 || res->busy != busy)
 			wake_up_all(&space->wait);	/* marks cleared */
@@ -386,9 +439,8 @@ static void kvmem_migrate_work(struct work_struct *work)
 {
 	struct kvmem_space *space = container_of(work, struct kvmem_space,
 						 migrate_work);
-	struct kvmem_move *mv;
+	struct kvmem_batch *b = kvmalloc(sizeof(*b), GFP_KERNEL);
 
-	mv = kvmalloc_array(KVMEM_MIGRATE_BATCH, sizeof(*mv), GFP_KERNEL);
 	for (;;) {
 		struct kvmem_migrate_result res = {};
 		struct kvmem_migration *m;
@@ -404,14 +456,14 @@ static void kvmem_migrate_work(struct work_struct *work)
 		spin_unlock(&space->mq_lock);
 		if (!m)
 			break;
-		if (mv)
-			status = kvmem_migrate_run(space, m, mv, &res);
+		if (b)
+			status = kvmem_migrate_run(space, m, b, &res);
 		res.pages = kvmem_migrate_count(space, m);
 		if (!status && res.busy)
 			status = -EBUSY;
 		kvmem_migrate_finish(m, status, &res);
 	}
-	kvfree(mv);
+	kvfree(b);
 	/* The queue's reference; it may be the last one. */
 	kvmem_space_put(space);
 }

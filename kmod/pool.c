@@ -4,9 +4,12 @@
  * of need so that a fault never waits for the page allocator's reclaim.
  *
  * Frames are allocated with __GFP_THISNODE (never from another node) and
- * without __GFP_MOVABLE (unmovable, hence pinned), as one high-order block
- * that is split into order-0 pages so that each page can be mapped and
- * reference-counted on its own.
+ * without __GFP_MOVABLE (unmovable, hence pinned), in high-order blocks of
+ * several frames that are split into order-0 pages so that each page can
+ * be mapped and reference-counted on its own. A block's frames get
+ * consecutive slots, and frames are handed out in runs of consecutive
+ * slots, so that what a space gets at once is physically contiguous as far
+ * as the blocks go.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -18,8 +21,16 @@
 #include <linux/slab.h>
 #include <linux/topology.h>
 
+#include "compat.h"
 #include "kvmem.h"
 #include "validate.h"
+
+/*
+ * Order of the largest block a pool grows by: 2 MiB with 4 KiB pages, a
+ * PMD's worth, which the page allocator usually has without compaction,
+ * and long enough that a migration copies in long contiguous runs.
+ */
+#define KVMEM_CHUNK_ORDER	min(9, KVMEM_MAX_PAGE_ORDER)
 
 struct kvmem_pool *kvmem_pools[KVMEM_MAX_POOLS];
 unsigned int kvmem_nr_pools;
@@ -35,16 +46,34 @@ static void kvmem_frame_wake(void)
 /* Pool of each node with memory, indexed by node id. */
 static struct kvmem_pool **kvmem_node_pools;
 
-static struct page *kvmem_frame_alloc(int node)
+/*
+ * Allocates a physically contiguous block of up to @max frames on @node:
+ * the largest power of two the node can give without reclaim, down to a
+ * single frame. The block is split into order-0 pages so that each page
+ * can be mapped and reference-counted on its own.
+ *
+ * Return: the block's first page, its frame count in *@n; or NULL.
+ */
+static struct page *kvmem_chunk_alloc(int node, u32 max, u32 *n)
 {
-	struct page *frame;
-
-	frame = alloc_pages_node(node, GFP_HIGHUSER | __GFP_THISNODE |
-				 __GFP_NORETRY | __GFP_NOWARN,
+	unsigned int top = max_t(unsigned int, KVMEM_CHUNK_ORDER,
 				 kvmem_frame_order);
-	if (frame && kvmem_frame_order)
-		split_page(frame, kvmem_frame_order);
-	return frame;
+	unsigned int order = min(top, kvmem_frame_order + ilog2(max));
+	struct page *chunk;
+
+	for (;;) {
+		chunk = alloc_pages_node(node, GFP_HIGHUSER | __GFP_THISNODE |
+					 __GFP_NORETRY | __GFP_NOWARN, order);
+		if (chunk)
+			break;
+		if (order == kvmem_frame_order)
+			return NULL;
+		order--;
+	}
+	if (order)
+		split_page(chunk, order);
+	*n = 1U << (order - kvmem_frame_order);
+	return chunk;
 }
 
 /* Drops kvmem's reference on each page; frees them unless pinned elsewhere. */
@@ -111,18 +140,28 @@ static void kvmem_pool_rearm(struct kvmem_pool *pool)
 		pool->low = false;
 }
 
-/* Makes room for one more slot. Called with pool->lock held. */
-static int kvmem_pool_make_room(struct kvmem_pool *pool)
+/*
+ * Claims @n consecutive empty slots, enlarging the slot arrays when no
+ * such run is left. Called with pool->lock held.
+ *
+ * Return: the first slot, or -ENOMEM / -ENOSPC.
+ */
+static int64_t kvmem_pool_add_slots(struct kvmem_pool *pool, u32 n)
 {
-	u32 cap = pool->fa.cap ? pool->fa.cap * 2 : KVMEM_FA_BITS_PER_WORD;
-	u32 words = kvmem_fa_words(cap);
 	u64 *free, *present, *old_free, *old_present;
+	int64_t slot = kvmem_fa_add_run(&pool->fa, n);
 	struct page **frames;
+	u32 cap, words;
 
-	if (pool->fa.nr_present < pool->fa.cap)
-		return 0;
-	if (cap <= pool->fa.cap)
+	if (slot >= 0)
+		return slot;
+	/* The new top [old cap, cap) is empty and holds the run. */
+	cap = pool->fa.cap ? pool->fa.cap : KVMEM_FA_BITS_PER_WORD;
+	while (cap < pool->fa.cap + n && cap <= U32_MAX / 2)
+		cap *= 2;
+	if (cap < pool->fa.cap + n)
 		return -ENOSPC;
+	words = kvmem_fa_words(cap);
 	free = kvcalloc(words, sizeof(*free), GFP_KERNEL);
 	present = kvcalloc(words, sizeof(*present), GFP_KERNEL);
 	frames = kvcalloc(cap, sizeof(*frames), GFP_KERNEL);
@@ -139,45 +178,53 @@ static int kvmem_pool_make_room(struct kvmem_pool *pool)
 	kvfree(old_present);
 	kvfree(pool->frames);
 	pool->frames = frames;
-	return 0;
+	return kvmem_fa_add_run(&pool->fa, n);
 }
 
-/* Adds frames until the pool owns pool->reserve of them. */
+/*
+ * Adds frames until the pool owns pool->reserve of them, a contiguous
+ * block at a time, in consecutive slots (see frame_alloc.h).
+ */
 static int kvmem_pool_grow(struct kvmem_pool *pool)
 {
 	for (;;) {
-		struct page *frame;
-		int64_t slot;
-		int ret;
+		u32 i, n, keep, want;
+		struct page *chunk;
+		int64_t slot = 0;
 
 		mutex_lock(&pool->lock);
-		ret = pool->fa.nr_present < pool->reserve;
+		want = pool->reserve - min(pool->reserve, pool->fa.nr_present);
 		mutex_unlock(&pool->lock);
-		if (!ret)
+		if (!want)
 			return 0;
 
-		frame = kvmem_frame_alloc(pool->node);
-		if (!frame)
+		chunk = kvmem_chunk_alloc(pool->node, want, &n);
+		if (!chunk)
 			return -ENOMEM;
 
 		mutex_lock(&pool->lock);
-		if (pool->fa.nr_present >= pool->reserve) {
-			mutex_unlock(&pool->lock);
-			kvmem_frame_free(frame);
-			return 0;
+		/* A put_frame() may have grown the pool meanwhile. */
+		keep = min(n, pool->reserve -
+			      min(pool->reserve, pool->fa.nr_present));
+		if (keep)
+			slot = kvmem_pool_add_slots(pool, keep);
+		if (slot < 0)
+			keep = 0;
+		for (i = 0; i < keep; i++) {
+			struct page *frame = chunk + i * kvmem_frame_pages();
+
+			pool->frames[slot + i] = frame;
+			set_page_private(frame, slot + i);
 		}
-		ret = kvmem_pool_make_room(pool);
-		if (ret) {
-			mutex_unlock(&pool->lock);
-			kvmem_frame_free(frame);
-			return ret;
-		}
-		slot = kvmem_fa_add(&pool->fa);
-		pool->frames[slot] = frame;
-		set_page_private(frame, slot);
 		kvmem_pool_rearm(pool);
 		mutex_unlock(&pool->lock);
 
+		for (i = keep; i < n; i++)
+			kvmem_frame_free(chunk + i * kvmem_frame_pages());
+		if (slot < 0)
+			return slot;
+		if (!keep)
+			return 0;
 		kvmem_frame_wake();
 		cond_resched();
 	}
@@ -284,27 +331,30 @@ void kvmem_frame_clean(struct page *frame)
 }
 
 /**
- * kvmem_pool_get_frame() - take a free frame of a pool
+ * kvmem_pool_get_run() - take free frames of a pool, contiguous if it can
  * @pool: the pool
- * @zero: zero it; only a caller that overwrites all of it at once, before
- *	anyone can see it, passes false
+ * @want: frames wanted, at least 1
+ * @frames: returns the frames taken, in slot order
  *
- * A frame is zeroed here, before any space can see it, so no client can
- * read what a previous one left.
+ * Takes the first run of @want free frames in consecutive slots, else the
+ * longest run there is (see kvmem_fa_alloc_run()). The frames are not
+ * zeroed: the caller zeroes or overwrites them before anyone can see them,
+ * outside any lock, so that no client can read what a previous one left.
  *
- * Return: the frame's first page, or NULL if the pool has no free frame.
+ * Return: frames taken, 0 .. @want; 0 if the pool has no free frame.
  */
-struct page *kvmem_pool_get_frame(struct kvmem_pool *pool, bool zero)
+u32 kvmem_pool_get_run(struct kvmem_pool *pool, u32 want, struct page **frames)
 {
-	struct page *frame = NULL;
 	bool report = false;
-	u32 free;
 	int64_t slot;
+	u32 i, n = 0, free;
 
 	mutex_lock(&pool->lock);
-	slot = kvmem_fa_alloc(&pool->fa);
-	if (slot >= 0)
-		frame = pool->frames[slot];
+	slot = kvmem_fa_alloc_run(&pool->fa, want, &n);
+	if (slot < 0)
+		n = 0;
+	for (i = 0; i < n; i++)
+		frames[i] = pool->frames[slot + i];
 	free = pool->fa.nr_free;
 	if (free < pool->low_watermark && !pool->low) {
 		pool->low = true;
@@ -314,17 +364,14 @@ struct page *kvmem_pool_get_frame(struct kvmem_pool *pool, bool zero)
 	if (report)
 		kvmem_pool_report_low(pool, free);
 
-	if (frame) {
-		kvmem_frame_clean(frame);
-		if (zero)
-			kvmem_frame_zero(frame);
-	}
-	return frame;
+	for (i = 0; i < n; i++)
+		kvmem_frame_clean(frames[i]);
+	return n;
 }
 
 /**
  * kvmem_frame_pool() - pool a frame belongs to
- * @frame: first page of a frame taken with kvmem_pool_get_frame()
+ * @frame: first page of a frame taken with kvmem_pool_get_run()
  *
  * Return: the pool of the frame's node.
  */
@@ -335,7 +382,7 @@ struct kvmem_pool *kvmem_frame_pool(struct page *frame)
 
 /**
  * kvmem_pool_put_frame() - give a frame back to its pool
- * @frame: first page of a frame taken with kvmem_pool_get_frame(), no
+ * @frame: first page of a frame taken with kvmem_pool_get_run(), no
  *	longer mapped anywhere
  *
  * The frame goes back to the pool's free frames, unless the pool is above
@@ -423,24 +470,27 @@ bool kvmem_tier_has_free(u32 tier)
 }
 
 /**
- * kvmem_tier_get_frame() - take a frame from a pool of a tier
+ * kvmem_tier_get_run() - take free frames from one pool of a tier
  * @tier: KVMEM_TIER_*
- * @zero: as for kvmem_pool_get_frame()
+ * @want: frames wanted, at least 1
+ * @frames: returns the frames taken
  *
- * Tries the tier's pools nearest to the current CPU's node first.
+ * Tries the tier's pools nearest to the current CPU's node first, and
+ * takes from the first that has a free frame, as kvmem_pool_get_run()
+ * does; all frames returned come from that one pool.
  *
- * Return: the frame's first page, or NULL if no pool of @tier has one.
+ * Return: frames taken, 0 .. @want; 0 if no pool of @tier has one.
  */
-struct page *kvmem_tier_get_frame(u32 tier, bool zero)
+u32 kvmem_tier_get_run(u32 tier, u32 want, struct page **frames)
 {
 	int here = numa_node_id();
 	u64 tried = 0;
 
 	for (;;) {
 		struct kvmem_pool *best = NULL;
-		struct page *frame;
 		int best_dist = 0;
 		unsigned int i;
+		u32 n;
 
 		for (i = 0; i < kvmem_nr_pools; i++) {
 			struct kvmem_pool *pool = kvmem_pools[i];
@@ -455,11 +505,11 @@ struct page *kvmem_tier_get_frame(u32 tier, bool zero)
 			}
 		}
 		if (!best)
-			return NULL;
+			return 0;
 		tried |= BIT_ULL(best->index);
-		frame = kvmem_pool_get_frame(best, zero);
-		if (frame)
-			return frame;
+		n = kvmem_pool_get_run(best, want, frames);
+		if (n)
+			return n;
 	}
 }
 

@@ -46,7 +46,7 @@ static u64 kvmem_tenant_used(struct kvmem_tenant *t, u32 tier)
  * @tier: KVMEM_TIER_*
  *
  * Read without the tenant's lock: a hint for waiters, which then try for
- * real with kvmem_tenant_get_frame().
+ * real with kvmem_tenant_get_run().
  *
  * Return: true if @t holds fewer frames of @tier than its quota.
  */
@@ -56,35 +56,45 @@ bool kvmem_tenant_below_quota(struct kvmem_tenant *t, u32 tier)
 }
 
 /**
- * kvmem_tenant_get_frame() - take a frame of a tier, charged to a tenant
+ * kvmem_tenant_get_run() - take frames of a tier, charged to a tenant
  * @t: the tenant
  * @tier: KVMEM_TIER_*
+ * @want: frames wanted, at least 1
+ * @frames: returns the frames, all from one pool (kvmem_tier_get_run())
  *
- * The frame is not zeroed: the caller zeroes or overwrites it before
- * anyone can see it, outside the tenant's lock.
+ * Takes no more than the tenant's quota of @tier leaves. The frames are
+ * not zeroed: the caller zeroes or overwrites them before anyone can see
+ * them, outside the tenant's lock.
  *
- * Return: the frame's first page, or NULL if the tier has no free frame
- * or @t has used its quota of it.
+ * Return: frames taken, 0 .. @want; 0 if the tier has no free frame or
+ * @t has used its quota of it.
  */
-struct page *kvmem_tenant_get_frame(struct kvmem_tenant *t, u32 tier)
+u32 kvmem_tenant_get_run(struct kvmem_tenant *t, u32 tier, u32 want,
+			 struct page **frames)
 {
-	struct page *frame = NULL;
+	u64 used, quota;
+	u32 n = 0;
 
 	mutex_lock(&t->lock);
-	if (kvmem_tenant_used(t, tier) < READ_ONCE(t->quota[tier])) {
-		frame = kvmem_tier_get_frame(tier, false);
-		if (frame)
-			WRITE_ONCE(t->frames[kvmem_frame_pool(frame)->index],
-				   t->frames[kvmem_frame_pool(frame)->index] + 1);
+	used = kvmem_tenant_used(t, tier);
+	quota = READ_ONCE(t->quota[tier]);
+	if (used < quota) {
+		n = kvmem_tier_get_run(tier, min_t(u64, want, quota - used),
+				       frames);
+		if (n) {
+			unsigned int pool = kvmem_frame_pool(frames[0])->index;
+
+			WRITE_ONCE(t->frames[pool], t->frames[pool] + n);
+		}
 	}
 	mutex_unlock(&t->lock);
-	return frame;
+	return n;
 }
 
 /**
  * kvmem_tenant_put_frame() - give back a frame charged to a tenant
  * @t: the tenant
- * @frame: a frame from kvmem_tenant_get_frame(), mapped nowhere
+ * @frame: a frame from kvmem_tenant_get_run(), mapped nowhere
  */
 void kvmem_tenant_put_frame(struct kvmem_tenant *t, struct page *frame)
 {

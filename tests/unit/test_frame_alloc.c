@@ -192,9 +192,52 @@ static void random_ops_match_model(void)
 		int64_t got;
 
 		seed = seed * 1103515245 + 12345;
-		r = (seed >> 16) % 6;
+		r = (seed >> 16) % 8;
 		slot = (seed >> 4) % 1024;
 		switch (r) {
+		case 6: {
+			uint32_t n = slot % 40 + 1, run;
+
+			got = kvmem_fa_add_run(&fa, n);
+			for (run = 0, i = 0; i < cap && run < n; i++)
+				run = model[i] == EMPTY ? run + 1 : 0;
+			CHECK_EQ(got, run < n ? -ENOSPC : (int64_t)(i - n));
+			if (got < 0)
+				break;
+			for (i = 0; i < n; i++) {
+				CHECK_EQ(model[got + i], EMPTY);
+				model[got + i] = FREE;
+			}
+			n_present += n;
+			n_free += n;
+			break;
+		}
+		case 7: {
+			uint32_t want = slot % 40 + 1, n = 0;
+
+			got = kvmem_fa_alloc_run(&fa, want, &n);
+			if (got < 0) {
+				CHECK_EQ(n_free, 0);
+				break;
+			}
+			CHECK(n >= 1 && n <= want);
+			for (i = 0; i < n; i++) {
+				CHECK_EQ(model[got + i], FREE);
+				model[got + i] = USED;
+			}
+			/* Short only if no run of @want free slots exists. */
+			if (n < want) {
+				uint32_t run = 0, longest = 0;
+
+				for (i = 0; i < cap; i++) {
+					run = model[i] == FREE ? run + 1 : 0;
+					longest = run > longest ? run : longest;
+				}
+				CHECK(longest <= n);
+			}
+			n_free -= n;
+			break;
+		}
 		case 0:
 			got = kvmem_fa_add(&fa);
 			if (got == -ENOSPC && cap < 1024) {
@@ -261,6 +304,97 @@ static void random_ops_match_model(void)
 	done(&fa);
 }
 
+/*
+ * Makes slots [0, @cap) present and used, then frees those marked '.' in
+ * @map (slots past its end stay used).
+ */
+static void layout(struct kvmem_fa *fa, uint32_t cap, const char *map)
+{
+	uint32_t i, n, len = strlen(map);
+
+	kvmem_fa_init(fa);
+	grow(fa, cap);
+	CHECK_EQ(kvmem_fa_add_run(fa, cap), 0);
+	CHECK_EQ(kvmem_fa_alloc_run(fa, cap, &n), 0);
+	CHECK_EQ(n, cap);
+	for (i = 0; i < cap; i++)
+		if (i < len && map[i] == '.')
+			CHECK_EQ(kvmem_fa_free(fa, i), 0);
+	fa->hint = 0;
+}
+
+static void add_run_takes_lowest_gap_that_fits(void)
+{
+	struct kvmem_fa fa;
+	uint32_t i;
+
+	kvmem_fa_init(&fa);
+	grow(&fa, 128);
+	CHECK_EQ(kvmem_fa_add_run(&fa, 0), -ENOSPC);
+	for (i = 0; i < 10; i++)
+		CHECK_EQ(kvmem_fa_add(&fa), i);
+	/* Holes of 1 (slot 2) and 3 (slots 5..7). */
+	for (i = 0; i < 10; i++)
+		CHECK_EQ(kvmem_fa_alloc(&fa), i);
+	CHECK_EQ(kvmem_fa_remove(&fa, 2), 0);
+	for (i = 5; i < 8; i++)
+		CHECK_EQ(kvmem_fa_remove(&fa, i), 0);
+	CHECK_EQ(kvmem_fa_add_run(&fa, 2), 5);
+	CHECK_EQ(kvmem_fa_add_run(&fa, 2), 10);	/* slot 7 alone is too short */
+	CHECK_EQ(kvmem_fa_add_run(&fa, 1), 2);
+	/* Runs cross bitmap words. */
+	CHECK_EQ(kvmem_fa_add_run(&fa, 100), 12);
+	CHECK_EQ(kvmem_fa_add_run(&fa, 17), -ENOSPC);
+	CHECK_EQ(kvmem_fa_add_run(&fa, 16), 112);
+	CHECK_EQ(kvmem_fa_add_run(&fa, 1), 7);
+	CHECK_EQ(kvmem_fa_add_run(&fa, 1), -ENOSPC);
+	CHECK_EQ(fa.nr_present, 128);
+	CHECK_EQ(fa.nr_free, 128 - 6);
+	done(&fa);
+}
+
+static void alloc_run_takes_first_run_long_enough(void)
+{
+	struct kvmem_fa fa;
+	uint32_t n = 0;
+
+	/* Free runs: 2 at 1, 5 at 4, 10 at 10 (then used to slot 63). */
+	layout(&fa, 64, "u..u.....u..........");
+	CHECK_EQ(kvmem_fa_alloc_run(&fa, 4, &n), 4);
+	CHECK_EQ(n, 4);
+	CHECK_EQ(kvmem_fa_alloc_run(&fa, 0, &n), -ENOMEM);
+	/* Searching on from the last run's end, past the short runs. */
+	CHECK_EQ(kvmem_fa_alloc_run(&fa, 10, &n), 10);
+	CHECK_EQ(n, 10);
+	CHECK_EQ(fa.nr_free, 3);
+	done(&fa);
+}
+
+static void alloc_run_falls_back_to_longest(void)
+{
+	struct kvmem_fa fa;
+	uint32_t n = 0;
+
+	/* Free: slot 1, slots 3..5, slots 7..8 and slot 127. */
+	layout(&fa, 128, "u.u...u..");
+	CHECK_EQ(kvmem_fa_free(&fa, 127), 0);
+	CHECK_EQ(kvmem_fa_alloc_run(&fa, 8, &n), 3);
+	CHECK_EQ(n, 3);
+	CHECK_EQ(kvmem_fa_alloc_run(&fa, 8, &n), 7);
+	CHECK_EQ(n, 2);
+	/* Equally long runs: the first one found, from the hint's word on. */
+	CHECK_EQ(kvmem_fa_alloc_run(&fa, 8, &n), 1);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(kvmem_fa_alloc_run(&fa, 8, &n), 127);
+	CHECK_EQ(n, 1);
+	/* The hint is in the last word now: the search wraps to slot 0. */
+	CHECK_EQ(kvmem_fa_free(&fa, 4), 0);
+	CHECK_EQ(kvmem_fa_alloc_run(&fa, 2, &n), 4);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(kvmem_fa_alloc_run(&fa, 1, &n), -ENOMEM);
+	done(&fa);
+}
+
 static const struct unit_case cases[] = {
 	UNIT_CASE(empty_allocator_has_nothing),
 	UNIT_CASE(add_fills_lowest_slots),
@@ -272,6 +406,9 @@ static const struct unit_case cases[] = {
 	UNIT_CASE(grow_keeps_state),
 	UNIT_CASE(alloc_next_fit_is_sequential),
 	UNIT_CASE(random_ops_match_model),
+	UNIT_CASE(add_run_takes_lowest_gap_that_fits),
+	UNIT_CASE(alloc_run_takes_first_run_long_enough),
+	UNIT_CASE(alloc_run_falls_back_to_longest),
 };
 
 UNIT_MAIN("frame_alloc", cases)

@@ -6,7 +6,9 @@
 # The image holds busybox-static (with every applet symlinked), our /init
 # (tests/vm/init), the module as /kvmem.ko, its parameters in /kvmem.params,
 # the mode (test|bench) in /kvmem.mode, and each FILE (statically linked test
-# binaries such as kvmem-vmtest and kvmem-bench) in /bin.
+# binaries such as kvmem-vmtest and kvmem-bench) in /bin. If KVMEM_ONLY is
+# set in the environment, it goes to /kvmem.only: a regular expression that
+# the names of the tests to run must match (run.sh --only).
 # Why not the distribution's initramfs tools: we want no udev, no root disk and
 # nothing but our own init, built in well under a second, byte-for-byte
 # reproducible for the same inputs (fixed mtimes, sorted entries, owner 0:0,
@@ -74,6 +76,9 @@ install -m 0755 "$init_script" "$root/init"
 install -m 0644 "$module" "$root/kvmem.ko"
 printf '%s\n' "$params" >"$root/kvmem.params"
 printf '%s\n' "$mode" >"$root/kvmem.mode"
+if [ -n "${KVMEM_ONLY:-}" ]; then
+	printf '%s\n' "$KVMEM_ONLY" >"$root/kvmem.only"
+fi
 for f in "$@"; do
 	install -m 0755 "$f" "$root/bin/$(basename "$f")"
 done

@@ -4,8 +4,11 @@
 #
 # Usage:
 #   run.sh --kernel VMLINUZ --module KO --mode test|bench --out DIR
-#          [--params STR] [--timeout SEC] [--label LABEL] FILE...
+#          [--params STR] [--timeout SEC] [--label LABEL] [--only RE] FILE...
 #
+# --only RE runs only the tests whose names match the extended regular
+# expression RE as a whole (and final_baseline), for work on a few tests;
+# `make check` always runs them all.
 # FILE... are static binaries copied into the guest's /bin (kvmem-vmtest for
 # --mode test, kvmem-bench for --mode bench). The guest has 2 CPUs, 1.5 GiB
 # and two NUMA nodes (node 1: 512 MiB, no CPUs), and boots with options that
@@ -29,7 +32,7 @@ usage() {
 	exit 2
 }
 
-kernel='' module='' mode='' out='' params='' label=''
+kernel='' module='' mode='' out='' params='' label='' only=''
 timeout_s=900
 while [ "$#" -gt 0 ]; do
 	case "$1" in
@@ -40,6 +43,7 @@ while [ "$#" -gt 0 ]; do
 	--params) params=${2?}; shift 2 ;;
 	--timeout) timeout_s=${2:?}; shift 2 ;;
 	--label) label=${2:?}; shift 2 ;;
+	--only) only="(${2:?})|final_baseline"; shift 2 ;;
 	-h | --help) usage ;;
 	--) shift; break ;;
 	-*) echo "run.sh: unknown option $1" >&2; usage ;;
@@ -81,6 +85,9 @@ if [ "$mode" = test ]; then
 		echo "run.sh: '$vmtest --list' failed on the host" >&2
 		exit 2
 	fi
+	if [ -n "$only" ]; then
+		list=$(echo "$list" | grep -Ex "$only" || true)
+	fi
 	for t in $list; do expected+=("$t"); done
 else
 	expected+=(bench)
@@ -93,7 +100,7 @@ serial=$out/serial.log
 results=$out/results.txt
 rm -f "$serial" "$results" "$out/bench.jsonl"
 
-"$here/mkinitramfs.sh" "$initrd" "$module" "$params" "$mode" "${files[@]}"
+KVMEM_ONLY=$only "$here/mkinitramfs.sh" "$initrd" "$module" "$params" "$mode" "${files[@]}"
 
 # panic_print=0x20 replays the whole kernel log on the console at a panic:
 # with loglevel=3 the WARNING text and trace that led to a panic_on_warn

@@ -108,6 +108,8 @@ static const struct vt_test tests[] = {
 	E(migrate_kill, "SIGKILL of a migrating process frees everything"),
 	E(migrate_close, "close/munmap with migrations queued frees "
 	  "everything"),
+	E(migrate_contiguous, "MIGRATE takes physically contiguous runs; a "
+	  "fragmented target still works"),
 	E(neg_migrate, "MIGRATE: each bad field alone, struct sizes"),
 	E(events_read, "read(): sizes, EAGAIN, EINTR, EFAULT, several"),
 	E(events_overflow, "event queue overflow is counted, never silent"),
