@@ -16,6 +16,14 @@ static inline void vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
 }
 #endif
 
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 5, 0)
+/* Faults of file mappings hold mmap_lock, never a VMA lock, before 6.5. */
+static inline void release_fault_lock(struct vm_fault *vmf)
+{
+	mmap_read_unlock(vmf->vma->vm_mm);
+}
+#endif
+
 /* Largest order the page allocator gives: MAX_ORDER became inclusive in 6.4. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
 #define KVMEM_MAX_PAGE_ORDER	MAX_PAGE_ORDER

@@ -9,6 +9,7 @@
  * on a space's window reaches every mapping of it, in every process, and
  * nothing else.
  */
+#include <linux/file.h>
 #include <linux/mm.h>
 #include <linux/nospec.h>
 #include <linux/sched/signal.h>
@@ -507,23 +508,72 @@ static vm_fault_t kvmem_map_frame(struct vm_area_struct *vma, pgoff_t pgoff,
 	return VM_FAULT_NOPAGE;
 }
 
+/*
+ * Whether a fault may drop its mmap (or VMA) lock to wait and return
+ * VM_FAULT_RETRY: only on its first attempt, as filemap does, so that the
+ * retry always makes progress.
+ */
+static bool kvmem_fault_may_drop(const struct vm_fault *vmf)
+{
+	return fault_flag_allow_retry_first(vmf->flags) &&
+	       !(vmf->flags & FAULT_FLAG_RETRY_NOWAIT);
+}
+
+/*
+ * Drops the fault's lock, keeping the file (hence the module) and the
+ * space alive, so that a long wait blocks neither the other threads'
+ * mmap() and munmap() nor their faults elsewhere in the process.
+ */
+static struct file *kvmem_fault_unlock(struct vm_fault *vmf,
+				       struct kvmem_space *space)
+{
+	struct file *fpin = get_file(vmf->vma->vm_file);
+
+	kref_get(&space->ref);
+	release_fault_lock(vmf);
+	return fpin;
+}
+
+/* Ends a wait begun by kvmem_fault_unlock(): the fault is to be retried. */
+static vm_fault_t kvmem_fault_retry(struct kvmem_space *space,
+				    struct file *fpin)
+{
+	kvmem_space_put(space);
+	fput(fpin);
+	/* MAJOR: it waited; on 6.12 it also marks the retry as one. */
+	return VM_FAULT_RETRY | VM_FAULT_MAJOR;
+}
+
 static vm_fault_t kvmem_vm_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct kvmem_space *space = vma->vm_private_data;
 	pgoff_t base = kvmem_space_offset(space) >> PAGE_SHIFT;
 	u64 index = (vmf->pgoff - base) >> kvmem_frame_order;
+	bool drop = kvmem_fault_may_drop(vmf);
+	unsigned long deadline;
 	struct page *frame;
+	struct file *fpin;
 	vm_fault_t ret;
 	int err;
 
-	atomic64_inc(&space->tenant->faults);
-	atomic64_inc(&space->client->faults);
+	if (!(vmf->flags & FAULT_FLAG_TRIED)) {
+		atomic64_inc(&space->tenant->faults);
+		atomic64_inc(&space->client->faults);
+	}
 	/* A dying task need not wait: NOPAGE returns, the signal kills it. */
 	if (mutex_lock_killable(&space->lock))
 		return VM_FAULT_NOPAGE;
+	if (!space->dead && kvmem_page_in_flight(space, index) && drop) {
+		/* Wait for the migration to commit; the retry maps the frame. */
+		fpin = kvmem_fault_unlock(vmf, space);
+		mutex_unlock(&space->lock);
+		wait_event_killable(space->wait,
+				    !kvmem_page_in_flight(space, index));
+		return kvmem_fault_retry(space, fpin);
+	}
 	while (!space->dead && kvmem_page_in_flight(space, index)) {
-		/* Wait for the migration to commit, then map the new frame. */
+		/* Not to be retried: wait holding the fault's lock. */
 		mutex_unlock(&space->lock);
 		if (wait_event_killable(space->wait,
 					!kvmem_page_in_flight(space, index)) ||
@@ -536,8 +586,26 @@ static vm_fault_t kvmem_vm_fault(struct vm_fault *vmf)
 	}
 	frame = xa_load(&space->pages, index);
 	if (!frame) {
-		err = kvmem_space_back(space, index, true,
-				       kvmem_space_deadline(space), &frame);
+		/*
+		 * Without waiting first if the wait can drop the lock; and
+		 * not at all on a retry, whose first attempt did wait.
+		 */
+		deadline = drop || (vmf->flags & FAULT_FLAG_TRIED) ?
+			   jiffies : kvmem_space_deadline(space);
+		err = kvmem_space_back(space, index, true, deadline, &frame);
+		if (err == -ETIMEDOUT && drop &&
+		    space->policy == KVMEM_POLICY_WAIT) {
+			/*
+			 * Back the page without the fault's lock, as
+			 * POPULATE would; the retry maps it, or finds it
+			 * absent after the timeout and fails.
+			 */
+			fpin = kvmem_fault_unlock(vmf, space);
+			kvmem_space_back(space, index, true,
+					 kvmem_space_deadline(space), &frame);
+			mutex_unlock(&space->lock);
+			return kvmem_fault_retry(space, fpin);
+		}
 		if (err < 0) {
 			/* Out of kernel memory, or out of frames. */
 			ret = err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;

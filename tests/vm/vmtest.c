@@ -75,6 +75,8 @@ static const struct vt_test tests[] = {
 	  "once (fault, populate)"),
 	E(policy_wait_populate_undo, "WAIT: a failed POPULATE unmaps what a "
 	  "fault mapped meanwhile"),
+	E(policy_wait_fault_unlocked, "WAIT: a waiting fault does not hold "
+	  "mmap_lock; counted once"),
 	E(policy_wait_two_waiters, "WAIT: two faults of one page share one "
 	  "frame"),
 	E(fork_shared, "fork: shared data, same client, exit frees nothing"),

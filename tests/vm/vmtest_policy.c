@@ -4,9 +4,11 @@
  * Each test lowers pool reserves to a few frames through sysfs and puts
  * them back at the end.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -814,6 +816,71 @@ void test_policy_wait_two_waiters(void)
 	CHECK_EQ(pool_free(x.e.P), 1, "the other frame is still free");
 	kv_space_free(&x.s);
 	CHECK_EQ(pool_free(x.e.P), 2, "both frames back after destroy");
+out:
+	pfx_fini(&x);
+}
+
+/* ------------------------------------------- WAIT without mmap_lock */
+
+struct toucher {
+	volatile uint8_t *p;
+	volatile int done;
+	uint8_t v;
+};
+
+static void *toucher_run(void *arg)
+{
+	struct toucher *t = arg;
+
+	t->v = *t->p;
+	t->done = 1;
+	return NULL;
+}
+
+/*
+ * A fault that waits for a frame drops mmap_lock (VM_FAULT_RETRY): the
+ * other threads of the process can mmap() and munmap() meanwhile, which
+ * take mmap_lock for writing. The fault counts once, though it runs twice.
+ */
+void test_policy_wait_fault_unlocked(void)
+{
+	const uint32_t to = 4000;
+	struct toucher t = { 0 };
+	struct pfx x;
+	pthread_t th;
+	uint64_t f0;
+	double t0, dt;
+	void *m;
+
+	if (!pfx_init(&x, false, 2) || !pfx_hog(&x, 2) ||
+	    !pfx_space(&x, 2, KVMEM_POLICY_WAIT, to))
+		goto out;
+	f0 = tenant_u64(0, "faults");
+	t.p = x.s.map;
+	if (!CHECK(!pthread_create(&th, NULL, toucher_run, &t),
+		   "start a thread that touches page 0 (pool empty)"))
+		goto out;
+	sleep_ms(300);
+	CHECK(!t.done, "the touch waits for a frame");
+	t0 = now_ms();
+	m = mmap(NULL, CPU_PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(m != MAP_FAILED, "mmap() while the fault waits");
+	if (m != MAP_FAILED)
+		CHECK(!munmap(m, CPU_PAGE), "munmap() while the fault waits");
+	dt = now_ms() - t0;
+	CHECK(dt < 1000, "mmap() + munmap() took %.0f ms: the waiting fault "
+	      "does not hold mmap_lock", dt);
+	CHECK(!t.done, "the touch still waits");
+	CHECK_ERR(kv_release(x.fd, x.hog.c.handle, 0, 1, NULL), 0,
+		  "free a frame");
+	pthread_join(th, NULL);
+	CHECK(t.done && t.v == 0, "the touch completes, reading a zeroed "
+	      "frame (%u)", t.v);
+	CHECK_EQ(page_pool(x.fd, x.s.c.handle, 0), x.e.P, "page 0 in pool%d",
+		 x.e.P);
+	CHECK_EQ(tenant_u64(0, "faults") - f0, 1, "tenant 0 counts one fault "
+		 "for the touch, retry included");
 out:
 	pfx_fini(&x);
 }
