@@ -29,13 +29,17 @@ UNIT      := frame_alloc validate
 VMTEST_SRC := $(wildcard tests/vm/*.c)
 VMTEST_HDR := $(wildcard tests/vm/*.h)
 BENCH_SRC  := $(wildcard tools/bench/*.c)
+ACCEL_SRC  := $(wildcard libaccel/*.c)
+ACCEL_HDR  := $(wildcard libaccel/*.h) uapi/linux/kvmem.h
+ACCEL_CFLAGS := $(CSTD) $(CWARN) -Iuapi -Ilibaccel -pthread
+ACCEL_VERSION := 1.0.0
 VM_PARAMS  := reserve_mib=16
 BENCH_PARAMS := reserve_mib=96
 
-.PHONY: all module modules-all unit vm-bins check check-run deps bench \
+.PHONY: all module modules-all unit vm-bins libaccel check check-run deps bench \
 	bench-run clean help
 
-all: module vm-bins
+all: module vm-bins libaccel
 
 help:
 	@sed -n '3,12p' Makefile
@@ -72,6 +76,17 @@ $(BUILD)/unit-san/%: tests/unit/test_%.c kmod/%.c kmod/%.h $(UNIT_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(CWARN) -O1 $(SAN) $(INC) -o $@ $< kmod/$*.c
 
+# libaccel's unit tests (tests/accel/test_X.c -> accel_X) link all of it.
+ACCEL_UNIT_DEPS := $(ACCEL_SRC) $(ACCEL_HDR) tests/unit/unit.h
+
+$(BUILD)/unit/accel_%: tests/accel/test_%.c $(ACCEL_UNIT_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(ACCEL_CFLAGS) -O2 -o $@ $< $(ACCEL_SRC) -ldl
+
+$(BUILD)/unit-san/accel_%: tests/accel/test_%.c $(ACCEL_UNIT_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(ACCEL_CFLAGS) -O1 $(SAN) -o $@ $< $(ACCEL_SRC) -ldl
+
 unit: $(addprefix $(BUILD)/unit/,$(UNIT)) $(addprefix $(BUILD)/unit-san/,$(UNIT))
 
 # Statically linked: the guest has busybox and nothing else.
@@ -84,6 +99,34 @@ $(BUILD)/vm/kvmem-bench: $(BENCH_SRC) uapi/linux/kvmem.h
 	$(CC) $(CSTD) $(CWARN) -O2 -Iuapi -static -o $@ $(BENCH_SRC)
 
 vm-bins: $(BUILD)/vm/kvmem-vmtest
+
+# ---- libaccel ----------------------------------------------------------------
+
+# Shared (SONAME libaccel.so.1, symbols versioned by libaccel.map), static,
+# and a static copy for the guest, which has no libc to link against.
+$(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION): $(ACCEL_SRC) $(ACCEL_HDR) libaccel/libaccel.map
+	@mkdir -p $(@D)
+	$(CC) $(ACCEL_CFLAGS) -O2 -fPIC -fvisibility=hidden -shared \
+		-Wl,-soname,libaccel.so.1 -Wl,--version-script=libaccel/libaccel.map \
+		-Wl,-z,defs -o $@ $(ACCEL_SRC) -ldl
+	ln -sf libaccel.so.$(ACCEL_VERSION) $(@D)/libaccel.so.1
+	ln -sf libaccel.so.1 $(@D)/libaccel.so
+
+$(BUILD)/libaccel/libaccel.a: $(ACCEL_SRC) $(ACCEL_HDR)
+	@mkdir -p $(@D)/obj
+	@set -e; for f in $(ACCEL_SRC); do \
+		$(CC) $(ACCEL_CFLAGS) -O2 -fvisibility=hidden -c $$f \
+			-o $(@D)/obj/$$(basename $$f .c).o; done
+	rm -f $@ && ar rcs $@ $(@D)/obj/*.o
+
+$(BUILD)/libaccel/libaccel.pc: libaccel/libaccel.pc.in
+	@mkdir -p $(@D)
+	sed 's|@VERSION@|$(ACCEL_VERSION)|; s|@PREFIX@|$(PREFIX)|' $< > $@
+
+PREFIX ?= /usr/local
+
+libaccel: $(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION) \
+	$(BUILD)/libaccel/libaccel.a $(BUILD)/libaccel/libaccel.pc
 
 # ---- tests -------------------------------------------------------------------
 

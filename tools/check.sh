@@ -27,7 +27,8 @@ record() {
 }
 
 echo "== unit tests (plain, and under ASan+UBSan)"
-for t in $(ls tests/unit/test_*.c | sed 's|.*/test_||; s|\.c$||'); do
+for t in $(ls tests/unit/test_*.c | sed 's|.*/test_||; s|\.c$||') \
+	$(ls tests/accel/test_*.c | sed 's|.*/test_|accel_|; s|\.c$||'); do
 	for flavour in unit unit-san; do
 		if mk "build/$flavour/$t" >"$res/build-$flavour-$t.log" 2>&1; then
 			"build/$flavour/$t" 2>&1 | sed "s|^\(PASS\|FAIL\) |\1 $flavour/|" |

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libaccel: contiguous KV-cache tensors for LLM serving engines, backed on
+ * demand by kvmem (/dev/kvmem).
+ *
+ * An engine opens a context, describes its model's KV geometry, and creates
+ * one sequence per request. A sequence's K and V of each layer are plain
+ * contiguous tensors (base address + strides) for its whole maximum length;
+ * only the part the sequence has grown to is backed by memory. Growing maps
+ * what a step needs; a background thread can keep a few steps mapped ahead
+ * so that the step path almost never blocks. Finished sequences are kept
+ * for the next one (deferred reclamation) and given back under pressure. A
+ * sequence can be swapped out to a slower tier and back, asynchronously.
+ *
+ * Every call that can fail returns 0 (or a count) on success and a negative
+ * errno on failure; nothing sets errno. Thread safety is stated per call:
+ *  - "ctx-safe": may be called from any thread at any time, concurrently
+ *    with any other call on the same context;
+ *  - "seq-serial": calls on one sequence must not overlap each other (one
+ *    engine thread drives a sequence); calls on different sequences may.
+ * Documentation/libaccel.md describes every call and its errors.
+ */
+#ifndef ACCEL_H
+#define ACCEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ACCEL_VERSION_MAJOR	1
+#define ACCEL_VERSION_MINOR	0
+
+struct accel_ctx;
+struct accel_seq;
+
+/* ------------------------------------------------------------ context */
+
+/* Backends. AUTO picks cuda if libcuda.so.1 loads and has a device, else
+ * host. The environment variable ACCEL_BACKEND (host, cuda, auto)
+ * overrides AUTO; an explicit backend in accel_open_opts overrides both. */
+enum accel_backend {
+	ACCEL_BACKEND_AUTO = 0,
+	ACCEL_BACKEND_HOST = 1,
+	ACCEL_BACKEND_CUDA = 2,
+};
+
+/* Tiers, as in <linux/kvmem.h>. */
+enum accel_tier {
+	ACCEL_TIER_HBM = 0,
+	ACCEL_TIER_DRAM = 1,
+	ACCEL_TIER_CXL = 2,
+	ACCEL_TIER_DEFAULT = 0xff,	/* open: dram; swap: the slowest tier */
+};
+
+/**
+ * struct accel_open_opts - how to open a context; NULL means all defaults
+ * @size: sizeof(struct accel_open_opts), for growth; 0 is taken as the
+ *	size of this version
+ * @backend: enum accel_backend
+ * @device: device node; NULL: $ACCEL_DEVICE, else /dev/kvmem
+ * @cuda_device: cuda backend: device ordinal
+ * @tier: preferred tier of the sequences' frames (ACCEL_TIER_DEFAULT: dram)
+ * @swap_tier: tier sequences are swapped out to (ACCEL_TIER_DEFAULT: the
+ *	slowest tier other than @tier that has a pool)
+ * @tenant: kvmem tenant the sequences are charged to
+ * @priority: default scheduling priority of new sequences
+ * @wait_ms: 0: a grow that finds no free frame fails with -ENOMEM; else it
+ *	waits up to this long for one (kvmem's WAIT policy), at most 60000
+ * @step_ahead: steps kept mapped ahead of every sequence by a background
+ *	thread; 0: no background mapping
+ * @tokens_per_step: tokens one step adds to a sequence (1 for decoding);
+ *	0 is taken as 1
+ * @cache_max_bytes: bytes of finished sequences kept for reuse; 0: no
+ *	limit but the pools' (they are given back when a grow runs short)
+ * @flags: zero
+ */
+struct accel_open_opts {
+	uint32_t size;
+	uint32_t backend;
+	const char *device;
+	int32_t cuda_device;
+	uint32_t tier;
+	uint32_t swap_tier;
+	uint32_t tenant;
+	int32_t priority;
+	uint32_t wait_ms;
+	uint32_t step_ahead;
+	uint32_t tokens_per_step;
+	uint64_t cache_max_bytes;
+	uint64_t flags;
+};
+
+/* Default options (backend AUTO, tiers DEFAULT, everything else 0). */
+void accel_open_opts_init(struct accel_open_opts *opts);
+
+/*
+ * Opens the device and starts the context's background threads. Errors:
+ * -ENOENT: no kvmem device (module not loaded); -EACCES: no permission;
+ * -EPROTO: the module speaks another ABI version; -EOPNOTSUPP: the backend
+ * asked for is not available (no libcuda.so.1, no CUDA device, or a module
+ * without migration); -EINVAL: bad options; -ENOMEM. ctx-safe.
+ */
+int accel_open(const struct accel_open_opts *opts, struct accel_ctx **ctx);
+
+/*
+ * Waits for swaps in flight, destroys every sequence (kept ones too),
+ * stops the threads and closes the device. The context must not be used
+ * by any other thread during or after the call. NULL is a no-op.
+ */
+void accel_close(struct accel_ctx *ctx);
+
+/**
+ * struct accel_info - what accel_info() reports
+ * @backend: enum accel_backend in use (never AUTO)
+ * @abi_version: kvmem ABI version
+ * @features: KVMEM_FEATURE_* bits of the module
+ * @page_size: bytes per page of the sequences' memory (kvmem's page size;
+ *	the cuda backend's allocation granularity)
+ * @npools: kvmem pools
+ * @tier: preferred tier in use
+ * @swap_tier: swap tier in use (ACCEL_TIER_DEFAULT: none; swaps fail)
+ * @numa_node: host node whose frames back this context's swaps, -1 if none
+ *	is preferred
+ */
+struct accel_info {
+	uint32_t backend;
+	uint32_t abi_version;
+	uint64_t features;
+	uint64_t page_size;
+	uint32_t npools;
+	uint32_t tier;
+	uint32_t swap_tier;
+	int32_t numa_node;
+};
+
+/* ctx-safe. */
+int accel_info(struct accel_ctx *ctx, struct accel_info *info);
+
+/**
+ * struct accel_pool - one kvmem pool, as accel_pool_query() reports it
+ * @index: pool index
+ * @node: NUMA node
+ * @tier: enum accel_tier
+ * @page_size: bytes per frame
+ * @frames_total: frames the pool owns
+ * @frames_free: frames free now
+ */
+struct accel_pool {
+	uint32_t index;
+	int32_t node;
+	uint32_t tier;
+	uint64_t page_size;
+	uint64_t frames_total;
+	uint64_t frames_free;
+};
+
+/* -EINVAL for an index >= npools. ctx-safe. */
+int accel_pool_query(struct accel_ctx *ctx, uint32_t index,
+		     struct accel_pool *pool);
+
+/* Name of a backend ("host", "cuda"), or "?" */
+const char *accel_backend_name(uint32_t backend);
+
+/* ----------------------------------------------------------- geometry */
+
+enum accel_dtype {
+	ACCEL_DTYPE_F16 = 1,
+	ACCEL_DTYPE_BF16 = 2,
+	ACCEL_DTYPE_F32 = 3,
+	ACCEL_DTYPE_FP8 = 4,
+};
+
+enum accel_layout {
+	/*
+	 * One space per layer and per K/V, as vAttention does: tensor
+	 * [max_tokens][kv_heads][head_dim] each. A swap moves 2 * layers
+	 * ranges.
+	 */
+	ACCEL_LAYOUT_PER_LAYER = 0,
+	/*
+	 * One space per sequence, token-major:
+	 * [max_tokens][layers][2 (K, V)][kv_heads][head_dim]. The tokens a
+	 * sequence has are one contiguous prefix, so a swap is one
+	 * contiguous transfer.
+	 */
+	ACCEL_LAYOUT_PER_SEQ = 1,
+};
+
+/**
+ * struct accel_geometry - a model's KV cache shape
+ * @layers: transformer layers, >= 1
+ * @kv_heads: KV heads per layer, >= 1
+ * @head_dim: elements per head, >= 1
+ * @dtype: enum accel_dtype
+ * @max_tokens: most tokens one sequence may hold, >= 1
+ * @layout: enum accel_layout
+ */
+struct accel_geometry {
+	uint32_t layers;
+	uint32_t kv_heads;
+	uint32_t head_dim;
+	uint32_t dtype;
+	uint64_t max_tokens;
+	uint32_t layout;
+	uint32_t reserved;
+};
+
+/* Bytes of one element of dtype, 0 for an unknown one. */
+size_t accel_dtype_size(uint32_t dtype);
+
+/*
+ * Bytes of virtual memory one sequence of this geometry takes on this
+ * context (all its tensors, rounded up to pages), or -EINVAL for a bad
+ * geometry, -EOVERFLOW if it is too large. ctx-safe.
+ */
+int64_t accel_seq_bytes(struct accel_ctx *ctx, const struct accel_geometry *g);
+
+/* ---------------------------------------------------------- sequences */
+
+/**
+ * struct accel_seq_opts - per-sequence options; NULL means defaults
+ * @hint_tokens: expected initial length (prompt); picks the best-fitting
+ *	kept sequence to reuse and is grown to at once; 0: none
+ * @priority: scheduling priority (reported to kvmem); ignored unless
+ *	ACCEL_SEQ_PRIORITY is set in @flags (else the context's default)
+ * @flags: ACCEL_SEQ_* bits
+ * @user_data: returned in this sequence's completions
+ */
+struct accel_seq_opts {
+	uint64_t hint_tokens;
+	int32_t priority;
+	uint32_t flags;
+	void *user_data;
+};
+
+#define ACCEL_SEQ_PRIORITY	(1U << 0)
+
+/*
+ * Creates a sequence of geometry g with 0 tokens, reusing a kept sequence
+ * of the same geometry when there is one (best fit to hint_tokens), else
+ * creating its spaces. Errors: -EINVAL (bad geometry or options),
+ * -ENOMEM (no memory, even after giving back every kept sequence),
+ * -ENOSPC (address space), -EOVERFLOW (too large). ctx-safe.
+ */
+int accel_seq_create(struct accel_ctx *ctx, const struct accel_geometry *g,
+		     const struct accel_seq_opts *opts,
+		     struct accel_seq **seq);
+
+/*
+ * Ends a sequence. Its memory is kept for reuse by a later sequence of the
+ * same geometry (up to cache_max_bytes), and given back when memory runs
+ * short or on accel_trim(). A swap in flight is waited for first. NULL is
+ * a no-op. seq-serial; the sequence must not be used afterwards.
+ */
+void accel_seq_destroy(struct accel_seq *seq);
+
+/*
+ * Makes tokens [0, tokens) of every tensor of the sequence usable: maps
+ * the pages that are not mapped yet. Growing to fewer tokens than the
+ * sequence has is a no-op (sequences do not shrink). When step-ahead is on,
+ * schedules the next steps' pages in the background. Returns 1 if the call
+ * had to map pages itself (it blocked), 0 if they were mapped already.
+ * Errors: -EINVAL (tokens > max_tokens), -ENOMEM (no frame, even after
+ * giving back kept sequences; the sequence keeps what it had), -ETIMEDOUT
+ * (wait_ms passed), -EBUSY (the sequence is swapped out or swapping).
+ * seq-serial.
+ */
+int accel_seq_grow(struct accel_seq *seq, uint64_t tokens);
+
+/* Tokens the sequence has been grown to. seq-serial. */
+uint64_t accel_seq_tokens(const struct accel_seq *seq);
+
+/* Tokens that are mapped now (>= accel_seq_tokens(), with step-ahead
+ * usually more). ctx-safe. */
+uint64_t accel_seq_mapped_tokens(struct accel_seq *seq);
+
+enum accel_kv {
+	ACCEL_K = 0,
+	ACCEL_V = 1,
+};
+
+/**
+ * struct accel_tensor - where one layer's K or V lives
+ * @base: address of token 0, head 0, element 0: a host pointer for the
+ *	host backend, a CUdeviceptr for the cuda backend
+ * @token_stride: bytes from one token to the next
+ * @head_stride: bytes from one head to the next (head_dim * dtype size)
+ * @dtype: enum accel_dtype
+ * @on_device: 1 if @base is device memory
+ * @max_tokens: tokens the tensor has room for
+ */
+struct accel_tensor {
+	uint64_t base;
+	uint64_t token_stride;
+	uint64_t head_stride;
+	uint32_t dtype;
+	uint32_t on_device;
+	uint64_t max_tokens;
+};
+
+/* -EINVAL for a layer >= layers or a bad kv. The tensor never moves for
+ * the life of the sequence. ctx-safe. */
+int accel_seq_tensor(struct accel_seq *seq, uint32_t layer, uint32_t kv,
+		     struct accel_tensor *t);
+
+/*
+ * Report progress and scheduling metadata to kvmem (and through it to
+ * kvmemd): tokens written so far, priority. Errors: -EINVAL, or the
+ * module's. seq-serial.
+ */
+int accel_seq_set_progress(struct accel_seq *seq, uint64_t tokens_written);
+int accel_seq_set_priority(struct accel_seq *seq, int32_t priority);
+
+/* ---------------------------------------------------------------- swap */
+
+enum accel_seq_state {
+	ACCEL_SEQ_RESIDENT = 0,
+	ACCEL_SEQ_SWAPPING_OUT = 1,
+	ACCEL_SEQ_SWAPPED = 2,
+	ACCEL_SEQ_SWAPPING_IN = 3,
+};
+
+/*
+ * Starts moving the sequence's tokens to the swap tier (out) or back to
+ * the preferred tier (in), and returns at once. The host copy made by a
+ * swap-out is kept across a swap-in, so the next swap-out copies only what
+ * changed (the tokens written since). Completion is reported through
+ * accel_poll_completions() and accel_fd(); accel_seq_wait() waits for it.
+ * A sequence must not be accessed between a swap-out's start and the end
+ * of the swap-in that follows. Errors: -EBUSY (a swap is in flight, or
+ * the state does not allow it: out needs RESIDENT, in needs SWAPPED),
+ * -EOPNOTSUPP (no swap tier), -ENOMEM. seq-serial.
+ */
+int accel_seq_swap_out(struct accel_seq *seq);
+int accel_seq_swap_in(struct accel_seq *seq);
+
+/* enum accel_seq_state of the sequence now. ctx-safe. */
+int accel_seq_state(struct accel_seq *seq);
+
+/*
+ * Waits until no swap of the sequence is in flight, up to timeout_ms (-1:
+ * no limit). Returns the last swap's status (0, or its negative errno), or
+ * -ETIMEDOUT. Does not consume the completion. seq-serial.
+ */
+int accel_seq_wait(struct accel_seq *seq, int timeout_ms);
+
+enum accel_op {
+	ACCEL_OP_SWAP_OUT = 1,
+	ACCEL_OP_SWAP_IN = 2,
+};
+
+/**
+ * struct accel_completion - the end of an asynchronous operation
+ * @seq: the sequence
+ * @user_data: the sequence's user_data
+ * @op: enum accel_op
+ * @status: 0, or a negative errno (the sequence then stays where it was:
+ *	nothing is lost)
+ * @bytes_copied: bytes the operation copied
+ * @bytes_reused: bytes it did not copy because a valid copy was in place
+ */
+struct accel_completion {
+	struct accel_seq *seq;
+	void *user_data;
+	uint32_t op;
+	int32_t status;
+	uint64_t bytes_copied;
+	uint64_t bytes_reused;
+};
+
+/*
+ * A file descriptor that is readable (poll/epoll) while completions are
+ * waiting to be taken; for an engine's event loop. Owned by the context:
+ * do not read from or close it. ctx-safe.
+ */
+int accel_fd(struct accel_ctx *ctx);
+
+/*
+ * Takes up to max completions without blocking; returns how many. ctx-safe
+ * (each completion goes to one caller).
+ */
+int accel_poll_completions(struct accel_ctx *ctx, struct accel_completion *c,
+			   unsigned int max);
+
+/* -------------------------------------------------- memory and statistics */
+
+/*
+ * Gives back the memory of every kept (finished) sequence. Returns the
+ * bytes given back. ctx-safe.
+ */
+int64_t accel_trim(struct accel_ctx *ctx);
+
+/**
+ * struct accel_stats - counters since accel_open()
+ * @grow_calls: accel_seq_grow() calls that grew a sequence
+ * @grow_blocked: of those, how many mapped pages themselves (blocked)
+ * @grow_blocked_ns: time spent in those
+ * @pages_mapped_sync: pages mapped by grow calls
+ * @pages_mapped_ahead: pages mapped by the step-ahead thread
+ * @seqs_created: sequences created with new spaces
+ * @seqs_reused: sequences created from a kept one
+ * @kept_seqs: finished sequences kept now
+ * @kept_bytes: their mapped bytes
+ * @trimmed_bytes: mapped bytes given back from kept sequences
+ * @swaps_out: swap-outs completed successfully
+ * @swaps_in: swap-ins completed successfully
+ * @swap_bytes_copied: bytes the swaps copied
+ * @swap_bytes_reused: bytes the swaps did not copy thanks to a valid copy
+ */
+struct accel_stats {
+	uint64_t grow_calls;
+	uint64_t grow_blocked;
+	uint64_t grow_blocked_ns;
+	uint64_t pages_mapped_sync;
+	uint64_t pages_mapped_ahead;
+	uint64_t seqs_created;
+	uint64_t seqs_reused;
+	uint64_t kept_seqs;
+	uint64_t kept_bytes;
+	uint64_t trimmed_bytes;
+	uint64_t swaps_out;
+	uint64_t swaps_in;
+	uint64_t swap_bytes_copied;
+	uint64_t swap_bytes_reused;
+};
+
+/* ctx-safe. */
+int accel_stats(struct accel_ctx *ctx, struct accel_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ACCEL_H */

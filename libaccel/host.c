@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The host backend: each space of a sequence is a kvmem space mapped into
+ * the process. Contiguity and demand paging come from the module; mapping
+ * pages is POPULATE (frames from the preferred tier's pools) followed by
+ * MADV_POPULATE_WRITE, which installs the page table entries too, so that
+ * the engine's first touch of a step's pages takes no page fault. A swap
+ * is a KVMEM_IOC_MIGRATE of each space to the swap tier and back, keeping
+ * the other tier's frames as clean copies so that the next swap-out copies
+ * only the pages written since.
+ */
+#include <errno.h>
+#include <sys/mman.h>
+
+#include <linux/kvmem.h>
+
+#include "internal.h"
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE	23	/* Linux 5.14 */
+#endif
+
+static int host_init(struct accel_ctx *ctx)
+{
+	ctx->page_size = ctx->kv_page_size;
+	return 0;
+}
+
+static void host_fini(struct accel_ctx *ctx)
+{
+	(void)ctx;
+}
+
+static int host_space_create(struct accel_ctx *ctx, struct accel_space *sp,
+			     uint64_t bytes)
+{
+	struct kvmem_space_create c = {
+		.size = bytes,
+		.tier = ctx->tier,
+		.policy = ctx->wait_ms ? KVMEM_POLICY_WAIT : KVMEM_POLICY_FAIL,
+		.timeout_ms = ctx->wait_ms,
+		.tenant = ctx->tenant,
+		.priority = ctx->priority,
+	};
+	struct kvmem_space_destroy d = { 0 };
+	void *p;
+	int ret;
+
+	ret = accel_ioctl(ctx->fd, KVMEM_IOC_SPACE_CREATE, &c);
+	if (ret)
+		return ret;
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, ctx->fd,
+		 (off_t)c.mmap_offset);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		d.handle = c.handle;
+		accel_ioctl(ctx->fd, KVMEM_IOC_SPACE_DESTROY, &d);
+		return ret;
+	}
+	sp->base = (uint64_t)(uintptr_t)p;
+	sp->bytes = bytes;
+	sp->mapped = 0;
+	sp->handle = c.handle;
+	sp->host = p;
+	return 0;
+}
+
+static void host_space_destroy(struct accel_ctx *ctx, struct accel_space *sp)
+{
+	struct kvmem_space_destroy d = { .handle = sp->handle };
+
+	munmap(sp->host, sp->bytes);
+	accel_ioctl(ctx->fd, KVMEM_IOC_SPACE_DESTROY, &d);
+	sp->bytes = 0;
+}
+
+static int host_map(struct accel_ctx *ctx, struct accel_space *sp,
+		    uint64_t first, uint64_t count)
+{
+	struct kvmem_range r = {
+		.handle = sp->handle,
+		.first = first,
+		.count = count,
+	};
+	int ret;
+
+	if (!count)
+		return 0;
+	ret = accel_ioctl(ctx->fd, KVMEM_IOC_POPULATE, &r);
+	if (ret)
+		return ret;
+	/* Only a shortcut: a page not mapped here faults in on first touch. */
+	madvise((char *)sp->host + first * ctx->page_size,
+		count * ctx->page_size, MADV_POPULATE_WRITE);
+	return 0;
+}
+
+static int host_unmap(struct accel_ctx *ctx, struct accel_space *sp,
+		      uint64_t first, uint64_t count)
+{
+	struct kvmem_range r = {
+		.handle = sp->handle,
+		.first = first,
+		.count = count,
+	};
+
+	return count ? accel_ioctl(ctx->fd, KVMEM_IOC_RELEASE, &r) : 0;
+}
+
+static int host_swap(struct accel_ctx *ctx, struct accel_seq *seq, uint32_t op,
+		     uint64_t pages)
+{
+	uint32_t i;
+
+	if (!pages) {
+		/* Nothing to move: done at once. */
+		for (i = 0; i < seq->nspaces; i++)
+			accel_swap_part_done(seq, 0, 0, 0);
+		return 0;
+	}
+	return accel_migrate_queue(ctx, seq, pages,
+				   op == ACCEL_OP_SWAP_OUT ? ctx->swap_tier :
+							     ctx->tier);
+}
+
+const struct accel_be accel_host_backend = {
+	.id = ACCEL_BACKEND_HOST,
+	.init = host_init,
+	.fini = host_fini,
+	.space_create = host_space_create,
+	.space_destroy = host_space_destroy,
+	.map = host_map,
+	.unmap = host_unmap,
+	.swap = host_swap,
+};
