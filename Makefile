@@ -90,9 +90,9 @@ $(BUILD)/unit-san/accel_%: tests/accel/test_%.c $(ACCEL_UNIT_DEPS)
 unit: $(addprefix $(BUILD)/unit/,$(UNIT)) $(addprefix $(BUILD)/unit-san/,$(UNIT))
 
 # Statically linked: the guest has busybox and nothing else.
-$(BUILD)/vm/kvmem-vmtest: $(VMTEST_SRC) $(VMTEST_HDR) uapi/linux/kvmem.h
+$(BUILD)/vm/kvmem-vmtest: $(VMTEST_SRC) $(VMTEST_HDR) $(ACCEL_SRC) $(ACCEL_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(CWARN) -O2 -Iuapi -static -o $@ $(VMTEST_SRC)
+	$(CC) $(ACCEL_CFLAGS) -O2 -static -o $@ $(VMTEST_SRC) $(ACCEL_SRC)
 
 $(BUILD)/vm/kvmem-bench: $(BENCH_SRC) uapi/linux/kvmem.h
 	@mkdir -p $(@D)

@@ -113,6 +113,7 @@ static const struct vt_test tests[] = {
 	E(migrate_contiguous, "MIGRATE takes physically contiguous runs; a "
 	  "fragmented target still works"),
 	E(neg_migrate, "MIGRATE: each bad field alone, struct sizes"),
+	E(accel_smoke, "libaccel: grow, swap out and in, reuse of the copy"),
 	E(events_read, "read(): sizes, EAGAIN, EINTR, EFAULT, several"),
 	E(events_overflow, "event queue overflow is counted, never silent"),
 	E(tenant_sysfs, "tenants/<id>/: directories, defaults, valid and "

@@ -386,6 +386,7 @@ T(sysfs_tier); T(sysfs_invalid); T(final_baseline);
 T(migrate_basic); T(migrate_integrity); T(migrate_reuse); T(migrate_order);
 T(migrate_enomem); T(migrate_destroy); T(migrate_kill); T(migrate_close);
 T(migrate_contiguous);
+T(accel_smoke);
 T(neg_migrate);
 /* vmtest_events.c */
 T(events_read); T(events_overflow);
