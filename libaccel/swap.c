@@ -312,21 +312,25 @@ static int accel_swap(struct accel_seq *seq, uint32_t op)
 	while (seq->mapping)
 		pthread_cond_wait(&seq->cond, &seq->lock);
 	used = accel_layout_pages(&seq->lay, seq->tokens);
-	if (op == ACCEL_OP_SWAP_OUT && seq->mapped_pages > used) {
-		/* Pages mapped ahead hold no token yet: give them back. */
-		for (i = 0; i < seq->nspaces && !ret; i++) {
-			struct accel_space *sp = &seq->spaces[i];
+	/*
+	 * Pages mapped ahead hold no token yet: give them back rather than
+	 * move them. A space may have more mapped than the sequence counts
+	 * (a grow that failed half way), so look at each one.
+	 */
+	for (i = 0; op == ACCEL_OP_SWAP_OUT && i < seq->nspaces; i++) {
+		struct accel_space *sp = &seq->spaces[i];
 
-			ret = ctx->be->unmap(ctx, sp, used, sp->mapped - used);
-			if (!ret)
-				sp->mapped = used;
-		}
+		if (sp->mapped <= used)
+			continue;
+		ret = ctx->be->unmap(ctx, sp, used, sp->mapped - used);
 		if (ret) {
 			pthread_mutex_unlock(&seq->lock);
 			return ret;
 		}
-		seq->mapped_pages = used;
+		sp->mapped = used;
 	}
+	if (op == ACCEL_OP_SWAP_OUT && seq->mapped_pages > used)
+		seq->mapped_pages = used;
 	seq->state = op == ACCEL_OP_SWAP_OUT ? ACCEL_SEQ_SWAPPING_OUT :
 					       ACCEL_SEQ_SWAPPING_IN;
 	seq->swap_op = op;
