@@ -108,8 +108,14 @@ struct kvmem_tenant {
  * @nr_spaces: live spaces
  * @frames: frames its spaces hold, per pool index
  * @faults: page faults on its spaces
- * @migrated: bytes of its spaces that migrations moved
+ * @migrated_in: bytes of its spaces migrated into each tier
+ * @migrated_out: bytes of its spaces migrated out of each tier
  * @events: what read() returns
+ *
+ * The counters are atomics, read with no lock by the manager's reports
+ * and by fdinfo. The bytes a client's spaces moved in all are the sum of
+ * @migrated_in (which equals that of @migrated_out): no third counter
+ * that could disagree with them.
  */
 struct kvmem_client {
 	struct mutex lock;
@@ -122,7 +128,8 @@ struct kvmem_client {
 	atomic_t nr_spaces;
 	atomic_long_t frames[KVMEM_MAX_POOLS];
 	atomic64_t faults;
-	atomic64_t migrated;
+	atomic64_t migrated_in[KVMEM_NR_TIERS];
+	atomic64_t migrated_out[KVMEM_NR_TIERS];
 	struct kvmem_events events;
 };
 
@@ -296,6 +303,7 @@ void kvmem_client_migration_done(struct kvmem_client *client,
 				 const struct kvmem_event *ev);
 u32 kvmem_clients_report(u64 *cursor, u32 max, struct kvmem_client_info *out,
 			 u64 *pools);
+void kvmem_client_moved(struct kvmem_client *client, u32 from, u32 to);
 
 static inline u64 kvmem_space_offset(const struct kvmem_space *space)
 {
@@ -331,6 +339,19 @@ static inline void kvmem_space_put_frame(struct kvmem_space *space,
 {
 	atomic_long_dec(&space->client->frames[kvmem_frame_pool(frame)->index]);
 	kvmem_tenant_put_frame(space->tenant, frame);
+}
+
+/*
+ * Counts a page of @space that a migration moved from tier @from to tier
+ * @to, for its tenant and its client alike. The caller reads @from once,
+ * so that both count the same tier even if the admin retiers the source
+ * pool meanwhile.
+ */
+static inline void kvmem_space_moved(struct kvmem_space *space, u32 from,
+				     u32 to)
+{
+	kvmem_tenant_moved(space->tenant, from, to);
+	kvmem_client_moved(space->client, from, to);
 }
 
 struct kvmem_space *kvmem_space_get_by_id(unsigned long *id);

@@ -236,9 +236,8 @@ static void kvmem_migrate_commit(struct kvmem_space *space,
 {
 	struct page *copy = xa_load(&space->copies, mv->index);
 
-	kvmem_tenant_moved(space->tenant, kvmem_frame_pool(mv->src)->tier,
-			   m->tier);
-	atomic64_add(kvmem_page_size(), &space->client->migrated);
+	kvmem_space_moved(space, READ_ONCE(kvmem_frame_pool(mv->src)->tier),
+			  m->tier);
 	kvmem_frame_clean(mv->dst);
 	/* Replacing present entries allocates nothing: these cannot fail. */
 	xa_store(&space->pages, mv->index, mv->dst, GFP_KERNEL);

@@ -137,6 +137,12 @@ static const struct vt_test tests[] = {
 	  "POOL_LOW (once, re-armed); none elsewhere"),
 	E(neg_manager, "MANAGER, LIST_*, TENANT_SET: each bad field alone, "
 	  "EPERM; low_watermark writes"),
+	E(fdinfo_format, "fdinfo: kvmem keys, format, client id, who may "
+	  "read it"),
+	E(fdinfo_accounting, "fdinfo: frames, memory, faults, bytes "
+	  "migrated per tier, exactly; files apart; LIST_CLIENTS, tenant"),
+	E(fdinfo_fork, "fdinfo: a file shared by fork and dup shows one "
+	  "client's numbers"),
 	E(final_baseline, "module state is the load-time state"),
 #undef E
 };

@@ -396,6 +396,8 @@ T(tenant_quota_migrate); T(neg_space_set); T(modparam_tenants);
 /* vmtest_manager.c */
 T(manager_acquire); T(manager_list); T(manager_migrate_any);
 T(manager_events); T(neg_manager);
+/* vmtest_fdinfo.c */
+T(fdinfo_format); T(fdinfo_accounting); T(fdinfo_fork);
 #undef T
 
 #endif /* KVMEM_VMTEST_H */

@@ -368,7 +368,8 @@ struct kvmem_space_info {
  * @flags: KVMEM_CLIENT_MANAGER if it is the manager
  * @frames: frames its spaces hold, clean copies included
  * @faults: page faults on its spaces
- * @migrated: bytes of its spaces that migrations moved, whoever asked
+ * @migrated: bytes of its spaces that migrations moved, whoever asked;
+ *	the sum over tiers of its fdinfo's kvmem-migrated-in-<tier>
  * @reserved: zero
  */
 struct kvmem_client_info {
