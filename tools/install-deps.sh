@@ -2,7 +2,9 @@
 # Installs, with apt-get, whatever `make check` and `make bench` need and
 # this machine lacks: both test kernels (Debian 12's 6.1 and 6.12, image and
 # headers), QEMU, busybox-static for the guest, checkpatch's source package,
-# and the compilers. Does nothing when everything is there. Needs root.
+# file (to tell static from dynamic test programs), the libdrm and libnuma
+# headers libaccel's GPU topology code uses, and the compilers. Does nothing
+# when everything is there. Needs root.
 set -euo pipefail
 
 pkgs=(
@@ -10,7 +12,8 @@ pkgs=(
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	linux-source-6.1
-	qemu-system-x86 busybox-static
+	qemu-system-x86 busybox-static file
+	libdrm-dev libnuma-dev
 )
 
 missing=()

@@ -5,8 +5,10 @@
 #
 # The image holds busybox-static (with every applet symlinked), our /init
 # (tests/vm/init), the module as /kvmem.ko, its parameters in /kvmem.params,
-# the mode (test|bench) in /kvmem.mode, and each FILE (statically linked test
-# binaries such as kvmem-vmtest and kvmem-bench) in /bin. If KVMEM_ONLY is
+# the mode (test|bench) in /kvmem.mode, and each FILE in /bin: test programs
+# such as kvmem-vmtest and kvmem-bench, statically linked or not (the shared
+# libraries a dynamically linked one needs are copied too); a FILE named
+# *.so or *.so.N goes to /usr/lib/kvmem instead. If KVMEM_ONLY is
 # set in the environment, it goes to /kvmem.only: a regular expression that
 # the names of the tests to run must match (run.sh --only).
 # Why not the distribution's initramfs tools: we want no udev, no root disk and
@@ -79,8 +81,34 @@ printf '%s\n' "$mode" >"$root/kvmem.mode"
 if [ -n "${KVMEM_ONLY:-}" ]; then
 	printf '%s\n' "$KVMEM_ONLY" >"$root/kvmem.only"
 fi
+# Copies the shared libraries an ELF file needs (and their interpreter) to
+# the same paths in the image, so that dynamically linked test programs run
+# in a guest that has no libc of its own.
+copy_libs() {
+	local lib
+	ldd "$1" 2>/dev/null | grep -o '/[^ ]*' | while IFS= read -r lib; do
+		[ -e "$root$lib" ] && continue
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}
+
+# Statically linked programs go to /bin; shared libraries given as FILE
+# (such as the CUDA emulation's libcuda.so.1) to /usr/lib/kvmem, which /init
+# puts on LD_LIBRARY_PATH.
 for f in "$@"; do
-	install -m 0755 "$f" "$root/bin/$(basename "$f")"
+	case "$(basename "$f")" in
+	*.so | *.so.*)
+		mkdir -p "$root/usr/lib/kvmem"
+		install -m 0755 "$f" "$root/usr/lib/kvmem/$(basename "$f")"
+		;;
+	*)
+		install -m 0755 "$f" "$root/bin/$(basename "$f")"
+		;;
+	esac
+	if file -L "$f" | grep -q 'dynamically linked'; then
+		copy_libs "$f"
+	fi
 done
 
 # The kernel's built-in initramfs normally provides /dev/console already; add
