@@ -31,7 +31,7 @@ VMTEST_HDR := $(wildcard tests/vm/*.h)
 BENCH_SRC  := $(wildcard tools/bench/*.c)
 ACCEL_SRC  := $(wildcard libaccel/*.c)
 ACCEL_HDR  := $(wildcard libaccel/*.h) uapi/linux/kvmem.h
-ACCEL_CFLAGS := $(CSTD) $(CWARN) -Iuapi -Ilibaccel -pthread
+ACCEL_CFLAGS := $(CSTD) $(CWARN) -Iuapi -Ilibaccel -I/usr/include/libdrm -pthread
 ACCEL_VERSION := 1.0.0
 VM_PARAMS  := reserve_mib=16
 BENCH_PARAMS := reserve_mib=96
@@ -79,13 +79,16 @@ $(BUILD)/unit-san/%: tests/unit/test_%.c kmod/%.c kmod/%.h $(UNIT_DEPS)
 # libaccel's unit tests (tests/accel/test_X.c -> accel_X) link all of it.
 ACCEL_UNIT_DEPS := $(ACCEL_SRC) $(ACCEL_HDR) tests/unit/unit.h
 
+# cuda.h only for the test that checks libaccel/cuda_abi.h against it.
+CUDA_INC  := /usr/local/cuda/include
+
 $(BUILD)/unit/accel_%: tests/accel/test_%.c $(ACCEL_UNIT_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(ACCEL_CFLAGS) -O2 -o $@ $< $(ACCEL_SRC) -ldl
+	$(CC) $(ACCEL_CFLAGS) -idirafter $(CUDA_INC) -O2 -o $@ $< $(ACCEL_SRC) -ldl
 
 $(BUILD)/unit-san/accel_%: tests/accel/test_%.c $(ACCEL_UNIT_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(ACCEL_CFLAGS) -O1 $(SAN) -o $@ $< $(ACCEL_SRC) -ldl
+	$(CC) $(ACCEL_CFLAGS) -idirafter $(CUDA_INC) -O1 $(SAN) -o $@ $< $(ACCEL_SRC) -ldl
 
 unit: $(addprefix $(BUILD)/unit/,$(UNIT)) $(addprefix $(BUILD)/unit-san/,$(UNIT))
 

@@ -409,6 +409,9 @@ int64_t accel_trim(struct accel_ctx *ctx);
  * @swaps_in: swap-ins completed successfully
  * @swap_bytes_copied: bytes the swaps copied
  * @swap_bytes_reused: bytes the swaps did not copy thanks to a valid copy
+ * @step_device_allocs: cuda backend: physical allocations (cuMemCreate) a
+ *	grow had to make itself because the pool of allocations created
+ *	ahead was empty; 0 while the pool keeps up (host backend: always 0)
  */
 struct accel_stats {
 	uint64_t grow_calls;
@@ -425,6 +428,7 @@ struct accel_stats {
 	uint64_t swaps_in;
 	uint64_t swap_bytes_copied;
 	uint64_t swap_bytes_reused;
+	uint64_t step_device_allocs;
 };
 
 /* ctx-safe. */

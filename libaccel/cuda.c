@@ -1,20 +1,721 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The cuda backend. Not available in this version: accel_open() with
- * ACCEL_BACKEND_CUDA fails with -EOPNOTSUPP, and AUTO picks the host
- * backend.
+ * The cuda backend: a sequence's spaces live in GPU memory through the
+ * CUDA Driver API's virtual memory management, loaded at run time from
+ * libcuda.so.1 (no link-time dependency; -EOPNOTSUPP when it is absent or
+ * sees no usable device).
+ *
+ *  - A space is a device address range (cuMemAddressReserve), mapped a
+ *    page (the allocation granularity) at a time with physical allocations
+ *    taken from a per-process pool that a background thread keeps filled,
+ *    so that a grow never calls cuMemCreate while the pool keeps up.
+ *    Mapping a range is one cuMemMap per page, then one cuMemSetAccess
+ *    over the whole range.
+ *  - Each space has a host copy: a kvmem space of the same size, mapped
+ *    into the process and registered with CUDA (cuMemHostRegister) a range
+ *    at a time, each range once, as swaps first need it. Its kvmem handle
+ *    also carries the sequence's scheduling metadata.
+ *  - A swap runs on the backend's copy thread, which runs on the GPU's
+ *    NUMA node (so that kvmem backs the host copy from the nearest pool)
+ *    and copies on its own stream. Out: the pages whose host copy is stale
+ *    go device -> host in one copy, then the device pages are unmapped and
+ *    their allocations return to the pool. In: the pages are mapped again
+ *    and copied host -> device in one copy. KV is append-only: a page
+ *    every token of which was written before a swap-out keeps a valid host
+ *    copy, and the next swap-out copies only the pages after it.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
 
+#include <linux/kvmem.h>
+
+#include "cuda_abi.h"
 #include "internal.h"
+#include "topology.h"
+
+/* Allocations the pool keeps ready: refilled below LOW, up to HIGH. */
+#define CUDA_POOL_LOW	8
+#define CUDA_POOL_HIGH	32
+/* Free allocations kept beyond that are released. */
+#define CUDA_POOL_MAX	256
+
+/* The Driver API entry points, by the names cuda.h's macros resolve to. */
+struct cuda_api {
+	void *lib;
+	acu_result (*init)(unsigned int);
+	acu_result (*device_get_count)(int *);
+	acu_result (*device_get)(acu_device *, int);
+	acu_result (*device_get_attribute)(int *, int, acu_device);
+	acu_result (*device_get_pci_bus_id)(char *, int, acu_device);
+	acu_result (*primary_ctx_retain)(acu_context *, acu_device);
+	acu_result (*primary_ctx_release)(acu_device);
+	acu_result (*ctx_set_current)(acu_context);
+	acu_result (*granularity)(size_t *, const struct acu_mem_prop *, int);
+	acu_result (*address_reserve)(acu_deviceptr *, size_t, size_t,
+				      acu_deviceptr, unsigned long long);
+	acu_result (*address_free)(acu_deviceptr, size_t);
+	acu_result (*mem_create)(acu_handle *, size_t,
+				 const struct acu_mem_prop *,
+				 unsigned long long);
+	acu_result (*mem_release)(acu_handle);
+	acu_result (*mem_map)(acu_deviceptr, size_t, size_t, acu_handle,
+			      unsigned long long);
+	acu_result (*mem_unmap)(acu_deviceptr, size_t);
+	acu_result (*set_access)(acu_deviceptr, size_t,
+				 const struct acu_access_desc *, size_t);
+	acu_result (*stream_create)(acu_stream *, unsigned int);
+	acu_result (*stream_destroy)(acu_stream);
+	acu_result (*stream_synchronize)(acu_stream);
+	acu_result (*memcpy_htod_async)(acu_deviceptr, const void *, size_t,
+					acu_stream);
+	acu_result (*memcpy_dtoh_async)(void *, acu_deviceptr, size_t,
+					acu_stream);
+	acu_result (*host_register)(void *, size_t, unsigned int);
+	acu_result (*host_unregister)(void *);
+};
+
+#define CUDA_SYM(field, name)	{ offsetof(struct cuda_api, field), name }
+
+static const struct {
+	size_t off;
+	const char *name;
+} cuda_syms[] = {
+	CUDA_SYM(init, "cuInit"),
+	CUDA_SYM(device_get_count, "cuDeviceGetCount"),
+	CUDA_SYM(device_get, "cuDeviceGet"),
+	CUDA_SYM(device_get_attribute, "cuDeviceGetAttribute"),
+	CUDA_SYM(device_get_pci_bus_id, "cuDeviceGetPCIBusId"),
+	CUDA_SYM(primary_ctx_retain, "cuDevicePrimaryCtxRetain"),
+	CUDA_SYM(primary_ctx_release, "cuDevicePrimaryCtxRelease_v2"),
+	CUDA_SYM(ctx_set_current, "cuCtxSetCurrent"),
+	CUDA_SYM(granularity, "cuMemGetAllocationGranularity"),
+	CUDA_SYM(address_reserve, "cuMemAddressReserve"),
+	CUDA_SYM(address_free, "cuMemAddressFree"),
+	CUDA_SYM(mem_create, "cuMemCreate"),
+	CUDA_SYM(mem_release, "cuMemRelease"),
+	CUDA_SYM(mem_map, "cuMemMap"),
+	CUDA_SYM(mem_unmap, "cuMemUnmap"),
+	CUDA_SYM(set_access, "cuMemSetAccess"),
+	CUDA_SYM(stream_create, "cuStreamCreate"),
+	CUDA_SYM(stream_destroy, "cuStreamDestroy_v2"),
+	CUDA_SYM(stream_synchronize, "cuStreamSynchronize"),
+	CUDA_SYM(memcpy_htod_async, "cuMemcpyHtoDAsync_v2"),
+	CUDA_SYM(memcpy_dtoh_async, "cuMemcpyDtoHAsync_v2"),
+	CUDA_SYM(host_register, "cuMemHostRegister_v2"),
+	CUDA_SYM(host_unregister, "cuMemHostUnregister"),
+};
+
+/* A swap waiting for the copy thread. */
+struct cuda_job {
+	struct cuda_job *next;
+	struct accel_seq *seq;
+	uint32_t op;
+	uint64_t pages;
+};
+
+struct cuda_be {
+	struct cuda_api api;
+	acu_device dev;
+	acu_context cu_ctx;
+	acu_stream stream;		/* the copy thread's */
+	struct acu_mem_prop prop;
+	size_t gran;
+	uint64_t host_pages_per_page;	/* kvmem pages per device page */
+
+	pthread_mutex_t lock;		/* pool and jobs */
+	pthread_cond_t cond;		/* refill wanted, job queued, stop */
+	acu_handle *free;		/* the pool: unmapped allocations */
+	unsigned int nfree;
+	bool stop;
+	struct cuda_job *jobs, **jobs_tail;
+	pthread_t refill_thread, copy_thread;
+	bool refill_on, copy_on;
+};
+
+/* Per space: the allocation mapped at each page, and the host copy. */
+struct cuda_space {
+	acu_handle *h;
+	uint64_t valid;			/* pages [0, valid) of the copy are valid */
+	uint64_t populated;		/* host pages [0, populated) have frames */
+	uint64_t registered;		/* [0, registered) registered with CUDA */
+	void **reg;			/* start of each registered range */
+	unsigned int nreg;
+};
+
+static int cuda_errno(acu_result r)
+{
+	switch (r) {
+	case ACU_SUCCESS:
+		return 0;
+	case ACU_ERROR_OUT_OF_MEMORY:
+		return -ENOMEM;
+	case ACU_ERROR_INVALID_VALUE:
+		return -EINVAL;
+	case ACU_ERROR_NOT_INITIALIZED:
+	case ACU_ERROR_NO_DEVICE:
+	case ACU_ERROR_INVALID_DEVICE:
+	case ACU_ERROR_NOT_SUPPORTED:
+		return -EOPNOTSUPP;
+	default:
+		return -EIO;
+	}
+}
+
+static struct cuda_be *cuda_of(struct accel_ctx *ctx)
+{
+	return ctx->be_priv;
+}
+
+/* Makes the device's primary context current in this thread, once. */
+static int cuda_enter(struct cuda_be *cb)
+{
+	static __thread acu_context current;
+
+	if (current == cb->cu_ctx)
+		return 0;
+	if (cb->api.ctx_set_current(cb->cu_ctx))
+		return -EIO;
+	current = cb->cu_ctx;
+	return 0;
+}
+
+static int cuda_load(struct cuda_api *api)
+{
+	size_t i;
+
+	api->lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (!api->lib)
+		return -EOPNOTSUPP;
+	for (i = 0; i < sizeof(cuda_syms) / sizeof(cuda_syms[0]); i++) {
+		void *f = dlsym(api->lib, cuda_syms[i].name);
+
+		if (!f) {
+			dlclose(api->lib);
+			api->lib = NULL;
+			return -EOPNOTSUPP;
+		}
+		memcpy((char *)api + cuda_syms[i].off, &f, sizeof(f));
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ the pool */
+
+/* Takes a free allocation; creates one if the pool is empty. */
+static int cuda_pool_get(struct accel_ctx *ctx, bool step, acu_handle *h)
+{
+	struct cuda_be *cb = cuda_of(ctx);
+	acu_result r;
+
+	pthread_mutex_lock(&cb->lock);
+	if (cb->nfree) {
+		*h = cb->free[--cb->nfree];
+		if (cb->nfree < CUDA_POOL_LOW)
+			pthread_cond_broadcast(&cb->cond);
+		pthread_mutex_unlock(&cb->lock);
+		return 0;
+	}
+	pthread_cond_broadcast(&cb->cond);
+	pthread_mutex_unlock(&cb->lock);
+	if (step) {
+		pthread_mutex_lock(&ctx->lock);
+		ctx->stats.step_device_allocs++;
+		pthread_mutex_unlock(&ctx->lock);
+	}
+	r = cb->api.mem_create(h, cb->gran, &cb->prop, 0);
+	return cuda_errno(r);
+}
+
+/* Gives an unmapped allocation back to the pool, or to CUDA. */
+static void cuda_pool_put(struct cuda_be *cb, acu_handle h)
+{
+	pthread_mutex_lock(&cb->lock);
+	if (cb->nfree < CUDA_POOL_MAX) {
+		cb->free[cb->nfree++] = h;
+		h = 0;
+	}
+	pthread_mutex_unlock(&cb->lock);
+	if (h)
+		cb->api.mem_release(h);
+}
+
+/* Keeps the pool between LOW and HIGH, creating ahead of need. */
+static void *cuda_refill_main(void *arg)
+{
+	struct cuda_be *cb = arg;
+
+	cuda_enter(cb);
+	pthread_mutex_lock(&cb->lock);
+	for (;;) {
+		acu_handle h;
+		acu_result r;
+
+		while (!cb->stop && cb->nfree >= CUDA_POOL_LOW)
+			pthread_cond_wait(&cb->cond, &cb->lock);
+		if (cb->stop)
+			break;
+		while (!cb->stop && cb->nfree < CUDA_POOL_HIGH) {
+			pthread_mutex_unlock(&cb->lock);
+			r = cb->api.mem_create(&h, cb->gran, &cb->prop, 0);
+			pthread_mutex_lock(&cb->lock);
+			if (r)
+				break;	/* device full: the pool makes do */
+			cb->free[cb->nfree++] = h;
+		}
+		if (cb->nfree < CUDA_POOL_LOW && !cb->stop) {
+			/* Could not refill: wait for a put or a stop. */
+			pthread_cond_wait(&cb->cond, &cb->lock);
+		}
+	}
+	pthread_mutex_unlock(&cb->lock);
+	return NULL;
+}
+
+/* -------------------------------------------------------------- spaces */
+
+static int cuda_host_create(struct accel_ctx *ctx, struct accel_space *sp,
+			    uint64_t bytes)
+{
+	struct kvmem_space_create c = {
+		.size = bytes,
+		.tier = ctx->tier,
+		.policy = ctx->wait_ms ? KVMEM_POLICY_WAIT : KVMEM_POLICY_FAIL,
+		.timeout_ms = ctx->wait_ms,
+		.tenant = ctx->tenant,
+		.priority = ctx->priority,
+	};
+	struct kvmem_space_destroy d = { 0 };
+	void *p;
+	int ret;
+
+	ret = accel_ioctl(ctx->fd, KVMEM_IOC_SPACE_CREATE, &c);
+	if (ret)
+		return ret;
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, ctx->fd,
+		 (off_t)c.mmap_offset);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		d.handle = c.handle;
+		accel_ioctl(ctx->fd, KVMEM_IOC_SPACE_DESTROY, &d);
+		return ret;
+	}
+	sp->handle = c.handle;
+	sp->host = p;
+	return 0;
+}
+
+static int cuda_space_create(struct accel_ctx *ctx, struct accel_space *sp,
+			     uint64_t bytes)
+{
+	struct cuda_be *cb = cuda_of(ctx);
+	uint64_t pages = bytes / cb->gran;
+	struct cuda_space *cs;
+	acu_deviceptr base;
+	int ret;
+
+	cs = calloc(1, sizeof(*cs));
+	if (!cs)
+		return -ENOMEM;
+	cs->h = calloc(pages, sizeof(*cs->h));
+	cs->reg = calloc(pages, sizeof(*cs->reg));
+	if (!cs->h || !cs->reg) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	ret = cuda_enter(cb);
+	if (!ret)
+		ret = cuda_errno(cb->api.address_reserve(&base, bytes, cb->gran,
+							 0, 0));
+	if (ret)
+		goto fail;
+	ret = cuda_host_create(ctx, sp, bytes);
+	if (ret) {
+		cb->api.address_free(base, bytes);
+		goto fail;
+	}
+	sp->base = base;
+	sp->bytes = bytes;
+	sp->mapped = 0;
+	sp->priv = cs;
+	return 0;
+fail:
+	free(cs->h);
+	free(cs->reg);
+	free(cs);
+	return ret;
+}
+
+/* Unmaps device pages [first, first + count); their allocations go back. */
+static int cuda_unmap(struct accel_ctx *ctx, struct accel_space *sp,
+		      uint64_t first, uint64_t count)
+{
+	struct cuda_be *cb = cuda_of(ctx);
+	struct cuda_space *cs = sp->priv;
+	uint64_t i;
+	int ret;
+
+	ret = cuda_enter(cb);
+	for (i = first; i < first + count && !ret; i++) {
+		ret = cuda_errno(cb->api.mem_unmap(sp->base + i * cb->gran,
+						   cb->gran));
+		if (!ret) {
+			cuda_pool_put(cb, cs->h[i]);
+			cs->h[i] = 0;
+		}
+	}
+	return ret;
+}
+
+static void cuda_space_destroy(struct accel_ctx *ctx, struct accel_space *sp)
+{
+	struct cuda_be *cb = cuda_of(ctx);
+	struct cuda_space *cs = sp->priv;
+	struct kvmem_space_destroy d = { .handle = sp->handle };
+	uint64_t pages = sp->bytes / cb->gran, i;
+
+	for (i = 0; i < pages; i++)
+		if (cs->h[i])
+			cuda_unmap(ctx, sp, i, 1);
+	for (i = 0; i < cs->nreg; i++)
+		cb->api.host_unregister(cs->reg[i]);
+	cb->api.address_free(sp->base, sp->bytes);
+	munmap(sp->host, sp->bytes);
+	accel_ioctl(ctx->fd, KVMEM_IOC_SPACE_DESTROY, &d);
+	free(cs->h);
+	free(cs->reg);
+	free(cs);
+	sp->bytes = 0;
+}
+
+/*
+ * Maps device pages [first, first + count): one cuMemMap per page, then
+ * one cuMemSetAccess for the whole range, the most one call may cover.
+ */
+static int cuda_map(struct accel_ctx *ctx, struct accel_space *sp,
+		    uint64_t first, uint64_t count, bool step)
+{
+	struct cuda_be *cb = cuda_of(ctx);
+	struct cuda_space *cs = sp->priv;
+	struct acu_access_desc access = {
+		.location = { ACU_MEM_LOCATION_TYPE_DEVICE, cb->dev },
+		.flags = ACU_MEM_ACCESS_FLAGS_PROT_READWRITE,
+	};
+	uint64_t i;
+	int ret;
+
+	if (!count)
+		return 0;
+	ret = cuda_enter(cb);
+	for (i = first; i < first + count && !ret; i++) {
+		acu_handle h;
+
+		ret = cuda_pool_get(ctx, step, &h);
+		if (ret)
+			break;
+		ret = cuda_errno(cb->api.mem_map(sp->base + i * cb->gran,
+						 cb->gran, 0, h, 0));
+		if (ret)
+			cuda_pool_put(cb, h);
+		else
+			cs->h[i] = h;
+	}
+	if (!ret)
+		ret = cuda_errno(cb->api.set_access(sp->base + first * cb->gran,
+						    count * cb->gran, &access,
+						    1));
+	if (ret) {
+		/* All or nothing: undo this call's mappings. */
+		while (i-- > first)
+			if (cs->h[i])
+				cuda_unmap(ctx, sp, i, 1);
+	}
+	return ret;
+}
+
+/* ---------------------------------------------------------------- swap */
+
+/* Backs host pages for device pages [0, pages) and registers them once. */
+static int cuda_host_ready(struct accel_ctx *ctx, struct accel_space *sp,
+			   uint64_t pages)
+{
+	struct cuda_be *cb = cuda_of(ctx);
+	struct cuda_space *cs = sp->priv;
+	struct kvmem_range r = {
+		.handle = sp->handle,
+		.first = cs->populated * cb->host_pages_per_page,
+		.count = (pages - cs->populated) * cb->host_pages_per_page,
+	};
+	void *start;
+	int ret;
+
+	if (pages > cs->populated) {
+		ret = accel_ioctl(ctx->fd, KVMEM_IOC_POPULATE, &r);
+		if (ret)
+			return ret;
+		cs->populated = pages;
+	}
+	if (pages <= cs->registered)
+		return 0;
+	start = (char *)sp->host + cs->registered * cb->gran;
+	ret = cuda_errno(cb->api.host_register(start, (pages - cs->registered) *
+					       cb->gran, 0));
+	if (ret)
+		return ret;
+	cs->reg[cs->nreg++] = start;
+	cs->registered = pages;
+	return 0;
+}
+
+/* Swap-out of one space: copy what is stale, then free the device pages. */
+static int cuda_swap_out_space(struct accel_ctx *ctx, struct accel_seq *seq,
+			       struct accel_space *sp, uint64_t pages,
+			       uint64_t *copied, uint64_t *reused)
+{
+	struct cuda_be *cb = cuda_of(ctx);
+	struct cuda_space *cs = sp->priv;
+	uint64_t valid = cs->valid < pages ? cs->valid : pages;
+	uint64_t full;
+	int ret;
+
+	ret = cuda_host_ready(ctx, sp, pages);
+	if (ret)
+		return ret;
+	if (pages > valid) {
+		ret = cuda_errno(cb->api.memcpy_dtoh_async(
+				(char *)sp->host + valid * cb->gran,
+				sp->base + valid * cb->gran,
+				(pages - valid) * cb->gran, cb->stream));
+		if (!ret)
+			ret = cuda_errno(cb->api.stream_synchronize(cb->stream));
+		if (ret)
+			return ret;	/* the device pages stay: nothing lost */
+	}
+	*copied = (pages - valid) * cb->gran;
+	*reused = valid * cb->gran;
+	/* Pages every token of which is written keep a valid copy. */
+	full = seq->tokens * seq->lay.token_bytes / cb->gran;
+	cs->valid = full < pages ? full : pages;
+	ret = cuda_unmap(ctx, sp, 0, sp->mapped);
+	if (!ret)
+		sp->mapped = 0;
+	return ret;
+}
+
+static int cuda_swap_in_space(struct accel_ctx *ctx, struct accel_space *sp,
+			      uint64_t pages, uint64_t *copied)
+{
+	struct cuda_be *cb = cuda_of(ctx);
+	int ret;
+
+	ret = cuda_map(ctx, sp, 0, pages, false);
+	if (ret)
+		return ret;
+	ret = cuda_errno(cb->api.memcpy_htod_async(sp->base, sp->host,
+						   pages * cb->gran,
+						   cb->stream));
+	if (!ret)
+		ret = cuda_errno(cb->api.stream_synchronize(cb->stream));
+	if (ret) {
+		cuda_unmap(ctx, sp, 0, pages);
+		return ret;
+	}
+	sp->mapped = pages;
+	*copied = pages * cb->gran;
+	return 0;
+}
+
+static void cuda_run_job(struct accel_ctx *ctx, struct cuda_job *job)
+{
+	struct accel_seq *seq = job->seq;
+	uint32_t i;
+
+	for (i = 0; i < seq->nspaces; i++) {
+		uint64_t copied = 0, reused = 0;
+		int ret;
+
+		if (!job->pages)
+			ret = 0;
+		else if (job->op == ACCEL_OP_SWAP_OUT)
+			ret = cuda_swap_out_space(ctx, seq, &seq->spaces[i],
+						  job->pages, &copied, &reused);
+		else
+			ret = cuda_swap_in_space(ctx, &seq->spaces[i],
+						 job->pages, &copied);
+		accel_swap_part_done(seq, ret, copied, reused);
+	}
+}
+
+static void *cuda_copy_main(void *arg)
+{
+	struct accel_ctx *ctx = arg;
+	struct cuda_be *cb = cuda_of(ctx);
+	struct cuda_job *job;
+
+	/* Host copies come from the pool nearest the GPU: fault them here. */
+	if (ctx->numa_node >= 0)
+		accel_run_on_node(ctx->numa_node);
+	cuda_enter(cb);
+	pthread_mutex_lock(&cb->lock);
+	for (;;) {
+		while (!cb->stop && !cb->jobs)
+			pthread_cond_wait(&cb->cond, &cb->lock);
+		job = cb->jobs;
+		if (!job)
+			break;	/* stopping, and every job done */
+		cb->jobs = job->next;
+		if (!cb->jobs)
+			cb->jobs_tail = &cb->jobs;
+		pthread_mutex_unlock(&cb->lock);
+		cuda_run_job(ctx, job);
+		free(job);
+		pthread_mutex_lock(&cb->lock);
+	}
+	pthread_mutex_unlock(&cb->lock);
+	return NULL;
+}
+
+static int cuda_swap(struct accel_ctx *ctx, struct accel_seq *seq,
+		     uint32_t op, uint64_t pages)
+{
+	struct cuda_be *cb = cuda_of(ctx);
+	struct cuda_job *job = calloc(1, sizeof(*job));
+
+	if (!job)
+		return -ENOMEM;
+	job->seq = seq;
+	job->op = op;
+	job->pages = pages;
+	pthread_mutex_lock(&cb->lock);
+	*cb->jobs_tail = job;
+	cb->jobs_tail = &job->next;
+	pthread_cond_broadcast(&cb->cond);
+	pthread_mutex_unlock(&cb->lock);
+	return 0;
+}
+
+/* -------------------------------------------------------- init, fini */
+
+static void cuda_fini(struct accel_ctx *ctx)
+{
+	struct cuda_be *cb = cuda_of(ctx);
+
+	if (!cb)
+		return;
+	pthread_mutex_lock(&cb->lock);
+	cb->stop = true;
+	pthread_cond_broadcast(&cb->cond);
+	pthread_mutex_unlock(&cb->lock);
+	if (cb->refill_on)
+		pthread_join(cb->refill_thread, NULL);
+	if (cb->copy_on)
+		pthread_join(cb->copy_thread, NULL);
+	if (cb->cu_ctx) {
+		cuda_enter(cb);
+		while (cb->nfree)
+			cb->api.mem_release(cb->free[--cb->nfree]);
+		if (cb->stream)
+			cb->api.stream_destroy(cb->stream);
+		cb->api.primary_ctx_release(cb->dev);
+	}
+	/* libcuda stays loaded: a driver must not be unloaded under its
+	 * own threads, and the real one never is. */
+	free(cb->free);
+	pthread_cond_destroy(&cb->cond);
+	pthread_mutex_destroy(&cb->lock);
+	free(cb);
+	ctx->be_priv = NULL;
+}
+
+/* Device, context, granularity, stream, topology. */
+static int cuda_open_device(struct accel_ctx *ctx, struct cuda_be *cb)
+{
+	struct cuda_api *api = &cb->api;
+	char bus_id[32];
+	int n = 0, vmm = 0;
+	bool via_drm;
+
+	if (api->init(0) || api->device_get_count(&n) || n <= 0)
+		return -EOPNOTSUPP;
+	if (ctx->cuda_device < 0 || ctx->cuda_device >= n)
+		return -EINVAL;
+	if (api->device_get(&cb->dev, ctx->cuda_device) ||
+	    api->device_get_attribute(&vmm, ACU_DEVICE_ATTRIBUTE_VMM_SUPPORTED,
+				      cb->dev) || !vmm)
+		return -EOPNOTSUPP;
+	if (api->primary_ctx_retain(&cb->cu_ctx, cb->dev)) {
+		cb->cu_ctx = NULL;
+		return -EOPNOTSUPP;
+	}
+	if (cuda_enter(cb))
+		return -EIO;
+	cb->prop.type = ACU_MEM_ALLOCATION_TYPE_PINNED;
+	cb->prop.requested_handle_types = ACU_MEM_HANDLE_TYPE_NONE;
+	cb->prop.location.type = ACU_MEM_LOCATION_TYPE_DEVICE;
+	cb->prop.location.id = cb->dev;
+	if (api->granularity(&cb->gran, &cb->prop,
+			     ACU_MEM_ALLOC_GRANULARITY_RECOMMENDED) ||
+	    !cb->gran || (cb->gran & (cb->gran - 1)) ||
+	    cb->gran % ctx->kv_page_size)
+		return -EOPNOTSUPP;
+	if (api->stream_create(&cb->stream, ACU_STREAM_NON_BLOCKING))
+		return -EIO;
+	ctx->numa_node = -1;
+	if (!api->device_get_pci_bus_id(bus_id, sizeof(bus_id), cb->dev))
+		ctx->numa_node = accel_gpu_numa_node(bus_id, &via_drm);
+	return 0;
+}
 
 static int cuda_init(struct accel_ctx *ctx)
 {
-	(void)ctx;
-	return -EOPNOTSUPP;
+	struct cuda_be *cb = calloc(1, sizeof(*cb));
+	int ret;
+
+	if (!cb)
+		return -ENOMEM;
+	pthread_mutex_init(&cb->lock, NULL);
+	pthread_cond_init(&cb->cond, NULL);
+	cb->jobs_tail = &cb->jobs;
+	ctx->be_priv = cb;
+	cb->free = calloc(CUDA_POOL_MAX, sizeof(*cb->free));
+	if (!cb->free) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	ret = cuda_load(&cb->api);
+	if (!ret)
+		ret = cuda_open_device(ctx, cb);
+	if (ret)
+		goto fail;
+	ctx->page_size = cb->gran;
+	cb->host_pages_per_page = cb->gran / ctx->kv_page_size;
+	/* Host copies live in the preferred host tier; no kernel migration. */
+	ctx->swap_tier = ctx->tier;
+	ret = -pthread_create(&cb->refill_thread, NULL, cuda_refill_main, cb);
+	if (ret)
+		goto fail;
+	cb->refill_on = true;
+	ret = -pthread_create(&cb->copy_thread, NULL, cuda_copy_main, ctx);
+	if (ret)
+		goto fail;
+	cb->copy_on = true;
+	return 0;
+fail:
+	if (cb->api.lib && !cb->cu_ctx)
+		dlclose(cb->api.lib);
+	cuda_fini(ctx);
+	return ret;
 }
 
 const struct accel_be accel_cuda_backend = {
 	.id = ACCEL_BACKEND_CUDA,
 	.init = cuda_init,
+	.fini = cuda_fini,
+	.space_create = cuda_space_create,
+	.space_destroy = cuda_space_destroy,
+	.map = cuda_map,
+	.unmap = cuda_unmap,
+	.swap = cuda_swap,
 };

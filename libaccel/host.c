@@ -75,7 +75,7 @@ static void host_space_destroy(struct accel_ctx *ctx, struct accel_space *sp)
 }
 
 static int host_map(struct accel_ctx *ctx, struct accel_space *sp,
-		    uint64_t first, uint64_t count)
+		    uint64_t first, uint64_t count, bool step)
 {
 	struct kvmem_range r = {
 		.handle = sp->handle,
@@ -84,6 +84,7 @@ static int host_map(struct accel_ctx *ctx, struct accel_space *sp,
 	};
 	int ret;
 
+	(void)step;	/* the module's pools are reserved ahead already */
 	if (!count)
 		return 0;
 	ret = accel_ioctl(ctx->fd, KVMEM_IOC_POPULATE, &r);

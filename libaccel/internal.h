@@ -49,7 +49,8 @@ struct accel_space {
  * @fini: tear down; every space is destroyed by then
  * @space_create: reserve @bytes of address space in @sp, nothing mapped
  * @space_destroy: unmap and free everything of @sp
- * @map: map pages [@first, @first + @count) of @sp
+ * @map: map pages [@first, @first + @count) of @sp; @step: for a grow,
+ *	on the engine's step path (not the step-ahead thread)
  * @unmap: give back the frames of pages [@first, @first + @count)
  * @swap: start moving pages [0, @pages) of every space of @seq out (or in,
  *	@op); completes through accel_swap_part_done(), once per space, from
@@ -63,7 +64,7 @@ struct accel_be {
 			    uint64_t bytes);
 	void (*space_destroy)(struct accel_ctx *ctx, struct accel_space *sp);
 	int (*map)(struct accel_ctx *ctx, struct accel_space *sp,
-		   uint64_t first, uint64_t count);
+		   uint64_t first, uint64_t count, bool step);
 	int (*unmap)(struct accel_ctx *ctx, struct accel_space *sp,
 		     uint64_t first, uint64_t count);
 	int (*swap)(struct accel_ctx *ctx, struct accel_seq *seq, uint32_t op,

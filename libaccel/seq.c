@@ -206,12 +206,13 @@ int accel_seq_map_locked(struct accel_seq *seq, uint64_t pages, bool ahead)
 
 		if (sp->mapped >= pages)
 			continue;
-		ret = ctx->be->map(ctx, sp, sp->mapped, pages - sp->mapped);
+		ret = ctx->be->map(ctx, sp, sp->mapped, pages - sp->mapped,
+				   !ahead);
 		if (ret == -ENOMEM && !trimmed) {
 			trimmed = true;
 			if (accel_trim_some(ctx, 0) > 0)
 				ret = ctx->be->map(ctx, sp, sp->mapped,
-						   pages - sp->mapped);
+						   pages - sp->mapped, !ahead);
 		}
 		if (ret)
 			break;
