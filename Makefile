@@ -101,7 +101,13 @@ $(BUILD)/vm/kvmem-bench: $(BENCH_SRC) uapi/linux/kvmem.h
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(CWARN) -O2 -Iuapi -static -o $@ $(BENCH_SRC)
 
-vm-bins: $(BUILD)/vm/kvmem-vmtest
+# The backend scenarios, dynamically linked (so that libaccel can dlopen the
+# CUDA emulation) and under ASan+UBSan; mkinitramfs.sh copies their libraries.
+$(BUILD)/vm/accel-backend-test: tests/accel/backend_test.c $(ACCEL_SRC) $(ACCEL_HDR) tests/cuda-emu/cuemu.h
+	@mkdir -p $(@D)
+	$(CC) $(ACCEL_CFLAGS) -O1 $(SAN) -o $@ $< $(ACCEL_SRC) -ldl
+
+vm-bins: $(BUILD)/vm/kvmem-vmtest $(BUILD)/vm/accel-backend-test
 
 # ---- libaccel ----------------------------------------------------------------
 

@@ -14,6 +14,14 @@
 
 #include "internal.h"
 
+/* Pages one step adds to each space, at least one. */
+static uint64_t accel_ahead_chunk(const struct accel_seq *seq)
+{
+	uint64_t n = accel_layout_pages(&seq->lay, seq->ctx->tokens_per_step);
+
+	return n ? n : 1;
+}
+
 static void *accel_ahead_main(void *arg)
 {
 	struct accel_ctx *ctx = arg;
@@ -33,13 +41,21 @@ static void *accel_ahead_main(void *arg)
 
 		pthread_mutex_lock(&seq->lock);
 		/*
-		 * A grow that maps itself wins: the thread never waits for
-		 * the engine. A failure here (no frame) is left for the grow
-		 * to meet and report.
+		 * A step's worth at a time, nearest first, so that a grow
+		 * waiting for the next step's pages waits for one chunk, not
+		 * for the whole lead. A grow that maps itself wins: the
+		 * thread never waits for the engine. A failure here (no
+		 * frame) is left for the grow to meet and report.
 		 */
-		if (!seq->mapping && seq->state == ACCEL_SEQ_RESIDENT &&
-		    seq->mapped_pages < seq->ahead_pages)
-			accel_seq_map_locked(seq, seq->ahead_pages, true);
+		while (!seq->mapping && seq->state == ACCEL_SEQ_RESIDENT &&
+		       seq->mapped_pages < seq->ahead_pages && !ctx->stopping) {
+			uint64_t end = seq->mapped_pages + accel_ahead_chunk(seq);
+
+			if (end > seq->ahead_pages)
+				end = seq->ahead_pages;
+			if (accel_seq_map_locked(seq, end, true))
+				break;
+		}
 		pthread_mutex_unlock(&seq->lock);
 
 		pthread_mutex_lock(&ctx->lock);

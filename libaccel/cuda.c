@@ -141,7 +141,7 @@ struct cuda_space {
 	uint64_t valid;			/* pages [0, valid) of the copy are valid */
 	uint64_t populated;		/* host pages [0, populated) have frames */
 	uint64_t registered;		/* [0, registered) registered with CUDA */
-	void **reg;			/* start of each registered range */
+	uint64_t *reg;			/* first page of each registered range */
 	unsigned int nreg;
 };
 
@@ -380,7 +380,7 @@ static void cuda_space_destroy(struct accel_ctx *ctx, struct accel_space *sp)
 		if (cs->h[i])
 			cuda_unmap(ctx, sp, i, 1);
 	for (i = 0; i < cs->nreg; i++)
-		cb->api.host_unregister(cs->reg[i]);
+		cb->api.host_unregister((char *)sp->host + cs->reg[i] * cb->gran);
 	cb->api.address_free(sp->base, sp->bytes);
 	munmap(sp->host, sp->bytes);
 	accel_ioctl(ctx->fd, KVMEM_IOC_SPACE_DESTROY, &d);
@@ -464,9 +464,50 @@ static int cuda_host_ready(struct accel_ctx *ctx, struct accel_space *sp,
 					       cb->gran, 0));
 	if (ret)
 		return ret;
-	cs->reg[cs->nreg++] = start;
+	cs->reg[cs->nreg++] = cs->registered;
 	cs->registered = pages;
 	return 0;
+}
+
+/* End (page) of the registered range that holds page p. */
+static uint64_t cuda_reg_end(const struct cuda_space *cs, uint64_t p)
+{
+	unsigned int i;
+
+	for (i = 0; i + 1 < cs->nreg; i++)
+		if (p < cs->reg[i + 1])
+			return cs->reg[i + 1];
+	return cs->registered;
+}
+
+/*
+ * Copies device pages [first, end) to the host copy (out) or back, one
+ * copy per registered range: a copy that spans two registrations would
+ * count as one from pageable memory, which CUDA stages and serialises.
+ */
+static int cuda_copy(struct cuda_be *cb, struct accel_space *sp,
+		     uint64_t first, uint64_t end, bool out)
+{
+	struct cuda_space *cs = sp->priv;
+	int ret = 0;
+
+	while (first < end && !ret) {
+		uint64_t stop = cuda_reg_end(cs, first);
+		char *host = (char *)sp->host + first * cb->gran;
+		acu_deviceptr dev = sp->base + first * cb->gran;
+		size_t len;
+
+		if (stop > end)
+			stop = end;
+		len = (stop - first) * cb->gran;
+		ret = cuda_errno(out ?
+			cb->api.memcpy_dtoh_async(host, dev, len, cb->stream) :
+			cb->api.memcpy_htod_async(dev, host, len, cb->stream));
+		first = stop;
+	}
+	if (!ret)
+		ret = cuda_errno(cb->api.stream_synchronize(cb->stream));
+	return ret;
 }
 
 /* Swap-out of one space: copy what is stale, then free the device pages. */
@@ -483,16 +524,9 @@ static int cuda_swap_out_space(struct accel_ctx *ctx, struct accel_seq *seq,
 	ret = cuda_host_ready(ctx, sp, pages);
 	if (ret)
 		return ret;
-	if (pages > valid) {
-		ret = cuda_errno(cb->api.memcpy_dtoh_async(
-				(char *)sp->host + valid * cb->gran,
-				sp->base + valid * cb->gran,
-				(pages - valid) * cb->gran, cb->stream));
-		if (!ret)
-			ret = cuda_errno(cb->api.stream_synchronize(cb->stream));
-		if (ret)
-			return ret;	/* the device pages stay: nothing lost */
-	}
+	ret = cuda_copy(cb, sp, valid, pages, true);
+	if (ret)
+		return ret;	/* the device pages stay: nothing lost */
 	*copied = (pages - valid) * cb->gran;
 	*reused = valid * cb->gran;
 	/* Pages every token of which is written keep a valid copy. */
@@ -513,11 +547,7 @@ static int cuda_swap_in_space(struct accel_ctx *ctx, struct accel_space *sp,
 	ret = cuda_map(ctx, sp, 0, pages, false);
 	if (ret)
 		return ret;
-	ret = cuda_errno(cb->api.memcpy_htod_async(sp->base, sp->host,
-						   pages * cb->gran,
-						   cb->stream));
-	if (!ret)
-		ret = cuda_errno(cb->api.stream_synchronize(cb->stream));
+	ret = cuda_copy(cb, sp, 0, pages, false);
 	if (ret) {
 		cuda_unmap(ctx, sp, 0, pages);
 		return ret;
@@ -691,6 +721,14 @@ static int cuda_init(struct accel_ctx *ctx)
 		goto fail;
 	ctx->page_size = cb->gran;
 	cb->host_pages_per_page = cb->gran / ctx->kv_page_size;
+	/* The first grows must not wait for the refill thread either. */
+	while (cb->nfree < CUDA_POOL_LOW) {
+		acu_handle h;
+
+		if (cb->api.mem_create(&h, cb->gran, &cb->prop, 0))
+			break;	/* a small device: grows create as needed */
+		cb->free[cb->nfree++] = h;
+	}
 	/* Host copies live in the preferred host tier; no kernel migration. */
 	ctx->swap_tier = ctx->tier;
 	ret = -pthread_create(&cb->refill_thread, NULL, cuda_refill_main, cb);

@@ -9,7 +9,8 @@
  * state and one completion is queued for accel_poll_completions(), with
  * the context's eventfd (accel_fd()) readable while any is queued.
  *
- * The host backend moves a space with one KVMEM_IOC_MIGRATE, whose end
+ * The host backend moves a space with one KVMEM_IOC_MIGRATE (KEEP_COPY on
+ * the way in, see accel_migrate_pump()), whose end
  * arrives as an event on the kvmem file, read by the event thread. At
  * most ACCEL_MIG_WINDOW migrations are in the kernel at once, the rest
  * wait in a queue: the kernel keeps 256 events per file, so a window
@@ -146,7 +147,15 @@ static void accel_migrate_pump(struct accel_ctx *ctx)
 			ctx->mig_tail = NULL;
 		memset(&req, 0, sizeof(req));
 		req.handle = m->seq->spaces[m->space].handle;
-		req.flags = KVMEM_MIGRATE_KEEP_COPY;
+		/*
+		 * A swap-in keeps the swap tier's frames as a clean copy, so
+		 * that the next swap-out moves only the pages written since
+		 * (the module reuses the copy of the others). A swap-out
+		 * keeps nothing in the preferred tier: freeing it is the
+		 * point of a swap-out.
+		 */
+		req.flags = m->tier == ctx->swap_tier ? 0 :
+			    KVMEM_MIGRATE_KEEP_COPY;
 		req.first = 0;
 		req.count = m->pages;
 		req.tier = m->tier;

@@ -114,6 +114,9 @@ static const struct vt_test tests[] = {
 	  "fragmented target still works"),
 	E(neg_migrate, "MIGRATE: each bad field alone, struct sizes"),
 	E(accel_smoke, "libaccel: grow, swap out and in, reuse of the copy"),
+	E(accel_backend_host, "libaccel scenarios, host backend (ASan)"),
+	E(accel_backend_cuda, "libaccel scenarios, cuda backend on the "
+	  "strict Driver API emulation (ASan)"),
 	E(events_read, "read(): sizes, EAGAIN, EINTR, EFAULT, several"),
 	E(events_overflow, "event queue overflow is counted, never silent"),
 	E(tenant_sysfs, "tenants/<id>/: directories, defaults, valid and "

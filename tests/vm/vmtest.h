@@ -387,6 +387,7 @@ T(migrate_basic); T(migrate_integrity); T(migrate_reuse); T(migrate_order);
 T(migrate_enomem); T(migrate_destroy); T(migrate_kill); T(migrate_close);
 T(migrate_contiguous);
 T(accel_smoke);
+T(accel_backend_host); T(accel_backend_cuda);
 T(neg_migrate);
 /* vmtest_events.c */
 T(events_read); T(events_overflow);

@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * accel-backend-test: the same libaccel scenarios against either backend,
+ * in the VM with the real module: `accel-backend-test host` and
+ * `accel-backend-test cuda` (the latter with tests/cuda-emu's libcuda.so.1
+ * on the library path, in strict mode).
+ *
+ * Each scenario prints "PASS backend-<name>/<case>" or "FAIL ..." lines;
+ * the exit status is 0 only if all passed. With the CUDA emulation the
+ * tests also read its counters (cuemu_counts) to assert costs: no
+ * cuMemCreate on the step path, one cuMemSetAccess per mapped range, no
+ * misuse, no pageable async copy, and everything given back at close.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "accel.h"
+#include "../cuda-emu/cuemu.h"
+
+static const char *backend;
+static int failed_checks, case_failed, cases_failed;
+static cuemu_counts_fn emu_counts;
+
+#define CHECK(cond, ...)						\
+	do {								\
+		if (!(cond)) {						\
+			fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);\
+			fprintf(stderr, __VA_ARGS__);			\
+			fputc('\n', stderr);				\
+			case_failed = 1;				\
+			failed_checks++;				\
+		}							\
+	} while (0)
+
+static const struct accel_geometry geo = {
+	.layers = 4, .kv_heads = 4, .head_dim = 32,
+	.dtype = ACCEL_DTYPE_F32, .max_tokens = 8192,
+	.layout = ACCEL_LAYOUT_PER_SEQ,
+};
+
+static uint64_t pat(uint64_t seed, uint64_t i)
+{
+	uint64_t x = seed * 0x9e3779b97f4a7c15ULL + i * 0xbf58476d1ce4e5b9ULL;
+
+	x ^= x >> 31;
+	return x * 0x94d049bb133111ebULL | 1;
+}
+
+/* Writes tokens [from, to) of every layer's K and V. */
+static void put_tokens(struct accel_seq *s, uint64_t from, uint64_t to,
+		       uint64_t seed)
+{
+	for (uint32_t l = 0; l < geo.layers; l++)
+		for (uint32_t kv = 0; kv < 2; kv++) {
+			struct accel_tensor t;
+			uint64_t words = geo.kv_heads * geo.head_dim * 4 / 8;
+
+			accel_seq_tensor(s, l, kv, &t);
+			for (uint64_t i = from; i < to; i++) {
+				uint64_t *p = (uint64_t *)(uintptr_t)
+					      (t.base + i * t.token_stride);
+
+				for (uint64_t w = 0; w < words; w++)
+					p[w] = pat(seed + l * 2 + kv,
+						   i * words + w);
+			}
+		}
+}
+
+static uint64_t bad_tokens(struct accel_seq *s, uint64_t to, uint64_t seed)
+{
+	uint64_t bad = 0;
+
+	for (uint32_t l = 0; l < geo.layers; l++)
+		for (uint32_t kv = 0; kv < 2; kv++) {
+			struct accel_tensor t;
+			uint64_t words = geo.kv_heads * geo.head_dim * 4 / 8;
+
+			accel_seq_tensor(s, l, kv, &t);
+			for (uint64_t i = 0; i < to; i++) {
+				const uint64_t *p = (const uint64_t *)(uintptr_t)
+						    (t.base + i * t.token_stride);
+
+				for (uint64_t w = 0; w < words; w++)
+					bad += p[w] != pat(seed + l * 2 + kv,
+							   i * words + w);
+			}
+		}
+	return bad;
+}
+
+static struct accel_ctx *open_ctx(uint32_t step_ahead)
+{
+	struct accel_open_opts o;
+	struct accel_ctx *ctx = NULL;
+	int ret;
+
+	accel_open_opts_init(&o);
+	o.backend = !strcmp(backend, "cuda") ? ACCEL_BACKEND_CUDA :
+					       ACCEL_BACKEND_HOST;
+	o.step_ahead = step_ahead;
+	o.tokens_per_step = 16;
+	ret = accel_open(&o, &ctx);
+	CHECK(ret == 0, "accel_open(%s): %d", backend, ret);
+	return ctx;
+}
+
+static void emu(struct cuemu_counts *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (emu_counts)
+		emu_counts(c);
+}
+
+/* Grows a sequence step by step, writing every token; checks it all. */
+static void grow_and_check(void)
+{
+	struct accel_ctx *ctx = open_ctx(8);
+	struct accel_seq *s = NULL;
+	struct accel_stats st;
+	struct accel_info info;
+	struct cuemu_counts c0, c1;
+	uint64_t t;
+	int ret;
+
+	if (!ctx)
+		return;
+	accel_info(ctx, &info);
+	CHECK(info.backend == (uint32_t)(!strcmp(backend, "cuda") ?
+		ACCEL_BACKEND_CUDA : ACCEL_BACKEND_HOST), "backend %u",
+	      info.backend);
+	ret = accel_seq_create(ctx, &geo, NULL, &s);
+	CHECK(!ret, "create: %d", ret);
+	emu(&c0);
+	/* 2048 tokens of 4 KiB: 8 MiB, within the guest's 16 MiB pools. */
+	for (t = 16; s && t <= 2048; t += 16) {
+		ret = accel_seq_grow(s, t);
+		CHECK(ret >= 0, "grow to %llu: %d", (unsigned long long)t, ret);
+		if (ret < 0)
+			break;
+		put_tokens(s, t - 16, t, 5);
+		/* The model's compute, which step-ahead mapping overlaps. */
+		usleep(1000);
+	}
+	emu(&c1);
+	CHECK(t > 2048 && !bad_tokens(s, 2048, 5), "all 2048 tokens read "
+	      "back");
+	accel_stats(ctx, &st);
+	CHECK(st.step_device_allocs == 0, "no physical allocation on the "
+	      "step path (%llu)", (unsigned long long)st.step_device_allocs);
+	/* The first grow maps for itself; later ones find their pages. */
+	CHECK(st.grow_blocked <= 1 + st.grow_calls / 20, "step-ahead: %llu of "
+	      "%llu grows blocked", (unsigned long long)st.grow_blocked,
+	      (unsigned long long)st.grow_calls);
+	if (emu_counts) {
+		uint64_t pages = st.pages_mapped_sync + st.pages_mapped_ahead;
+
+		CHECK(c1.mem_map - c0.mem_map == pages, "one cuMemMap per "
+		      "page: %llu maps, %llu pages",
+		      (unsigned long long)(c1.mem_map - c0.mem_map),
+		      (unsigned long long)pages);
+		CHECK(c1.mem_set_access - c0.mem_set_access <= pages,
+		      "at most one cuMemSetAccess per page: %llu for %llu",
+		      (unsigned long long)(c1.mem_set_access -
+					   c0.mem_set_access),
+		      (unsigned long long)pages);
+		CHECK(c1.mem_create == c0.mem_create || st.pages_mapped_ahead,
+		      "cuMemCreate only off the step path");
+		printf("  driver calls for 2048 tokens: %llu cuMemMap, %llu "
+		       "cuMemSetAccess, %llu cuMemCreate\n",
+		       (unsigned long long)(c1.mem_map - c0.mem_map),
+		       (unsigned long long)(c1.mem_set_access -
+					    c0.mem_set_access),
+		       (unsigned long long)(c1.mem_create - c0.mem_create));
+	}
+	accel_seq_destroy(s);
+	accel_close(ctx);
+}
+
+/* One grow over many pages: one cuMemMap per page, one cuMemSetAccess. */
+static void one_grow_one_set_access(void)
+{
+	struct accel_ctx *ctx = open_ctx(0);
+	struct accel_seq *s = NULL;
+	struct cuemu_counts c0, c1;
+	struct accel_info info;
+	uint64_t pages;
+	int ret;
+
+	if (!ctx)
+		return;
+	accel_info(ctx, &info);
+	ret = accel_seq_create(ctx, &geo, NULL, &s);
+	CHECK(!ret, "create: %d", ret);
+	emu(&c0);
+	ret = s ? accel_seq_grow(s, 2000) : -1;
+	emu(&c1);
+	CHECK(ret == 1, "a grow of 2000 tokens maps (returns 1): %d", ret);
+	pages = (2000ULL * 4 * 2 * geo.kv_heads * geo.head_dim * 4 +
+		 info.page_size - 1) / info.page_size;
+	CHECK(accel_seq_mapped_tokens(s) >= 2000, "2000 tokens mapped");
+	if (emu_counts) {
+		CHECK(c1.mem_map - c0.mem_map == pages, "%llu cuMemMap for "
+		      "%llu pages", (unsigned long long)(c1.mem_map -
+							 c0.mem_map),
+		      (unsigned long long)pages);
+		CHECK(c1.mem_set_access - c0.mem_set_access == 1, "one "
+		      "cuMemSetAccess for the range: %llu",
+		      (unsigned long long)(c1.mem_set_access -
+					   c0.mem_set_access));
+	}
+	put_tokens(s, 0, 2000, 3);
+	CHECK(!bad_tokens(s, 2000, 3), "2000 tokens read back");
+	accel_seq_destroy(s);
+	accel_close(ctx);
+}
+
+static int next_completion(struct accel_ctx *ctx, struct accel_completion *c)
+{
+	struct pollfd pfd = { .fd = accel_fd(ctx), .events = POLLIN };
+
+	if (poll(&pfd, 1, 30000) != 1)
+		return -ETIMEDOUT;
+	return accel_poll_completions(ctx, c, 1) == 1 ? 0 : -EIO;
+}
+
+/* Swap out, in, then out again after appending: the copy is reused. */
+static void swap_round_trip(void)
+{
+	struct accel_ctx *ctx = open_ctx(0);
+	struct accel_seq *s = NULL;
+	struct accel_completion c;
+	struct accel_info info;
+	struct cuemu_counts e;
+	uint64_t page, tok_bytes = geo.layers * 2ULL * geo.kv_heads *
+				   geo.head_dim * 4;
+	int ret;
+
+	if (!ctx)
+		return;
+	accel_info(ctx, &info);
+	page = info.page_size;
+	ret = accel_seq_create(ctx, &geo, NULL, &s);
+	CHECK(!ret, "create: %d", ret);
+	if (!s)
+		goto out;
+	CHECK(accel_seq_grow(s, 1000) >= 0, "grow to 1000");
+	put_tokens(s, 0, 1000, 9);
+	CHECK(!accel_seq_swap_out(s), "swap out");
+	CHECK(accel_seq_swap_in(s) == -EBUSY, "swap in while swapping out: "
+	      "EBUSY");
+	CHECK(!next_completion(ctx, &c), "completion of the swap-out");
+	CHECK(c.op == ACCEL_OP_SWAP_OUT && c.status == 0 && c.seq == s,
+	      "swap-out completion: op %u status %d", c.op, c.status);
+	CHECK(accel_seq_state(s) == ACCEL_SEQ_SWAPPED, "swapped");
+	CHECK(accel_seq_grow(s, 1001) == -EBUSY, "grow while swapped: EBUSY");
+	CHECK(!accel_seq_swap_in(s), "swap in");
+	CHECK(!accel_seq_wait(s, 30000), "wait for the swap-in");
+	CHECK(accel_poll_completions(ctx, &c, 1) == 1 &&
+	      c.op == ACCEL_OP_SWAP_IN && !c.status, "swap-in completion");
+	CHECK(!bad_tokens(s, 1000, 9), "tokens intact after the round trip");
+
+	/* Append 500 tokens: only pages holding tokens >= the last full
+	 * page before the swap-out are copied again. */
+	CHECK(accel_seq_grow(s, 1500) >= 0, "grow to 1500");
+	put_tokens(s, 1000, 1500, 9);
+	CHECK(!accel_seq_swap_out(s), "swap out again");
+	CHECK(!accel_seq_wait(s, 30000), "wait");
+	CHECK(accel_poll_completions(ctx, &c, 1) == 1, "completion");
+	{
+		uint64_t used = (1500 * tok_bytes + page - 1) / page;
+		uint64_t kept_full = 1000 * tok_bytes / page;
+		uint64_t want_copied = (used - kept_full) * page;
+
+		CHECK(c.bytes_copied == want_copied, "second swap-out copied "
+		      "%llu bytes, want %llu (pages %llu..%llu)",
+		      (unsigned long long)c.bytes_copied,
+		      (unsigned long long)want_copied,
+		      (unsigned long long)kept_full,
+		      (unsigned long long)used - 1);
+		CHECK(c.bytes_reused == kept_full * page, "reused %llu, want "
+		      "%llu", (unsigned long long)c.bytes_reused,
+		      (unsigned long long)(kept_full * page));
+	}
+	CHECK(!accel_seq_swap_in(s) && !accel_seq_wait(s, 30000),
+	      "swap in again");
+	accel_poll_completions(ctx, &c, 1);
+	CHECK(!bad_tokens(s, 1500, 9), "1500 tokens intact");
+out:
+	accel_seq_destroy(s);
+	accel_close(ctx);
+	if (emu_counts) {
+		emu(&e);
+		CHECK(!e.misuse, "no Driver API misuse (%llu)",
+		      (unsigned long long)e.misuse);
+		CHECK(!e.pageable_async_copies, "async copies only from "
+		      "registered host memory (%llu)",
+		      (unsigned long long)e.pageable_async_copies);
+		CHECK(!e.released_while_mapped, "allocations released only "
+		      "once unmapped (%llu)",
+		      (unsigned long long)e.released_while_mapped);
+		CHECK(!e.live_reservations && !e.live_handles &&
+		      !e.live_mappings && !e.live_host_registrations &&
+		      !e.live_streams && !e.device_bytes_used,
+		      "everything given back at close: reservations %llu "
+		      "handles %llu mappings %llu registrations %llu streams "
+		      "%llu device bytes %llu",
+		      (unsigned long long)e.live_reservations,
+		      (unsigned long long)e.live_handles,
+		      (unsigned long long)e.live_mappings,
+		      (unsigned long long)e.live_host_registrations,
+		      (unsigned long long)e.live_streams,
+		      (unsigned long long)e.device_bytes_used);
+	}
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(void);
+} cases[] = {
+	{ "grow_and_check", grow_and_check },
+	{ "one_grow_one_set_access", one_grow_one_set_access },
+	{ "swap_round_trip", swap_round_trip },
+};
+
+int main(int argc, char **argv)
+{
+	void *emu_lib;
+
+	if (argc != 2 || (strcmp(argv[1], "host") && strcmp(argv[1], "cuda"))) {
+		fprintf(stderr, "usage: accel-backend-test host|cuda\n");
+		return 2;
+	}
+	backend = argv[1];
+	if (!strcmp(backend, "cuda")) {
+		emu_lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+		if (emu_lib)
+			emu_counts = (cuemu_counts_fn)dlsym(emu_lib,
+							    "cuemu_counts");
+		if (!emu_counts) {
+			printf("FAIL backend-cuda/emulation (libcuda.so.1 "
+			       "with cuemu_counts not found)\n");
+			return 1;
+		}
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		case_failed = 0;
+		cases[i].fn();
+		printf("%s backend-%s/%s\n", case_failed ? "FAIL" : "PASS",
+		       backend, cases[i].name);
+		cases_failed += case_failed;
+	}
+	return cases_failed ? 1 : 0;
+}
