@@ -28,5 +28,6 @@ void report_sized(const char *name, const char *unit, double kvmem,
 void copy_bytes(void *dst, const void *src, size_t len);
 char *node_buf(size_t len, int node);
 void bench_migrate(void);
+void bench_accel(void);
 
 #endif /* KVMEM_BENCH_H */

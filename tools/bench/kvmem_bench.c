@@ -11,7 +11,8 @@
  *	which both must at least do.
  *  populate: KVMEM_IOC_POPULATE throughput against the kernel's own
  *	prefault of anonymous memory (MADV_POPULATE_WRITE). Same limit.
- *  migrate_*: see bench_migrate.c.
+ *  migrate_*, round_trip_reuse: see bench_migrate.c.
+ *  accel_*: libaccel's host backend, see bench_accel.c.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -255,6 +256,7 @@ int main(void)
 	bench_pair("populate", kvmem_populate_round, anon_populate_round,
 		   "MADV_POPULATE_WRITE of anonymous memory", limit, true);
 	bench_migrate();
+	bench_accel();
 	close(kvmem_fd);
 	return 0;
 }
