@@ -97,9 +97,10 @@ $(BUILD)/vm/kvmem-vmtest: $(VMTEST_SRC) $(VMTEST_HDR) $(ACCEL_SRC) $(ACCEL_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(ACCEL_CFLAGS) -O2 -static -o $@ $(VMTEST_SRC) $(ACCEL_SRC)
 
-$(BUILD)/vm/kvmem-bench: $(BENCH_SRC) uapi/linux/kvmem.h
+# kvmem-bench measures libaccel too: linked in, as for kvmem-vmtest.
+$(BUILD)/vm/kvmem-bench: $(BENCH_SRC) tools/bench/bench.h $(ACCEL_SRC) $(ACCEL_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(CWARN) -O2 -Iuapi -static -o $@ $(BENCH_SRC)
+	$(CC) $(ACCEL_CFLAGS) -O2 -static -o $@ $(BENCH_SRC) $(ACCEL_SRC)
 
 # The backend scenarios, dynamically linked (so that libaccel can dlopen the
 # CUDA emulation) and under ASan+UBSan; mkinitramfs.sh copies their libraries.

@@ -19,7 +19,7 @@ json=build/bench/results.json
 		tests/vm/run.sh --kernel "/boot/vmlinuz-$k" \
 			--module "build/kmod-$k/kvmem.ko" --params "$params" \
 			--mode bench --out "$out" build/vm/kvmem-bench >&2
-		grep -a -E '^[a-z_]+ +kvmem ' "$out/serial.log" | tr -d '\r' >&2
+		grep -a -E '^[a-z0-9_]+ +kvmem |^accel[ :]' "$out/serial.log" | tr -d '\r' >&2
 		[ "$first" -eq 1 ] || echo ","
 		first=0
 		printf '  "%s": [\n' "$k"

@@ -21,6 +21,13 @@ void kvmem_unmap(char *p, size_t len, uint32_t handle);
 void report(const char *name, const char *unit, double kvmem,
 	    const char *base_name, double base, double limit,
 	    const char *limit_name, const char *better);
+void report_sized(const char *name, const char *unit, double kvmem,
+		  const char *base_name, double base, double limit,
+		  const char *limit_name, const char *better,
+		  unsigned long size_mib, int rounds);
+void copy_bytes(void *dst, const void *src, size_t len);
+char *node_buf(size_t len, int node);
 void bench_migrate(void);
+void bench_accel(void);
 
 #endif /* KVMEM_BENCH_H */

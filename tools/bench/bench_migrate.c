@@ -43,7 +43,7 @@
  * mechanism, not about how an emulator runs an instruction set.
  */
 __attribute__((optimize("no-tree-vectorize")))
-static void copy_bytes(void *dst, const void *src, size_t len)
+void copy_bytes(void *dst, const void *src, size_t len)
 {
 	uint64_t *d = dst;
 	const uint64_t *s = src;
@@ -62,7 +62,7 @@ static void copy_bytes(void *dst, const void *src, size_t len)
 }
 
 /* Anonymous memory bound to @node and faulted in. */
-static char *node_buf(size_t len, int node)
+char *node_buf(size_t len, int node)
 {
 	unsigned long mask = 1UL << node;
 	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,

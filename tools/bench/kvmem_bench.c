@@ -11,7 +11,8 @@
  *	which both must at least do.
  *  populate: KVMEM_IOC_POPULATE throughput against the kernel's own
  *	prefault of anonymous memory (MADV_POPULATE_WRITE). Same limit.
- *  migrate_*: see bench_migrate.c.
+ *  migrate_*, round_trip_reuse: see bench_migrate.c.
+ *  accel_*: libaccel's host backend, see bench_accel.c.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -128,9 +129,15 @@ static double zero_limit(size_t len)
 	return median(t, ROUNDS);
 }
 
-void report(const char *name, const char *unit, double kvmem,
-	    const char *base_name, double base, double limit,
-	    const char *limit_name, const char *better)
+/*
+ * Prints one figure: the human-readable line and its BENCH-JSON line.
+ * @size_mib and @rounds say how much memory one round measures and how
+ * many rounds the figure is the median (or percentile) of.
+ */
+void report_sized(const char *name, const char *unit, double kvmem,
+		  const char *base_name, double base, double limit,
+		  const char *limit_name, const char *better,
+		  unsigned long size_mib, int rounds)
 {
 	double ratio = kvmem / base;
 
@@ -141,8 +148,16 @@ void report(const char *name, const char *unit, double kvmem,
 	       "\"baseline\":%.3f,\"baseline_name\":\"%s\",\"ratio\":%.4f,"
 	       "\"better\":\"%s\",\"limit\":%.3f,\"limit_name\":\"%s\","
 	       "\"size_mib\":%lu,\"rounds\":%d}\n", name, unit, kvmem, base,
-	       base_name, ratio, better, limit, limit_name, SIZE_MIB, ROUNDS);
+	       base_name, ratio, better, limit, limit_name, size_mib, rounds);
 	fflush(stdout);
+}
+
+void report(const char *name, const char *unit, double kvmem,
+	    const char *base_name, double base, double limit,
+	    const char *limit_name, const char *better)
+{
+	report_sized(name, unit, kvmem, base_name, base, limit, limit_name,
+		     better, SIZE_MIB, ROUNDS);
 }
 
 /* One timed round of a benchmark on @len bytes; returns microseconds. */
@@ -241,6 +256,7 @@ int main(void)
 	bench_pair("populate", kvmem_populate_round, anon_populate_round,
 		   "MADV_POPULATE_WRITE of anonymous memory", limit, true);
 	bench_migrate();
+	bench_accel();
 	close(kvmem_fd);
 	return 0;
 }
