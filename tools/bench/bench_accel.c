@@ -37,12 +37,11 @@
  *	at once (kvmem copies a batch with up to one thread per CPU, and
  *	spaces migrate in parallel), or on one if that measures faster.
  *  accel_swap_in: the same for accel_seq_swap_in() of the 8 sequences,
- *	against the copy the other way. A swap-out keeps the preferred tier's
- *	frames as clean copies and a swapped sequence is not touched, so the
- *	swap-in finds every page's copy valid and copies nothing; the limit
- *	given (the copy on both CPUs) is that of a swap-in that copies. An
- *	"accel swap:" line gives the preferred tier's free frames before a
- *	swap-out and while swapped out.
+ *	against the copy the other way. A swap-out frees the preferred tier's
+ *	frames, so the swap-in copies every page back (and keeps the swap
+ *	tier's frames as clean copies for the next swap-out). Limit: the copy
+ *	on both CPUs. An "accel swap:" line gives the preferred tier's free
+ *	frames before a swap-out and while swapped out.
  *  accel_swap_incr_time: a swap-out after APPEND_TOKENS tokens were
  *	appended to every sequence since its last swap-out (and swap-in),
  *	against a swap-out of the same sequences with every page written.
