@@ -108,6 +108,11 @@ $(BUILD)/vm/accel-backend-test: tests/accel/backend_test.c $(ACCEL_SRC) $(ACCEL_
 	@mkdir -p $(@D)
 	$(CC) $(ACCEL_CFLAGS) -O1 $(SAN) -o $@ $< $(ACCEL_SRC) -ldl
 
+# Driver API calls per 1,000 tokens, counted by the CUDA emulation.
+$(BUILD)/vm/accel-calls-bench: tools/bench/cuda/accel_calls.c $(ACCEL_SRC) $(ACCEL_HDR) tests/cuda-emu/cuemu.h
+	@mkdir -p $(@D)
+	$(CC) $(ACCEL_CFLAGS) -O2 -o $@ $< $(ACCEL_SRC) -ldl
+
 vm-bins: $(BUILD)/vm/kvmem-vmtest $(BUILD)/vm/accel-backend-test
 
 # ---- libaccel ----------------------------------------------------------------
@@ -149,7 +154,8 @@ check-run:
 bench: deps
 	@$(MAKE) --no-print-directory bench-run
 
-bench-run: modules-all $(BUILD)/vm/kvmem-bench
+bench-run: modules-all $(BUILD)/vm/kvmem-bench $(BUILD)/vm/accel-calls-bench \
+	$(BUILD)/cuda-emu/libcuda.so.1
 	@tools/bench.sh "$(BENCH_PARAMS)" $(KVERS)
 
 clean:

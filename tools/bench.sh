@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The body of `make bench`: boots each test kernel in bench mode, runs
-# kvmem-bench in the guest and gathers its figures into
+# kvmem-bench (and accel-calls-bench, on the CUDA emulation) in the guest
+# and gathers its figures into
 # build/bench/results.json, keyed by kernel. Usage: tools/bench.sh PARAMS K...
 set -euo pipefail
 
@@ -18,7 +19,8 @@ json=build/bench/results.json
 		out="build/bench/vm-$k"
 		tests/vm/run.sh --kernel "/boot/vmlinuz-$k" \
 			--module "build/kmod-$k/kvmem.ko" --params "$params" \
-			--mode bench --out "$out" build/vm/kvmem-bench >&2
+			--mode bench --out "$out" build/vm/kvmem-bench \
+			build/vm/accel-calls-bench build/cuda-emu/libcuda.so.1 >&2
 		grep -a -E '^[a-z0-9_]+ +kvmem |^accel[ :]' "$out/serial.log" | tr -d '\r' >&2
 		[ "$first" -eq 1 ] || echo ","
 		first=0

@@ -91,6 +91,9 @@ if [ "$mode" = test ]; then
 	for t in $list; do expected+=("$t"); done
 else
 	expected+=(bench)
+	for f in "${files[@]}"; do
+		[ "$(basename "$f")" = accel-calls-bench ] && expected+=(bench-calls)
+	done
 fi
 
 mkdir -p "$out"
