@@ -100,8 +100,9 @@ void accel_open_opts_init(struct accel_open_opts *opts);
  * Opens the device and starts the context's background threads. Errors:
  * -ENOENT: no kvmem device (module not loaded); -EACCES: no permission;
  * -EPROTO: the module speaks another ABI version; -EOPNOTSUPP: the backend
- * asked for is not available (no libcuda.so.1, no CUDA device, or a module
- * without migration); -EINVAL: bad options; -ENOMEM. ctx-safe.
+ * asked for is not available (no libcuda.so.1, no CUDA device); -EINVAL:
+ * bad options; -ENOMEM. A module without migration or events opens, but
+ * its context cannot swap (accel_info() reports no swap tier). ctx-safe.
  */
 int accel_open(const struct accel_open_opts *opts, struct accel_ctx **ctx);
 
@@ -122,8 +123,8 @@ void accel_close(struct accel_ctx *ctx);
  * @npools: kvmem pools
  * @tier: preferred tier in use
  * @swap_tier: swap tier in use (ACCEL_TIER_DEFAULT: none; swaps fail)
- * @numa_node: host node whose frames back this context's swaps, -1 if none
- *	is preferred
+ * @numa_node: NUMA node of the first pool of @tier (host backend: where
+ *	the sequences' frames come from), -1 if none
  */
 struct accel_info {
 	uint32_t backend;
@@ -157,11 +158,11 @@ struct accel_pool {
 	uint64_t frames_free;
 };
 
-/* -EINVAL for an index >= npools. ctx-safe. */
+/* -ENOENT (the module's answer) for an index >= npools. ctx-safe. */
 int accel_pool_query(struct accel_ctx *ctx, uint32_t index,
 		     struct accel_pool *pool);
 
-/* Name of a backend ("host", "cuda"), or "?" */
+/* Name of a backend ("auto", "host", "cuda"), or "?" */
 const char *accel_backend_name(uint32_t backend);
 
 /* ----------------------------------------------------------- geometry */
@@ -261,8 +262,9 @@ void accel_seq_destroy(struct accel_seq *seq);
  * Makes tokens [0, tokens) of every tensor of the sequence usable: maps
  * the pages that are not mapped yet. Growing to fewer tokens than the
  * sequence has is a no-op (sequences do not shrink). When step-ahead is on,
- * schedules the next steps' pages in the background. Returns 1 if the call
- * had to map pages itself (it blocked), 0 if they were mapped already.
+ * schedules the next steps' pages in the background. Returns 1 if the pages
+ * were not all mapped when it was called (it mapped them itself, or waited
+ * for the step-ahead thread to: it blocked), 0 if they were mapped already.
  * Errors: -EINVAL (tokens > max_tokens), -ENOMEM (no frame, even after
  * giving back kept sequences; the sequence keeps what it had), -ETIMEDOUT
  * (wait_ms passed), -EBUSY (the sequence is swapped out or swapping).
@@ -396,7 +398,7 @@ int64_t accel_trim(struct accel_ctx *ctx);
 /**
  * struct accel_stats - counters since accel_open()
  * @grow_calls: accel_seq_grow() calls that grew a sequence
- * @grow_blocked: of those, how many mapped pages themselves (blocked)
+ * @grow_blocked: of those, how many blocked (returned 1)
  * @grow_blocked_ns: time spent in those
  * @pages_mapped_sync: pages mapped by grow calls
  * @pages_mapped_ahead: pages mapped by the step-ahead thread

@@ -43,9 +43,13 @@ for t in $(ls tests/unit/test_*.c | sed 's|.*/test_||; s|\.c$||') \
 	done
 done
 
-echo "== kernel style"
+echo "== style (kernel; libaccel's exported symbols)"
 record style.txt style/checkpatch tools/checkpatch.sh
 record style.txt style/kernel-doc tools/kernel-doc.sh
+# accel.h, libaccel.map, libaccel.so.1 and Documentation/libaccel.md name
+# the same functions.
+record style.txt style/libaccel-symbols \
+	sh -c "make --no-print-directory libaccel && tools/check-symbols.sh"
 
 echo "== module builds (W=1, warnings are errors)"
 for k in $k61 $k612; do
