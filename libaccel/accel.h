@@ -75,7 +75,7 @@ enum accel_tier {
  *	0 is taken as 1
  * @cache_max_bytes: bytes of finished sequences kept for reuse; 0: no
  *	limit but the pools' (they are given back when a grow runs short)
- * @flags: zero
+ * @flags: ACCEL_OPEN_* bits
  */
 struct accel_open_opts {
 	uint32_t size;
@@ -92,6 +92,9 @@ struct accel_open_opts {
 	uint64_t cache_max_bytes;
 	uint64_t flags;
 };
+
+/* Finished sequences are freed at once, never kept for reuse. */
+#define ACCEL_OPEN_NO_KEEP	(1ULL << 0)
 
 /* Default options (backend AUTO, tiers DEFAULT, everything else 0). */
 void accel_open_opts_init(struct accel_open_opts *opts);
@@ -123,8 +126,9 @@ void accel_close(struct accel_ctx *ctx);
  * @npools: kvmem pools
  * @tier: preferred tier in use
  * @swap_tier: swap tier in use (ACCEL_TIER_DEFAULT: none; swaps fail)
- * @numa_node: NUMA node of the first pool of @tier (host backend: where
- *	the sequences' frames come from), -1 if none
+ * @numa_node: host backend: NUMA node of the first pool of @tier, where
+ *	the sequences' frames come from; cuda backend: the node near the GPU,
+ *	whose pool backs the host copies; -1 if unknown
  */
 struct accel_info {
 	uint32_t backend;

@@ -87,17 +87,17 @@ static int accel_scan_pools(struct accel_ctx *ctx, uint32_t tier,
 	return 0;
 }
 
-/* The slowest tier other than @tier that has a pool, or DEFAULT. */
+/*
+ * The default swap tier: the slowest tier slower than @tier that has a
+ * pool (tiers from fast to slow: hbm, dram, cxl), or DEFAULT (no swap).
+ */
 static uint32_t accel_default_swap_tier(uint32_t tiers, uint32_t tier)
 {
-	static const uint32_t slow_first[] = {
-		ACCEL_TIER_CXL, ACCEL_TIER_DRAM, ACCEL_TIER_HBM
-	};
-	unsigned int i;
+	uint32_t t;
 
-	for (i = 0; i < 3; i++)
-		if (slow_first[i] != tier && (tiers & (1U << slow_first[i])))
-			return slow_first[i];
+	for (t = ACCEL_TIER_CXL; t > tier; t--)
+		if (tiers & (1U << t))
+			return t;
 	return ACCEL_TIER_DEFAULT;
 }
 
@@ -105,7 +105,8 @@ static int accel_check_opts(const struct accel_open_opts *o)
 {
 	if (o->size && o->size != sizeof(*o))
 		return -EINVAL;
-	if (o->flags || !accel_tier_ok(o->tier) || !accel_tier_ok(o->swap_tier) ||
+	if ((o->flags & ~ACCEL_OPEN_NO_KEEP) || !accel_tier_ok(o->tier) ||
+	    !accel_tier_ok(o->swap_tier) ||
 	    o->wait_ms > KVMEM_WAIT_MAX_MS)
 		return -EINVAL;
 	if (o->tier != ACCEL_TIER_DEFAULT && o->tier == o->swap_tier)
@@ -168,10 +169,10 @@ static int accel_open_device(struct accel_ctx *ctx,
 		return -EINVAL;		/* no pool of the preferred tier */
 	if (o->swap_tier == ACCEL_TIER_DEFAULT)
 		ctx->swap_tier = accel_default_swap_tier(tiers, ctx->tier);
-	else if (tiers & (1U << o->swap_tier))
+	else if ((tiers & (1U << o->swap_tier)) && o->swap_tier != ctx->tier)
 		ctx->swap_tier = o->swap_tier;
 	else
-		return -EINVAL;
+		return -EINVAL;	/* no pool of it, or the preferred tier */
 	/* Swapping needs the module's migrations and their events. */
 	if ((ctx->features & (KVMEM_FEATURE_MIGRATE | KVMEM_FEATURE_EVENTS)) !=
 	    (KVMEM_FEATURE_MIGRATE | KVMEM_FEATURE_EVENTS))
@@ -230,6 +231,7 @@ int accel_open(const struct accel_open_opts *opts, struct accel_ctx **out)
 	ctx->step_ahead = opts->step_ahead;
 	ctx->tokens_per_step = opts->tokens_per_step ? opts->tokens_per_step : 1;
 	ctx->cache_max_bytes = opts->cache_max_bytes;
+	ctx->no_keep = opts->flags & ACCEL_OPEN_NO_KEEP;
 	ctx->cuda_device = opts->cuda_device;
 
 	ret = accel_open_device(ctx, opts);

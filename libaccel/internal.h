@@ -112,6 +112,7 @@ struct accel_ctx {
 	int32_t cuda_device;
 	uint32_t step_ahead, tokens_per_step;
 	uint64_t cache_max_bytes;
+	bool no_keep;			/* ACCEL_OPEN_NO_KEEP */
 	void *be_priv;
 
 	pthread_mutex_t lock;
@@ -176,6 +177,7 @@ void accel_ahead_kick(struct accel_seq *seq);
 void accel_ahead_forget(struct accel_seq *seq);
 
 /* swap.c */
+void accel_cq_forget(struct accel_ctx *ctx, struct accel_seq *seq);
 int accel_events_start(struct accel_ctx *ctx);
 void accel_events_stop(struct accel_ctx *ctx);
 void accel_swap_part_done(struct accel_seq *seq, int status, uint64_t copied,

@@ -156,8 +156,16 @@ int accel_seq_create(struct accel_ctx *ctx, const struct accel_geometry *g,
 		if (!seq)
 			return -ENOMEM;
 		ret = accel_seq_make_spaces(seq);
-		if (ret) {
+		if ((ret == -ENOMEM || ret == -ENOSPC) &&
+		    accel_trim_some(ctx, 0) > 0) {
+			/* Kept sequences hold memory, mappings and space ids. */
 			accel_seq_free(seq);
+			seq = accel_seq_alloc(ctx, g, &lay);
+			ret = seq ? accel_seq_make_spaces(seq) : -ENOMEM;
+		}
+		if (ret) {
+			if (seq)
+				accel_seq_free(seq);
 			return ret;
 		}
 		pthread_mutex_lock(&ctx->lock);
@@ -208,7 +216,8 @@ int accel_seq_map_locked(struct accel_seq *seq, uint64_t pages, bool ahead)
 			continue;
 		ret = ctx->be->map(ctx, sp, sp->mapped, pages - sp->mapped,
 				   !ahead);
-		if (ret == -ENOMEM && !trimmed) {
+		/* Out of frames (FAIL policy) or none came (WAIT policy). */
+		if ((ret == -ENOMEM || ret == -ETIMEDOUT) && !trimmed) {
 			trimmed = true;
 			if (accel_trim_some(ctx, 0) > 0)
 				ret = ctx->be->map(ctx, sp, sp->mapped,
@@ -355,7 +364,7 @@ static bool accel_keep(struct accel_seq *seq)
 	struct accel_ctx *ctx = seq->ctx;
 
 	return seq->state == ACCEL_SEQ_RESIDENT && seq->mapped_pages &&
-	       !ctx->stopping;
+	       !ctx->stopping && !ctx->no_keep;
 }
 
 ACCEL_EXPORT
@@ -376,6 +385,8 @@ void accel_seq_destroy(struct accel_seq *seq)
 		;
 	if (*pp)
 		*pp = seq->next;
+	/* Its completions not taken yet would name a sequence that is gone. */
+	accel_cq_forget(ctx, seq);
 	keep = accel_keep(seq);
 	if (keep) {
 		seq->next = ctx->kept;

@@ -54,6 +54,25 @@ static void accel_cq_push(struct accel_ctx *ctx, const struct accel_completion *
 	}
 }
 
+/* Drops the queued completions of a sequence. Called with ctx->lock. */
+void accel_cq_forget(struct accel_ctx *ctx, struct accel_seq *seq)
+{
+	struct accel_cq *q = &ctx->cq;
+	unsigned int i, n = 0;
+	uint64_t v;
+
+	for (i = 0; i < q->count; i++) {
+		struct accel_completion c = q->c[(q->head + i) % q->cap];
+
+		if (c.seq != seq)
+			q->c[(q->head + n++) % q->cap] = c;
+	}
+	q->count = n;
+	if (!n && read(ctx->cq_fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: it was not readable. */
+	}
+}
+
 ACCEL_EXPORT
 int accel_poll_completions(struct accel_ctx *ctx, struct accel_completion *c,
 			   unsigned int max)

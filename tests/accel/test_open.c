@@ -51,7 +51,7 @@ static void bad_options_are_einval(void)
 	o.size = 8;
 	CHECK_EQ(accel_open(&o, &ctx), -EINVAL);
 	accel_open_opts_init(&o);
-	o.flags = 1;
+	o.flags = 2;	/* not a known ACCEL_OPEN_* bit */
 	CHECK_EQ(accel_open(&o, &ctx), -EINVAL);
 	accel_open_opts_init(&o);
 	o.tier = 7;
