@@ -6,11 +6,13 @@
  * sees no usable device).
  *
  *  - A space is a device address range (cuMemAddressReserve), mapped a
- *    page (the allocation granularity) at a time with physical allocations
- *    taken from a per-process pool that a background thread keeps filled,
- *    so that a grow never calls cuMemCreate while the pool keeps up.
- *    Mapping a range is one cuMemMap per page, then one cuMemSetAccess
- *    over the whole range.
+ *    chunk at a time: one physical allocation of 1 to 8 pages (a page is
+ *    the allocation granularity), sized to 1/32 of the space so that a
+ *    large space needs few calls and a small one wastes little. Chunks come
+ *    from a per-process pool, one list per chunk size, that a background
+ *    thread keeps filled, so that a grow never calls cuMemCreate while the
+ *    pool keeps up. Mapping a range is one cuMemMap per chunk, then one
+ *    cuMemSetAccess over the whole range.
  *  - Each space has a host copy: a kvmem space of the same size, mapped
  *    into the process and registered with CUDA (cuMemHostRegister) a range
  *    at a time, each range once, as swaps first need it. Its kvmem handle
@@ -36,10 +38,12 @@
 #include "internal.h"
 #include "topology.h"
 
-/* Allocations the pool keeps ready: refilled below LOW, up to HIGH. */
-#define CUDA_POOL_LOW	8
-#define CUDA_POOL_HIGH	32
-/* Free allocations kept beyond that are released. */
+/* Pages per physical allocation at most, and spaces per allocation. */
+#define CUDA_CHUNK_MAX	8
+#define CUDA_CHUNKS_PER_SPACE	32
+/* Bytes of each size the pool keeps ready: refilled below LOW, to 2 LOW. */
+#define CUDA_POOL_LOW_BYTES	(32ULL << 20)
+/* Free allocations of one size kept at most; more are released. */
 #define CUDA_POOL_MAX	256
 
 /* The Driver API entry points, by the names cuda.h's macros resolve to. */
@@ -116,6 +120,13 @@ struct cuda_job {
 	uint64_t pages;
 };
 
+/* Free (unmapped) allocations of one size. */
+struct cuda_list {
+	acu_handle *free;
+	unsigned int n;
+	unsigned int low;		/* 0: size not in use yet */
+};
+
 struct cuda_be {
 	struct cuda_api api;
 	acu_device dev;
@@ -127,17 +138,18 @@ struct cuda_be {
 
 	pthread_mutex_t lock;		/* pool and jobs */
 	pthread_cond_t cond;		/* refill wanted, job queued, stop */
-	acu_handle *free;		/* the pool: unmapped allocations */
-	unsigned int nfree;
+	struct cuda_list pool[CUDA_CHUNK_MAX + 1];	/* by chunk pages */
 	bool stop;
 	struct cuda_job *jobs, **jobs_tail;
 	pthread_t refill_thread, copy_thread;
 	bool refill_on, copy_on;
 };
 
-/* Per space: the allocation mapped at each page, and the host copy. */
+/* Per space: the allocation mapped at each chunk, and the host copy. */
 struct cuda_space {
-	acu_handle *h;
+	unsigned int chunk;		/* pages per allocation */
+	uint64_t reserved;		/* bytes reserved: whole chunks */
+	acu_handle *h;			/* per chunk, 0 if not mapped */
 	uint64_t valid;			/* pages [0, valid) of the copy are valid */
 	uint64_t populated;		/* host pages [0, populated) have frames */
 	uint64_t registered;		/* [0, registered) registered with CUDA */
@@ -204,16 +216,23 @@ static int cuda_load(struct cuda_api *api)
 
 /* ------------------------------------------------------------ the pool */
 
-/* Takes a free allocation; creates one if the pool is empty. */
-static int cuda_pool_get(struct accel_ctx *ctx, bool step, acu_handle *h)
+/* Whether a list is below its low mark. Called with cb->lock held. */
+static bool cuda_list_low(const struct cuda_list *l)
+{
+	return l->low && l->n < l->low;
+}
+
+/* Takes a free allocation of @chunk pages; creates one if there is none. */
+static int cuda_pool_get(struct accel_ctx *ctx, unsigned int chunk, bool step,
+			 acu_handle *h)
 {
 	struct cuda_be *cb = cuda_of(ctx);
-	acu_result r;
+	struct cuda_list *l = &cb->pool[chunk];
 
 	pthread_mutex_lock(&cb->lock);
-	if (cb->nfree) {
-		*h = cb->free[--cb->nfree];
-		if (cb->nfree < CUDA_POOL_LOW)
+	if (l->n) {
+		*h = l->free[--l->n];
+		if (cuda_list_low(l))
 			pthread_cond_broadcast(&cb->cond);
 		pthread_mutex_unlock(&cb->lock);
 		return 0;
@@ -225,16 +244,17 @@ static int cuda_pool_get(struct accel_ctx *ctx, bool step, acu_handle *h)
 		ctx->stats.step_device_allocs++;
 		pthread_mutex_unlock(&ctx->lock);
 	}
-	r = cb->api.mem_create(h, cb->gran, &cb->prop, 0);
-	return cuda_errno(r);
+	return cuda_errno(cb->api.mem_create(h, chunk * cb->gran, &cb->prop, 0));
 }
 
 /* Gives an unmapped allocation back to the pool, or to CUDA. */
-static void cuda_pool_put(struct cuda_be *cb, acu_handle h)
+static void cuda_pool_put(struct cuda_be *cb, unsigned int chunk, acu_handle h)
 {
+	struct cuda_list *l = &cb->pool[chunk];
+
 	pthread_mutex_lock(&cb->lock);
-	if (cb->nfree < CUDA_POOL_MAX) {
-		cb->free[cb->nfree++] = h;
+	if (l->n < CUDA_POOL_MAX) {
+		l->free[l->n++] = h;
 		h = 0;
 	}
 	pthread_mutex_unlock(&cb->lock);
@@ -242,33 +262,71 @@ static void cuda_pool_put(struct cuda_be *cb, acu_handle h)
 		cb->api.mem_release(h);
 }
 
-/* Keeps the pool between LOW and HIGH, creating ahead of need. */
+/*
+ * Fills the list of @chunk up to its high mark (twice the low one).
+ * Called with cb->lock held, which it drops while creating. Returns false
+ * if the device is full.
+ */
+static bool cuda_pool_fill(struct cuda_be *cb, unsigned int chunk)
+{
+	struct cuda_list *l = &cb->pool[chunk];
+	acu_handle h;
+	acu_result r;
+
+	while (!cb->stop && l->n < 2 * l->low) {
+		pthread_mutex_unlock(&cb->lock);
+		r = cb->api.mem_create(&h, chunk * cb->gran, &cb->prop, 0);
+		pthread_mutex_lock(&cb->lock);
+		if (r)
+			return false;
+		l->free[l->n++] = h;
+	}
+	return true;
+}
+
+/*
+ * Starts keeping allocations of @chunk pages ready, and makes the first
+ * ones now, off any step path (a sequence is being created).
+ */
+static void cuda_pool_use(struct cuda_be *cb, unsigned int chunk)
+{
+	struct cuda_list *l = &cb->pool[chunk];
+
+	pthread_mutex_lock(&cb->lock);
+	if (!l->low) {
+		l->low = CUDA_POOL_LOW_BYTES / (chunk * cb->gran);
+		if (l->low < 2)
+			l->low = 2;
+		if (2 * l->low > CUDA_POOL_MAX)
+			l->low = CUDA_POOL_MAX / 2;
+		cuda_pool_fill(cb, chunk);
+	}
+	pthread_mutex_unlock(&cb->lock);
+}
+
+/* Keeps every list in use between its low and high marks. */
 static void *cuda_refill_main(void *arg)
 {
 	struct cuda_be *cb = arg;
+	unsigned int c;
+	bool full = false;
 
 	cuda_enter(cb);
 	pthread_mutex_lock(&cb->lock);
-	for (;;) {
-		acu_handle h;
-		acu_result r;
+	while (!cb->stop) {
+		bool low = false;
 
-		while (!cb->stop && cb->nfree >= CUDA_POOL_LOW)
+		for (c = 1; c <= CUDA_CHUNK_MAX; c++)
+			low |= cuda_list_low(&cb->pool[c]);
+		if (!low || full) {
+			/* Wait for a take, a put (room again) or a stop. */
 			pthread_cond_wait(&cb->cond, &cb->lock);
-		if (cb->stop)
-			break;
-		while (!cb->stop && cb->nfree < CUDA_POOL_HIGH) {
-			pthread_mutex_unlock(&cb->lock);
-			r = cb->api.mem_create(&h, cb->gran, &cb->prop, 0);
-			pthread_mutex_lock(&cb->lock);
-			if (r)
-				break;	/* device full: the pool makes do */
-			cb->free[cb->nfree++] = h;
+			full = false;
+			continue;
 		}
-		if (cb->nfree < CUDA_POOL_LOW && !cb->stop) {
-			/* Could not refill: wait for a put or a stop. */
-			pthread_cond_wait(&cb->cond, &cb->lock);
-		}
+		for (c = 1; c <= CUDA_CHUNK_MAX && !full; c++)
+			if (cuda_list_low(&cb->pool[c]))
+				full = !cuda_pool_fill(cb, c);
 	}
 	pthread_mutex_unlock(&cb->lock);
 	return NULL;
@@ -311,7 +369,7 @@ static int cuda_space_create(struct accel_ctx *ctx, struct accel_space *sp,
 			     uint64_t bytes)
 {
 	struct cuda_be *cb = cuda_of(ctx);
-	uint64_t pages = bytes / cb->gran;
+	uint64_t pages = bytes / cb->gran, chunks;
 	struct cuda_space *cs;
 	acu_deviceptr base;
 	int ret;
@@ -319,7 +377,15 @@ static int cuda_space_create(struct accel_ctx *ctx, struct accel_space *sp,
 	cs = calloc(1, sizeof(*cs));
 	if (!cs)
 		return -ENOMEM;
-	cs->h = calloc(pages, sizeof(*cs->h));
+	cs->chunk = pages / CUDA_CHUNKS_PER_SPACE;
+	if (cs->chunk < 1)
+		cs->chunk = 1;
+	if (cs->chunk > CUDA_CHUNK_MAX)
+		cs->chunk = CUDA_CHUNK_MAX;
+	/* Whole chunks of address space: the last may reach past @bytes. */
+	chunks = (pages + cs->chunk - 1) / cs->chunk;
+	cs->reserved = chunks * cs->chunk * cb->gran;
+	cs->h = calloc(chunks, sizeof(*cs->h));
 	cs->reg = calloc(pages, sizeof(*cs->reg));
 	if (!cs->h || !cs->reg) {
 		ret = -ENOMEM;
@@ -327,15 +393,16 @@ static int cuda_space_create(struct accel_ctx *ctx, struct accel_space *sp,
 	}
 	ret = cuda_enter(cb);
 	if (!ret)
-		ret = cuda_errno(cb->api.address_reserve(&base, bytes, cb->gran,
-							 0, 0));
+		ret = cuda_errno(cb->api.address_reserve(&base, cs->reserved,
+							 cb->gran, 0, 0));
 	if (ret)
 		goto fail;
 	ret = cuda_host_create(ctx, sp, bytes);
 	if (ret) {
-		cb->api.address_free(base, bytes);
+		cb->api.address_free(base, cs->reserved);
 		goto fail;
 	}
+	cuda_pool_use(cb, cs->chunk);
 	sp->base = base;
 	sp->bytes = bytes;
 	sp->mapped = 0;
@@ -348,22 +415,30 @@ fail:
 	return ret;
 }
 
-/* Unmaps device pages [first, first + count); their allocations go back. */
+/*
+ * Unmaps the chunks that lie wholly at or after page @first (a chunk that
+ * also holds pages before it stays mapped: CUDA unmaps whole mappings
+ * only); their allocations go back to the pool. @count must reach the end
+ * of what is mapped.
+ */
 static int cuda_unmap(struct accel_ctx *ctx, struct accel_space *sp,
 		      uint64_t first, uint64_t count)
 {
 	struct cuda_be *cb = cuda_of(ctx);
 	struct cuda_space *cs = sp->priv;
-	uint64_t i;
+	uint64_t c, chunks = cs->reserved / (cs->chunk * cb->gran);
+	size_t len = cs->chunk * cb->gran;
 	int ret;
 
+	(void)count;
 	ret = cuda_enter(cb);
-	for (i = first; i < first + count && !ret; i++) {
-		ret = cuda_errno(cb->api.mem_unmap(sp->base + i * cb->gran,
-						   cb->gran));
+	for (c = (first + cs->chunk - 1) / cs->chunk; c < chunks && !ret; c++) {
+		if (!cs->h[c])
+			continue;
+		ret = cuda_errno(cb->api.mem_unmap(sp->base + c * len, len));
 		if (!ret) {
-			cuda_pool_put(cb, cs->h[i]);
-			cs->h[i] = 0;
+			cuda_pool_put(cb, cs->chunk, cs->h[c]);
+			cs->h[c] = 0;
 		}
 	}
 	return ret;
@@ -374,14 +449,12 @@ static void cuda_space_destroy(struct accel_ctx *ctx, struct accel_space *sp)
 	struct cuda_be *cb = cuda_of(ctx);
 	struct cuda_space *cs = sp->priv;
 	struct kvmem_space_destroy d = { .handle = sp->handle };
-	uint64_t pages = sp->bytes / cb->gran, i;
+	unsigned int i;
 
-	for (i = 0; i < pages; i++)
-		if (cs->h[i])
-			cuda_unmap(ctx, sp, i, 1);
+	cuda_unmap(ctx, sp, 0, sp->bytes / cb->gran);
 	for (i = 0; i < cs->nreg; i++)
 		cb->api.host_unregister((char *)sp->host + cs->reg[i] * cb->gran);
-	cb->api.address_free(sp->base, sp->bytes);
+	cb->api.address_free(sp->base, cs->reserved);
 	munmap(sp->host, sp->bytes);
 	accel_ioctl(ctx->fd, KVMEM_IOC_SPACE_DESTROY, &d);
 	free(cs->h);
@@ -391,8 +464,9 @@ static void cuda_space_destroy(struct accel_ctx *ctx, struct accel_space *sp)
 }
 
 /*
- * Maps device pages [first, first + count): one cuMemMap per page, then
- * one cuMemSetAccess for the whole range, the most one call may cover.
+ * Maps device pages [first, first + count): one cuMemMap per chunk not
+ * mapped yet, then one cuMemSetAccess over them all, the most one call
+ * may cover. Mapped chunks always form a prefix of the space.
  */
 static int cuda_map(struct accel_ctx *ctx, struct accel_space *sp,
 		    uint64_t first, uint64_t count, bool step)
@@ -403,35 +477,38 @@ static int cuda_map(struct accel_ctx *ctx, struct accel_space *sp,
 		.location = { ACU_MEM_LOCATION_TYPE_DEVICE, cb->dev },
 		.flags = ACU_MEM_ACCESS_FLAGS_PROT_READWRITE,
 	};
-	uint64_t i;
+	size_t len = cs->chunk * cb->gran;
+	uint64_t c, from, end;
 	int ret;
 
 	if (!count)
 		return 0;
+	from = first / cs->chunk;
+	end = (first + count + cs->chunk - 1) / cs->chunk;
+	while (from < end && cs->h[from])
+		from++;		/* mapped already, with an earlier page */
+	if (from == end)
+		return 0;
 	ret = cuda_enter(cb);
-	for (i = first; i < first + count && !ret; i++) {
+	for (c = from; c < end && !ret; c++) {
 		acu_handle h;
 
-		ret = cuda_pool_get(ctx, step, &h);
+		ret = cuda_pool_get(ctx, cs->chunk, step, &h);
 		if (ret)
 			break;
-		ret = cuda_errno(cb->api.mem_map(sp->base + i * cb->gran,
-						 cb->gran, 0, h, 0));
+		ret = cuda_errno(cb->api.mem_map(sp->base + c * len, len, 0, h,
+						 0));
 		if (ret)
-			cuda_pool_put(cb, h);
+			cuda_pool_put(cb, cs->chunk, h);
 		else
-			cs->h[i] = h;
+			cs->h[c] = h;
 	}
 	if (!ret)
-		ret = cuda_errno(cb->api.set_access(sp->base + first * cb->gran,
-						    count * cb->gran, &access,
-						    1));
-	if (ret) {
-		/* All or nothing: undo this call's mappings. */
-		while (i-- > first)
-			if (cs->h[i])
-				cuda_unmap(ctx, sp, i, 1);
-	}
+		ret = cuda_errno(cb->api.set_access(sp->base + from * len,
+						    (end - from) * len,
+						    &access, 1));
+	if (ret)
+		cuda_unmap(ctx, sp, from * cs->chunk, 0);	/* all or nothing */
 	return ret;
 }
 
@@ -532,7 +609,7 @@ static int cuda_swap_out_space(struct accel_ctx *ctx, struct accel_seq *seq,
 	/* Pages every token of which is written keep a valid copy. */
 	full = seq->tokens * seq->lay.token_bytes / cb->gran;
 	cs->valid = full < pages ? full : pages;
-	ret = cuda_unmap(ctx, sp, 0, sp->mapped);
+	ret = cuda_unmap(ctx, sp, 0, pages);
 	if (!ret)
 		sp->mapped = 0;
 	return ret;
@@ -631,6 +708,7 @@ static int cuda_swap(struct accel_ctx *ctx, struct accel_seq *seq,
 static void cuda_fini(struct accel_ctx *ctx)
 {
 	struct cuda_be *cb = cuda_of(ctx);
+	unsigned int c;
 
 	if (!cb)
 		return;
@@ -644,15 +722,17 @@ static void cuda_fini(struct accel_ctx *ctx)
 		pthread_join(cb->copy_thread, NULL);
 	if (cb->cu_ctx) {
 		cuda_enter(cb);
-		while (cb->nfree)
-			cb->api.mem_release(cb->free[--cb->nfree]);
+		for (c = 1; c <= CUDA_CHUNK_MAX; c++)
+			while (cb->pool[c].n)
+				cb->api.mem_release(cb->pool[c].free[--cb->pool[c].n]);
 		if (cb->stream)
 			cb->api.stream_destroy(cb->stream);
 		cb->api.primary_ctx_release(cb->dev);
 	}
 	/* libcuda stays loaded: a driver must not be unloaded under its
 	 * own threads, and the real one never is. */
-	free(cb->free);
+	for (c = 1; c <= CUDA_CHUNK_MAX; c++)
+		free(cb->pool[c].free);
 	pthread_cond_destroy(&cb->cond);
 	pthread_mutex_destroy(&cb->lock);
 	free(cb);
@@ -701,6 +781,7 @@ static int cuda_open_device(struct accel_ctx *ctx, struct cuda_be *cb)
 static int cuda_init(struct accel_ctx *ctx)
 {
 	struct cuda_be *cb = calloc(1, sizeof(*cb));
+	unsigned int c;
 	int ret;
 
 	if (!cb)
@@ -709,10 +790,12 @@ static int cuda_init(struct accel_ctx *ctx)
 	pthread_cond_init(&cb->cond, NULL);
 	cb->jobs_tail = &cb->jobs;
 	ctx->be_priv = cb;
-	cb->free = calloc(CUDA_POOL_MAX, sizeof(*cb->free));
-	if (!cb->free) {
-		ret = -ENOMEM;
-		goto fail;
+	for (c = 1; c <= CUDA_CHUNK_MAX; c++) {
+		cb->pool[c].free = calloc(CUDA_POOL_MAX, sizeof(acu_handle));
+		if (!cb->pool[c].free) {
+			ret = -ENOMEM;
+			goto fail;
+		}
 	}
 	ret = cuda_load(&cb->api);
 	if (!ret)
@@ -721,14 +804,6 @@ static int cuda_init(struct accel_ctx *ctx)
 		goto fail;
 	ctx->page_size = cb->gran;
 	cb->host_pages_per_page = cb->gran / ctx->kv_page_size;
-	/* The first grows must not wait for the refill thread either. */
-	while (cb->nfree < CUDA_POOL_LOW) {
-		acu_handle h;
-
-		if (cb->api.mem_create(&h, cb->gran, &cb->prop, 0))
-			break;	/* a small device: grows create as needed */
-		cb->free[cb->nfree++] = h;
-	}
 	/* Host copies live in the preferred host tier; no kernel migration. */
 	ctx->swap_tier = ctx->tier;
 	ret = -pthread_create(&cb->refill_thread, NULL, cuda_refill_main, cb);
