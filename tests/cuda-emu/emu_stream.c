@@ -115,6 +115,19 @@ CUresult emu_enqueue(struct CUstream_st *s, struct emu_op *op)
 	} else if (blocking(s) && s->ctx->legacy) {
 		wait_for(s, s->ctx->legacy);
 	}
+	/*
+	 * A signal on an idle stream is done now, and a wait for a done
+	 * marker is nothing: an event recorded on an idle stream is complete
+	 * when cuEventRecord returns.
+	 */
+	if ((op->kind == EMU_OP_SIGNAL && !s->head) ||
+	    (op->kind == EMU_OP_WAIT && op->marker->done)) {
+		if (op->kind == EMU_OP_SIGNAL)
+			op->marker->done = 1;
+		op_free(op);
+		emu_wake();
+		return CUDA_SUCCESS;
+	}
 	append(s, op);
 	return CUDA_SUCCESS;
 }
