@@ -42,6 +42,30 @@ for t in $(ls tests/unit/test_*.c | sed 's|.*/test_||; s|\.c$||'); do
 	done
 done
 
+echo "== cuda emulation (plain, and under ASan+UBSan)"
+# test_cuemu prints one PASS/FAIL line per case; its stderr is mostly the
+# emulation's "cuemu: ..." lines (the negative cases provoke misuse), which
+# the log keeps and the report of a failure leaves out.
+for flavour in cuda-emu cuda-emu-san; do
+	out="$res/$flavour.out" log="$res/$flavour.log"
+	if mk "build/$flavour/test_cuemu" >"$res/build-$flavour.log" 2>&1; then
+		LD_LIBRARY_PATH="build/$flavour" "build/$flavour/test_cuemu" \
+			>"$out" 2>"$log"
+		status=$?
+		sed -E "s#^(PASS|FAIL) #\1 $flavour/#" "$out" >>"$res/cuemu.txt"
+		if [ "$status" -ne 0 ]; then
+			grep -q '^FAIL' "$out" ||
+				echo "FAIL $flavour/test_cuemu (exit $status)" \
+					>>"$res/cuemu.txt"
+			echo "== $flavour failed; its log ($log):"
+			grep -v '^cuemu: ' "$log" | tail -n 40
+		fi
+	else
+		echo "FAIL build/$flavour/test_cuemu" >>"$res/cuemu.txt"
+		cat "$res/build-$flavour.log"
+	fi
+done
+
 echo "== kernel style"
 record style.txt style/checkpatch tools/checkpatch.sh
 record style.txt style/kernel-doc tools/kernel-doc.sh

@@ -318,6 +318,9 @@ int main(int argc, char **argv)
 				continue;
 			f = run_case(c);
 			printf("%s cuemu/%s\n", f ? "FAIL" : "PASS", c->name);
+			/* Under the case's CHECK lines in the log. */
+			if (f)
+				fprintf(stderr, "-- FAIL cuemu/%s\n", c->name);
 			failed |= f;
 		}
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
