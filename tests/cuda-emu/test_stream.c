@@ -358,6 +358,25 @@ static void unmap_with_pending_copy(void)
 	CHECK_OK(cu.cuStreamSynchronize(st));
 }
 
+/* Access taken away under a queued copy: it faults when it runs. */
+static void access_lost_under_copy(void)
+{
+	CUdeviceptr va;
+	void *in, *out;
+	CUstream st;
+
+	env("CUEMU_COPY_DELAY_US", "100000");
+	setup();
+	rig(&va, &in, &out);
+	CHECK_OK(cu.cuStreamCreate(&st, 0));
+	CHECK_OK(cu.cuMemcpyHtoDAsync(va, in, N, st));
+	set_access(va, granularity(), 0, CU_MEM_ACCESS_FLAGS_PROT_READ);
+	CHECK_EQ(cuemu_misuses(), 0);
+	CHECK_EQ(cu.cuStreamSynchronize(st), CUDA_ERROR_ILLEGAL_ADDRESS);
+	CHECK_EQ(cuemu_misuses(), 1);
+	CHECK_EQ(cuemu_snapshot().copies_executed, 0);
+}
+
 static void stream_handles(void)
 {
 	CUdeviceptr va;
@@ -502,6 +521,7 @@ const struct cuemu_case cases_stream[] = {
 	CUEMU_CASE(stream_wait_event),
 	CUEMU_CASE(legacy_stream),
 	CUEMU_CASE(unmap_with_pending_copy),
+	CUEMU_CASE(access_lost_under_copy),
 	CUEMU_CASE(stream_handles),
 	CUEMU_CASE(event_rules),
 	CUEMU_CASE(threads),
