@@ -118,7 +118,7 @@ static CUresult copy(const struct copy_req *r, CUstream h)
 		rc = r->async ? emu_resolve_stream(r->call, h, ctx, &s) :
 				emu_resolve_stream(r->call, NULL, ctx, &s);
 	if (!rc)
-		rc = emu_ctx_sticky(s->ctx);
+		rc = emu_sticky();
 	if (!rc && r->n == 0) {	/* nothing to check or to do */
 		emu_unlock();
 		return CUDA_SUCCESS;
@@ -157,7 +157,7 @@ static CUresult copy(const struct copy_req *r, CUstream h)
 		m = emu_stream_mark(s);
 		emu_marker_wait(m);
 		emu_marker_put(m);
-		rc = emu_ctx_sticky(s->ctx);
+		rc = emu_sticky();
 	}
 	emu_unlock();
 	return rc;
@@ -180,7 +180,7 @@ void emu_run_copy(struct CUstream_st *s, struct emu_op *op)
 	}
 	/* Unmapped under the copy: reported by cuMemUnmap already. */
 	if (op->poisoned) {
-		s->ctx->sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
+		emu.sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
 		return;
 	}
 	nd = device_sides(&r, d, w);
@@ -191,7 +191,7 @@ void emu_run_copy(struct CUstream_st *s, struct emu_op *op)
 		emu_misuse(op->call, "copy.lost_access", CUDA_ERROR_ILLEGAL_ADDRESS,
 			   "when the queued copy ran, its device memory: %s",
 			   why);
-		s->ctx->sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
+		emu.sticky = CUDA_ERROR_ILLEGAL_ADDRESS;
 		return;
 	}
 	memmove(op->dst, op->src, op->n);

@@ -116,9 +116,9 @@ CUresult emu_need_ctx(const char *call, struct CUctx_st **ctx)
 	return CUDA_SUCCESS;
 }
 
-CUresult emu_ctx_sticky(struct CUctx_st *ctx)
+CUresult emu_sticky(void)
 {
-	return ctx->sticky;
+	return emu.sticky;
 }
 
 int emu_dev_valid(CUdevice dev)

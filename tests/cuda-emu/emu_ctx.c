@@ -71,7 +71,6 @@ CUresult cuDevicePrimaryCtxRelease(CUdevice dev)
 		emu_streams_ctx_reset(ctx);
 		emu_events_ctx_reset(ctx);
 		emu_host_ctx_reset(ctx);
-		ctx->sticky = CUDA_SUCCESS;
 	}
 	emu_unlock();
 	return CUDA_SUCCESS;
@@ -138,7 +137,7 @@ CUresult cuCtxSynchronize(void)
 		emu_marker_wait(marks[i]);
 		emu_marker_put(marks[i]);
 	}
-	rc = emu_ctx_sticky(ctx);
+	rc = emu_sticky();
 	emu_unlock();
 	free(marks);
 	return rc;

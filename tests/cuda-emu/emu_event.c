@@ -159,7 +159,7 @@ CUresult cuEventQuery(CUevent hEvent)
 		return rc;
 	rc = emu_event_marker(__func__, hEvent, &m);
 	if (!rc && event_valid(hEvent))
-		rc = emu_ctx_sticky(hEvent->ctx);
+		rc = emu_sticky();
 	if (!rc && m && !m->done)
 		rc = CUDA_ERROR_NOT_READY;
 	emu_unlock();
@@ -184,7 +184,7 @@ CUresult cuEventSynchronize(CUevent hEvent)
 		emu_marker_put(m);
 	}
 	if (!rc && event_valid(hEvent))
-		rc = emu_ctx_sticky(hEvent->ctx);
+		rc = emu_sticky();
 	emu_unlock();
 	return rc;
 }

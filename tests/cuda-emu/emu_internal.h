@@ -92,7 +92,6 @@ struct emu_op {
 struct CUctx_st {
 	int dev;
 	int refs;		/* cuDevicePrimaryCtxRetain count */
-	CUresult sticky;	/* a failed async copy poisons it, as a fault */
 	struct CUstream_st *legacy;	/* the NULL stream, made on first use */
 };
 
@@ -176,6 +175,7 @@ struct emu_state {
 	struct CUstream_st *streams;
 	struct CUevent_st *events;
 	CUmemGenericAllocationHandle next_handle;
+	CUresult sticky;	/* see emu_sticky() */
 };
 
 extern struct emu_state emu;
@@ -238,8 +238,12 @@ CUresult emu_check_init(const char *call);
  * emu.lock held. Fails with INVALID_CONTEXT or CONTEXT_IS_DESTROYED.
  */
 CUresult emu_need_ctx(const char *call, struct CUctx_st **ctx);
-/* The context's sticky error, if an async copy of it failed. */
-CUresult emu_ctx_sticky(struct CUctx_st *ctx);
+/*
+ * The sticky error: once an async copy has faulted, "any further CUDA work
+ * will return the same error" (CUDA_ERROR_ILLEGAL_ADDRESS) until the
+ * process ends. Returned by the calls that queue or wait for work.
+ */
+CUresult emu_sticky(void);
 /* A device ordinal that exists. */
 int emu_dev_valid(CUdevice dev);
 

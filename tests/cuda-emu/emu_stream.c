@@ -373,7 +373,7 @@ CUresult cuStreamSynchronize(CUstream hStream)
 		m = emu_stream_mark(s);
 		emu_marker_wait(m);
 		emu_marker_put(m);
-		rc = emu_ctx_sticky(s->ctx);
+		rc = emu_sticky();
 	}
 	emu_unlock();
 	return rc;
@@ -391,7 +391,7 @@ CUresult cuStreamQuery(CUstream hStream)
 		return rc;
 	rc = emu_resolve_stream(__func__, hStream, ctx, &s);
 	if (!rc)
-		rc = emu_ctx_sticky(s->ctx);
+		rc = emu_sticky();
 	if (!rc && s->head)
 		rc = CUDA_ERROR_NOT_READY;
 	emu_unlock();

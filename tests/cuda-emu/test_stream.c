@@ -349,13 +349,12 @@ static void unmap_with_pending_copy(void)
 	map_rw(va, g, h);
 	CHECK_EQ(cu.cuMemcpyHtoDAsync(va, in, N, st),
 		 CUDA_ERROR_ILLEGAL_ADDRESS);
-	/* A context reset clears it. */
+	/* Until the process ends, even across a context reset. */
 	CHECK_OK(cu.cuDevicePrimaryCtxRelease(0));
 	CHECK_OK(cu.cuDevicePrimaryCtxRetain(&ctx, 0));
-	CHECK_OK(cu.cuMemHostRegister(in, N, 0));
 	CHECK_OK(cu.cuStreamCreate(&st, 0));
-	CHECK_OK(cu.cuMemcpyHtoDAsync(va, in, N, st));
-	CHECK_OK(cu.cuStreamSynchronize(st));
+	CHECK_EQ(cu.cuStreamSynchronize(st), CUDA_ERROR_ILLEGAL_ADDRESS);
+	CHECK_EQ(cuemu_misuses(), 1);
 }
 
 /* Access taken away under a queued copy: it faults when it runs. */
