@@ -188,7 +188,8 @@ void emu_run_copy(struct CUstream_st *s, struct emu_op *op)
 		emu_dev_range_ok(d[i], op->n, s->ctx->dev, w[i], &why);
 	if (why && emu_rule_on("copy.lost_access")) {
 		/* Access taken away after the enqueue: a GPU would fault. */
-		emu_misuse(op->call, "copy.lost_access", CUDA_ERROR_ILLEGAL_ADDRESS,
+		emu_misuse(op->call, "copy.lost_access",
+			   CUDA_ERROR_ILLEGAL_ADDRESS,
 			   "when the queued copy ran, its device memory: %s",
 			   why);
 		emu.sticky = CUDA_ERROR_ILLEGAL_ADDRESS;

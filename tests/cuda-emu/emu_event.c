@@ -15,7 +15,8 @@
 #include "emu_internal.h"
 
 #define EMU_EVENT_FLAGS							\
-	(CU_EVENT_BLOCKING_SYNC | CU_EVENT_DISABLE_TIMING | CU_EVENT_INTERPROCESS)
+	(CU_EVENT_BLOCKING_SYNC | CU_EVENT_DISABLE_TIMING |		\
+	 CU_EVENT_INTERPROCESS)
 
 static int event_valid(struct CUevent_st *ev)
 {
@@ -178,7 +179,7 @@ CUresult cuEventSynchronize(CUevent hEvent)
 		return rc;
 	rc = emu_event_marker(__func__, hEvent, &m);
 	if (!rc && m) {
-		/* Our reference: the event may be recorded or destroyed meanwhile. */
+		/* Ours: the event may be recorded again or destroyed meanwhile. */
 		m->refs++;
 		emu_marker_wait(m);
 		emu_marker_put(m);

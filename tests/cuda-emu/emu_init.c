@@ -145,7 +145,8 @@ CUresult cuInit(unsigned int Flags)
 	for (i = 0; i < emu.cfg.ndev; i++)
 		emu.dev[i].ctx.dev = i;
 	if (getenv("CUEMU_BREAK_RULE"))
-		fprintf(stderr, "cuemu: CUEMU_BREAK_RULE=%s: that rule is off\n",
+		fprintf(stderr,
+			"cuemu: CUEMU_BREAK_RULE=%s: that rule is off\n",
 			getenv("CUEMU_BREAK_RULE"));
 	atomic_store(&emu.initialized, 1);
 	emu_unlock();
@@ -191,7 +192,8 @@ static CUresult device_call(const char *call, const void *out, CUdevice dev)
 		return emu_misuse(call, "arg.null", CUDA_ERROR_INVALID_VALUE,
 				  "output pointer is NULL");
 	if (!emu_dev_valid(dev) && emu_rule_on("dev.ordinal"))
-		return emu_misuse(call, "dev.ordinal", CUDA_ERROR_INVALID_DEVICE,
+		return emu_misuse(call, "dev.ordinal",
+				  CUDA_ERROR_INVALID_DEVICE,
 				  "device %d does not exist (%d devices)", dev,
 				  emu.cfg.ndev);
 	return CUDA_SUCCESS;

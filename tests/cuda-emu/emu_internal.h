@@ -58,7 +58,7 @@ static inline void emu_sub(enum emu_counter c, uint64_t n)
 	atomic_fetch_sub(&emu_counters[c], n);
 }
 
-/* ---- objects --------------------------------------------------------------- */
+/* ---- objects ------------------------------------------------------------- */
 
 /* Something a stream operation signals and others wait for. */
 struct emu_marker {
@@ -141,7 +141,8 @@ struct emu_map {
 	uintptr_t va;
 	size_t size;
 	struct emu_alloc *alloc;
-	unsigned long long access[EMU_MAX_DEVICES];	/* CU_MEM_ACCESS_FLAGS_* */
+	/* Per device, the CU_MEM_ACCESS_FLAGS_* of cuMemSetAccess. */
+	unsigned long long access[EMU_MAX_DEVICES];
 	struct emu_map *next;
 };
 
@@ -204,7 +205,7 @@ static inline void emu_wake(void)
 /* calloc() that aborts: the emulation's own small objects never fail. */
 void *emu_xcalloc(size_t n, size_t size);
 
-/* ---- rules ------------------------------------------------------------------- */
+/* ---- rules --------------------------------------------------------------- */
 
 /*
  * Report a misuse: count it, print "cuemu: misuse: <call>: <why> [id]" and,
@@ -247,7 +248,7 @@ CUresult emu_sticky(void);
 /* A device ordinal that exists. */
 int emu_dev_valid(CUdevice dev);
 
-/* ---- memory (emu_vmm.c) ------------------------------------------------------ */
+/* ---- memory (emu_vmm.c) -------------------------------------------------- */
 
 /*
  * Whether [p, p + n) is entirely mapped and `dev` may access it (write too
@@ -258,7 +259,7 @@ int emu_dev_range_ok(uintptr_t p, size_t n, int dev, int write,
 /* Whether [p, p + n) overlaps any address reservation. */
 int emu_overlaps_device_va(uintptr_t p, size_t n);
 
-/* ---- host memory (emu_host.c) ------------------------------------------------ */
+/* ---- host memory (emu_host.c) -------------------------------------------- */
 
 /* Whether [p, p + n) lies inside one registration usable from `ctx`. */
 const struct emu_hostreg *emu_host_pinned(struct CUctx_st *ctx,
@@ -268,7 +269,7 @@ int emu_host_mapped(uintptr_t p, size_t n);
 /* Drop the context's registrations (context reset). */
 void emu_host_ctx_reset(struct CUctx_st *ctx);
 
-/* ---- streams (emu_stream.c) -------------------------------------------------- */
+/* ---- streams (emu_stream.c) ---------------------------------------------- */
 
 /*
  * Resolve a stream argument: NULL and CU_STREAM_LEGACY are the current
@@ -303,7 +304,7 @@ void emu_streams_ctx_reset(struct CUctx_st *ctx);
  */
 void emu_run_copy(struct CUstream_st *s, struct emu_op *op);
 
-/* ---- events (emu_event.c) ---------------------------------------------------- */
+/* ---- events (emu_event.c) ------------------------------------------------ */
 
 /*
  * The event's latest record (NULL if never recorded) once `ev` is checked

@@ -23,7 +23,7 @@
 #define EMU_RESERVE_PROT	PROT_NONE
 #define EMU_RESERVE_FLAGS	(MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
 
-/* ---- lookups --------------------------------------------------------------- */
+/* ---- lookups ------------------------------------------------------------- */
 
 static int ranges_overlap(uintptr_t a, size_t an, uintptr_t b, size_t bn)
 {
@@ -129,8 +129,9 @@ int emu_dev_range_ok(uintptr_t p, size_t n, int dev, int write,
 			return 0;
 		}
 		if ((m->access[dev] & need) != need) {
-			*why = write ? "device has no write access (cuMemSetAccess)" :
-				       "device has no read access (cuMemSetAccess)";
+			*why = write ?
+			       "device has no write access (cuMemSetAccess)" :
+			       "device has no read access (cuMemSetAccess)";
 			return 0;
 		}
 		c = m->va + m->size;
@@ -138,7 +139,7 @@ int emu_dev_range_ok(uintptr_t p, size_t n, int dev, int write,
 	return 1;
 }
 
-/* ---- allocations ----------------------------------------------------------- */
+/* ---- allocations --------------------------------------------------------- */
 
 static void alloc_free(struct emu_alloc *a)
 {
@@ -179,13 +180,15 @@ static CUresult prop_check(const char *call, const CUmemAllocationProp *prop)
 				  "location type %d is not CU_MEM_LOCATION_TYPE_DEVICE",
 				  (int)loc->type);
 	if (!emu_dev_valid(loc->id) && emu_rule_on("dev.ordinal"))
-		return emu_misuse(call, "dev.ordinal", CUDA_ERROR_INVALID_DEVICE,
+		return emu_misuse(call, "dev.ordinal",
+				  CUDA_ERROR_INVALID_DEVICE,
 				  "location id %d is not a device", loc->id);
 	if (prop->win32HandleMetaData && emu_rule_on("prop.win32"))
 		return emu_misuse(call, "prop.win32", CUDA_ERROR_INVALID_VALUE,
 				  "win32HandleMetaData must be zero off Windows");
 	if (prop->requestedHandleTypes != CU_MEM_HANDLE_TYPE_NONE &&
-	    prop->requestedHandleTypes != CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR)
+	    prop->requestedHandleTypes !=
+	    CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR)
 		return emu_unsupported(call, CUDA_ERROR_NOT_SUPPORTED,
 				       "requestedHandleTypes %#x",
 				       (unsigned int)prop->requestedHandleTypes);
@@ -300,7 +303,7 @@ CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
 	return rc;
 }
 
-/* ---- address space ----------------------------------------------------------- */
+/* ---- address space ------------------------------------------------------- */
 
 CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t alignment,
 			     CUdeviceptr addr, unsigned long long flags)
@@ -414,7 +417,7 @@ CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size)
 	return rc;
 }
 
-/* ---- mappings ------------------------------------------------------------------ */
+/* ---- mappings ------------------------------------------------------------ */
 
 CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
 		  CUmemGenericAllocationHandle handle, unsigned long long flags)
@@ -497,8 +500,9 @@ CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
 		return rc;
 	emu_lock();
 	if (!whole_mappings(ptr, size, &why) && emu_rule_on("unmap.range")) {
-		rc = emu_misuse(__func__, "unmap.range", CUDA_ERROR_INVALID_VALUE,
-				"[%#llx, +%zu): %s", ptr, size, why);
+		rc = emu_misuse(__func__, "unmap.range",
+				CUDA_ERROR_INVALID_VALUE, "[%#llx, +%zu): %s",
+				ptr, size, why);
 		emu_unlock();
 		return rc;
 	}
@@ -572,8 +576,9 @@ CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size,
 		return rc;
 	emu_lock();
 	if (!whole_mappings(ptr, size, &why) && emu_rule_on("access.range")) {
-		rc = emu_misuse(__func__, "access.range", CUDA_ERROR_INVALID_VALUE,
-				"[%#llx, +%zu): %s", ptr, size, why);
+		rc = emu_misuse(__func__, "access.range",
+				CUDA_ERROR_INVALID_VALUE, "[%#llx, +%zu): %s",
+				ptr, size, why);
 		emu_unlock();
 		return rc;
 	}

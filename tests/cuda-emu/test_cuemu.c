@@ -28,7 +28,7 @@ int cuemu_case_failed;
 struct cu_api cu;
 void *cu_lib;
 
-/* ---- loading ------------------------------------------------------------------ */
+/* ---- loading ------------------------------------------------------------- */
 
 static int load(void)
 {
@@ -57,7 +57,7 @@ static int load(void)
 	return 0;
 }
 
-/* ---- helpers ------------------------------------------------------------------ */
+/* ---- helpers ------------------------------------------------------------- */
 
 struct cuemu_counts cuemu_snapshot(void)
 {
@@ -165,7 +165,7 @@ int touch_faults(volatile void *p, int write)
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		/* Ours, not the sanitizer's: a fault is the expected outcome. */
+		/* Ours, not the sanitizer's: a fault is what we look for. */
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = fault_exit;
 		sigaction(SIGSEGV, &sa, NULL);
@@ -247,7 +247,7 @@ uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* ---- the runner ------------------------------------------------------------- */
+/* ---- the runner ---------------------------------------------------------- */
 
 static int run_case(const struct cuemu_case *c)
 {

@@ -23,7 +23,7 @@
 
 #include "cuemu.h"
 
-/* ---- checks ---------------------------------------------------------------- */
+/* ---- checks -------------------------------------------------------------- */
 
 extern int cuemu_case_failed;
 
@@ -62,7 +62,7 @@ extern int cuemu_case_failed;
 		CHECK_EQ(cuemu_misuses() - _m, 1);			\
 	} while (0)
 
-/* ---- the driver, as dlsym() finds it ---------------------------------------- */
+/* ---- the driver, as dlsym() finds it ------------------------------------- */
 
 /*
  * X(name): the entry points libaccel uses. `name` is cuda.h's: where it is
@@ -97,7 +97,7 @@ struct cu_api {
 extern struct cu_api cu;
 extern void *cu_lib;		/* the dlopen() handle */
 
-/* ---- helpers (test_cuemu.c) ------------------------------------------------ */
+/* ---- helpers (test_cuemu.c) ---------------------------------------------- */
 
 #define MiB (1024UL * 1024UL)
 
@@ -136,7 +136,7 @@ void env(const char *name, const char *value);
 /* Microseconds of CLOCK_MONOTONIC. */
 uint64_t now_us(void);
 
-/* ---- cases ------------------------------------------------------------------ */
+/* ---- cases --------------------------------------------------------------- */
 
 struct cuemu_case {
 	const char *name;

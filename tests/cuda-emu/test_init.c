@@ -94,7 +94,8 @@ static void device_queries(void)
 	CHECK(!strcmp(bus, "0000:3b:00.0"));
 	CHECK_OK(cu.cuDeviceGetPCIBusId(bus, sizeof(bus), 1));
 	CHECK(!strcmp(bus, "0001:af:1f.7"));
-	CHECK_OK(cu.cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_PCI_BUS_ID, 1));
+	CHECK_OK(cu.cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_PCI_BUS_ID,
+					 1));
 	CHECK_EQ(v, 0xaf);
 	CHECK_OK(cu.cuDeviceGetAttribute(&v, CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID,
 					 1));
