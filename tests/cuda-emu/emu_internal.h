@@ -295,7 +295,7 @@ void emu_marker_put(struct emu_marker *m);
 void emu_marker_wait(struct emu_marker *m);
 /* Mark every queued copy that touches [p, p + n) poisoned; returns how many. */
 int emu_poison_copies(uintptr_t p, size_t n);
-/* Drain and destroy the context's streams and events (context reset). */
+/* Destroy the context's streams and wait until they drained (reset). */
 void emu_streams_ctx_reset(struct CUctx_st *ctx);
 /*
  * Run a queued copy on its stream's worker: wait the configured delay
