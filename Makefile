@@ -36,8 +36,8 @@ ACCEL_VERSION := 1.0.0
 VM_PARAMS  := reserve_mib=16
 BENCH_PARAMS := reserve_mib=96
 
-.PHONY: all module modules-all unit vm-bins libaccel check check-run deps bench \
-	bench-run clean help
+.PHONY: all module modules-all unit vm-bins libaccel cuda-emu check \
+	check-run deps bench bench-run clean help
 
 all: module vm-bins libaccel
 
@@ -91,6 +91,42 @@ $(BUILD)/unit-san/accel_%: tests/accel/test_%.c $(ACCEL_UNIT_DEPS)
 	$(CC) $(ACCEL_CFLAGS) -idirafter $(CUDA_INC) -O1 $(SAN) -o $@ $< $(ACCEL_SRC) -ldl
 
 unit: $(addprefix $(BUILD)/unit/,$(UNIT)) $(addprefix $(BUILD)/unit-san/,$(UNIT))
+
+# The CUDA Driver API emulation, libcuda.so.1, and its tests (tests/cuda-emu/),
+# plainly and with the emulation and the test under ASan+UBSan. Tests load it
+# with dlopen("libcuda.so.1") and LD_LIBRARY_PATH=build/cuda-emu[-san].
+CUDA_INC       ?= /usr/local/cuda/include
+CUEMU_SRC      := $(wildcard tests/cuda-emu/emu_*.c)
+CUEMU_DEPS     := $(CUEMU_SRC) tests/cuda-emu/emu_internal.h \
+		  tests/cuda-emu/cuemu.h tests/cuda-emu/libcuda.map
+CUEMU_TEST_SRC := $(wildcard tests/cuda-emu/test_*.c)
+CUEMU_TEST_DEPS := $(CUEMU_TEST_SRC) tests/cuda-emu/test_cuemu.h \
+		  tests/cuda-emu/cuemu.h
+CUEMU_DIRS     := $(BUILD)/cuda-emu $(BUILD)/cuda-emu-san
+CUEMU_CFLAGS_cuda-emu     := -O2
+CUEMU_CFLAGS_cuda-emu-san := -O1 $(SAN) -fno-omit-frame-pointer
+
+# cuGetErrorName's table: the CUresult enumerators of this cuda.h.
+$(addsuffix /emu_errnames.h,$(CUEMU_DIRS)): $(CUDA_INC)/cuda.h
+	@mkdir -p $(@D)
+	sed -n '/^typedef enum cudaError_enum/,/} CUresult;/s/^[[:space:]]*\(CUDA_[A-Z0-9_]*\)[[:space:]]*=.*/EMU_ERR(\1)/p' \
+		$< > $@.tmp && test -s $@.tmp && mv $@.tmp $@
+
+$(addsuffix /libcuda.so.1,$(CUEMU_DIRS)): $(BUILD)/%/libcuda.so.1: \
+		$(CUEMU_DEPS) $(BUILD)/%/emu_errnames.h
+	$(CC) $(CSTD) $(CWARN) $(CUEMU_CFLAGS_$*) -fPIC -pthread -shared \
+		-I$(CUDA_INC) -I$(@D) -Wl,-soname,libcuda.so.1 \
+		-Wl,--version-script=tests/cuda-emu/libcuda.map \
+		-Wl,--no-undefined-version -Wl,-z,defs \
+		-o $@ $(CUEMU_SRC)
+
+# The test does not link the emulation; it depends on it to build both.
+$(addsuffix /test_cuemu,$(CUEMU_DIRS)): $(BUILD)/%/test_cuemu: \
+		$(CUEMU_TEST_DEPS) $(BUILD)/%/libcuda.so.1
+	$(CC) $(CSTD) $(CWARN) $(CUEMU_CFLAGS_$*) -pthread -I$(CUDA_INC) \
+		-o $@ $(CUEMU_TEST_SRC) -ldl
+
+cuda-emu: $(addsuffix /test_cuemu,$(CUEMU_DIRS))
 
 # Statically linked: the guest has busybox and nothing else.
 $(BUILD)/vm/kvmem-vmtest: $(VMTEST_SRC) $(VMTEST_HDR) $(ACCEL_SRC) $(ACCEL_HDR)

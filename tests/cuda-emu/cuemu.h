@@ -46,7 +46,7 @@
 #define CUEMU_EVENT_COUNTERS(X)						\
 	X(memcpy_async)		/* all three *Async copies */		\
 	X(misuse)		/* rule violations, see README */	\
-	X(pageable_async_copies) /* async copies of unregistered host memory */ \
+	X(pageable_async_copies) /* async copies of unregistered memory */ \
 	X(released_while_mapped) /* cuMemRelease of a mapped handle */	\
 	X(bytes_copied)		/* by copies that ran */		\
 	X(copies_executed)	/* copies that ran */			\
