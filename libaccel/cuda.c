@@ -30,7 +30,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include <linux/kvmem.h>
 
@@ -334,37 +333,6 @@ static void *cuda_refill_main(void *arg)
 
 /* -------------------------------------------------------------- spaces */
 
-static int cuda_host_create(struct accel_ctx *ctx, struct accel_space *sp,
-			    uint64_t bytes)
-{
-	struct kvmem_space_create c = {
-		.size = bytes,
-		.tier = ctx->tier,
-		.policy = ctx->wait_ms ? KVMEM_POLICY_WAIT : KVMEM_POLICY_FAIL,
-		.timeout_ms = ctx->wait_ms,
-		.tenant = ctx->tenant,
-		.priority = ctx->priority,
-	};
-	struct kvmem_space_destroy d = { 0 };
-	void *p;
-	int ret;
-
-	ret = accel_ioctl(ctx->fd, KVMEM_IOC_SPACE_CREATE, &c);
-	if (ret)
-		return ret;
-	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, ctx->fd,
-		 (off_t)c.mmap_offset);
-	if (p == MAP_FAILED) {
-		ret = -errno;
-		d.handle = c.handle;
-		accel_ioctl(ctx->fd, KVMEM_IOC_SPACE_DESTROY, &d);
-		return ret;
-	}
-	sp->handle = c.handle;
-	sp->host = p;
-	return 0;
-}
-
 static int cuda_space_create(struct accel_ctx *ctx, struct accel_space *sp,
 			     uint64_t bytes)
 {
@@ -397,7 +365,8 @@ static int cuda_space_create(struct accel_ctx *ctx, struct accel_space *sp,
 							 cb->gran, 0, 0));
 	if (ret)
 		goto fail;
-	ret = cuda_host_create(ctx, sp, bytes);
+	/* The host copy; its handle also carries the scheduling metadata. */
+	ret = accel_kv_space_new(ctx, bytes, &sp->handle, &sp->host);
 	if (ret) {
 		cb->api.address_free(base, cs->reserved);
 		goto fail;
@@ -448,15 +417,13 @@ static void cuda_space_destroy(struct accel_ctx *ctx, struct accel_space *sp)
 {
 	struct cuda_be *cb = cuda_of(ctx);
 	struct cuda_space *cs = sp->priv;
-	struct kvmem_space_destroy d = { .handle = sp->handle };
 	unsigned int i;
 
 	cuda_unmap(ctx, sp, 0, sp->bytes / cb->gran);
 	for (i = 0; i < cs->nreg; i++)
 		cb->api.host_unregister((char *)sp->host + cs->reg[i] * cb->gran);
 	cb->api.address_free(sp->base, cs->reserved);
-	munmap(sp->host, sp->bytes);
-	accel_ioctl(ctx->fd, KVMEM_IOC_SPACE_DESTROY, &d);
+	accel_kv_space_free(ctx, sp->handle, sp->host, sp->bytes);
 	free(cs->h);
 	free(cs->reg);
 	free(cs);

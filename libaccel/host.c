@@ -31,8 +31,17 @@ static void host_fini(struct accel_ctx *ctx)
 	(void)ctx;
 }
 
-static int host_space_create(struct accel_ctx *ctx, struct accel_space *sp,
-			     uint64_t bytes)
+/**
+ * accel_kv_space_new() - create a kvmem space and map it into the process
+ * @ctx: the context, whose tier, policy and tenant the space gets
+ * @bytes: size, a multiple of kvmem's page size
+ * @handle: returns the space's handle
+ * @host: returns its mapping
+ *
+ * Return: 0 or a negative errno; nothing is left behind on failure.
+ */
+int accel_kv_space_new(struct accel_ctx *ctx, uint64_t bytes,
+		       uint32_t *handle, void **host)
 {
 	struct kvmem_space_create c = {
 		.size = bytes,
@@ -42,7 +51,6 @@ static int host_space_create(struct accel_ctx *ctx, struct accel_space *sp,
 		.tenant = ctx->tenant,
 		.priority = ctx->priority,
 	};
-	struct kvmem_space_destroy d = { 0 };
 	void *p;
 	int ret;
 
@@ -53,24 +61,47 @@ static int host_space_create(struct accel_ctx *ctx, struct accel_space *sp,
 		 (off_t)c.mmap_offset);
 	if (p == MAP_FAILED) {
 		ret = -errno;
-		d.handle = c.handle;
-		accel_ioctl(ctx->fd, KVMEM_IOC_SPACE_DESTROY, &d);
+		accel_kv_space_free(ctx, c.handle, NULL, 0);
 		return ret;
 	}
-	sp->base = (uint64_t)(uintptr_t)p;
+	*handle = c.handle;
+	*host = p;
+	return 0;
+}
+
+/**
+ * accel_kv_space_free() - unmap and destroy a space of accel_kv_space_new()
+ * @ctx: the context
+ * @handle: the space's handle
+ * @host: its mapping, or NULL
+ * @bytes: the mapping's size
+ */
+void accel_kv_space_free(struct accel_ctx *ctx, uint32_t handle, void *host,
+			 uint64_t bytes)
+{
+	struct kvmem_space_destroy d = { .handle = handle };
+
+	if (host)
+		munmap(host, bytes);
+	accel_ioctl(ctx->fd, KVMEM_IOC_SPACE_DESTROY, &d);
+}
+
+static int host_space_create(struct accel_ctx *ctx, struct accel_space *sp,
+			     uint64_t bytes)
+{
+	int ret = accel_kv_space_new(ctx, bytes, &sp->handle, &sp->host);
+
+	if (ret)
+		return ret;
+	sp->base = (uint64_t)(uintptr_t)sp->host;
 	sp->bytes = bytes;
 	sp->mapped = 0;
-	sp->handle = c.handle;
-	sp->host = p;
 	return 0;
 }
 
 static void host_space_destroy(struct accel_ctx *ctx, struct accel_space *sp)
 {
-	struct kvmem_space_destroy d = { .handle = sp->handle };
-
-	munmap(sp->host, sp->bytes);
-	accel_ioctl(ctx->fd, KVMEM_IOC_SPACE_DESTROY, &d);
+	accel_kv_space_free(ctx, sp->handle, sp->host, sp->bytes);
 	sp->bytes = 0;
 }
 

@@ -176,6 +176,12 @@ void accel_ahead_stop(struct accel_ctx *ctx);
 void accel_ahead_kick(struct accel_seq *seq);
 void accel_ahead_forget(struct accel_seq *seq);
 
+/* host.c: a kvmem space mapped into the process (both backends) */
+int accel_kv_space_new(struct accel_ctx *ctx, uint64_t bytes,
+		       uint32_t *handle, void **host);
+void accel_kv_space_free(struct accel_ctx *ctx, uint32_t handle, void *host,
+			 uint64_t bytes);
+
 /* swap.c */
 void accel_cq_forget(struct accel_ctx *ctx, struct accel_seq *seq);
 int accel_events_start(struct accel_ctx *ctx);
