@@ -7,6 +7,8 @@
 #                    style, both kernels' W=1 builds, the in-VM suite on 6.1
 #                    and 6.12); last line: "N passed, N failed"
 #   make bench       benchmarks in the VM, figures in build/bench/results.json
+#   make libaccel    libaccel.so.1, libaccel.a and libaccel.pc
+#   make install-libaccel [DESTDIR=...] [PREFIX=/usr/local]
 #
 # Everything is built under build/.
 
@@ -36,13 +38,15 @@ ACCEL_VERSION := 1.0.0
 VM_PARAMS  := reserve_mib=16
 BENCH_PARAMS := reserve_mib=96
 
-.PHONY: all module modules-all unit vm-bins libaccel cuda-emu check \
+FORCE:
+
+.PHONY: all module modules-all unit vm-bins libaccel install-libaccel FORCE cuda-emu check \
 	check-run deps bench bench-run clean help
 
 all: module vm-bins libaccel
 
 help:
-	@sed -n '3,12p' Makefile
+	@sed -n '3,14p' Makefile
 
 deps:
 	@tools/install-deps.sh
@@ -170,11 +174,22 @@ $(BUILD)/libaccel/libaccel.a: $(ACCEL_SRC) $(ACCEL_HDR)
 			-o $(@D)/obj/$$(basename $$f .c).o; done
 	rm -f $@ && ar rcs $@ $(@D)/obj/*.o
 
-$(BUILD)/libaccel/libaccel.pc: libaccel/libaccel.pc.in
+# Rebuilt when PREFIX changes (the file records it).
+$(BUILD)/libaccel/libaccel.pc: libaccel/libaccel.pc.in FORCE
 	@mkdir -p $(@D)
 	sed 's|@VERSION@|$(ACCEL_VERSION)|; s|@PREFIX@|$(PREFIX)|' $< > $@
 
 PREFIX ?= /usr/local
+
+# Installs libaccel under $(DESTDIR)$(PREFIX): library, header, pkg-config.
+install-libaccel: libaccel
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 0755 $(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libaccel.so.$(ACCEL_VERSION) $(DESTDIR)$(PREFIX)/lib/libaccel.so.1
+	ln -sf libaccel.so.1 $(DESTDIR)$(PREFIX)/lib/libaccel.so
+	install -m 0644 $(BUILD)/libaccel/libaccel.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 libaccel/accel.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 $(BUILD)/libaccel/libaccel.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
 libaccel: $(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION) \
 	$(BUILD)/libaccel/libaccel.a $(BUILD)/libaccel/libaccel.pc
