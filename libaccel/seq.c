@@ -186,10 +186,33 @@ int accel_seq_create(struct accel_ctx *ctx, const struct accel_geometry *g,
 }
 
 /*
- * Maps pages [0, @pages) of every space. Called with seq->lock held and
- * no mapping in progress; drops the lock while the backend maps, with
- * seq->mapping set so that no one else maps meanwhile. When memory runs
- * short, gives back the kept sequences and tries once more.
+ * Gives back pages [@from, ...) of the first @n spaces: what a mapping
+ * that failed at space @n had added to them. They hold no token (the
+ * sequence's tokens lie below @from), and left mapped they would hold
+ * frames, charged to the tenant's quota, that the sequence cannot use
+ * (seq->mapped_pages says every space has only @from).
+ */
+static void accel_seq_unmap_from(struct accel_seq *seq, uint64_t from,
+				 uint32_t n)
+{
+	struct accel_ctx *ctx = seq->ctx;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		struct accel_space *sp = &seq->spaces[i];
+
+		if (sp->mapped > from &&
+		    !ctx->be->unmap(ctx, sp, from, sp->mapped - from))
+			sp->mapped = from;
+	}
+}
+
+/*
+ * Maps pages [0, @pages) of every space, all or nothing. Called with
+ * seq->lock held and no mapping in progress; drops the lock while the
+ * backend maps, with seq->mapping set so that no one else maps meanwhile.
+ * When memory runs short, gives back the kept sequences and tries once
+ * more.
  */
 int accel_seq_map_locked(struct accel_seq *seq, uint64_t pages, bool ahead)
 {
@@ -217,6 +240,8 @@ int accel_seq_map_locked(struct accel_seq *seq, uint64_t pages, bool ahead)
 			break;
 		sp->mapped = pages;
 	}
+	if (ret)
+		accel_seq_unmap_from(seq, from, i);
 	pthread_mutex_lock(&seq->lock);
 	seq->mapping = false;
 	if (!ret) {
