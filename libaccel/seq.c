@@ -208,6 +208,41 @@ static void accel_seq_unmap_from(struct accel_seq *seq, uint64_t from,
 }
 
 /*
+ * Whether the preferred tier's pools lack the frames to map @pages pages
+ * of every space of @seq. Used with wait_ms only: there a POPULATE that
+ * finds no free frame waits for one instead of failing, so kept sequences
+ * must be given back before it, not after the wait ran out.
+ */
+static bool accel_seq_short(struct accel_seq *seq, uint64_t pages)
+{
+	struct accel_ctx *ctx = seq->ctx;
+	uint64_t need = 0, free = 0;
+	uint32_t i;
+
+	for (i = 0; i < seq->nspaces; i++)
+		if (seq->spaces[i].mapped < pages)
+			need += pages - seq->spaces[i].mapped;
+	for (i = 0; i < ctx->npools; i++) {
+		struct kvmem_pool_info pi = { .index = i };
+
+		if (!accel_ioctl(ctx->fd, KVMEM_IOC_POOL_QUERY, &pi) &&
+		    pi.tier == ctx->tier)
+			free += pi.frames_free;
+	}
+	return free < need;
+}
+
+static bool accel_has_kept(struct accel_ctx *ctx)
+{
+	bool kept;
+
+	pthread_mutex_lock(&ctx->lock);
+	kept = ctx->kept != NULL;
+	pthread_mutex_unlock(&ctx->lock);
+	return kept;
+}
+
+/*
  * Maps pages [0, @pages) of every space, all or nothing. Called with
  * seq->lock held and no mapping in progress; drops the lock while the
  * backend maps, with seq->mapping set so that no one else maps meanwhile.
@@ -224,13 +259,22 @@ int accel_seq_map_locked(struct accel_seq *seq, uint64_t pages, bool ahead)
 
 	seq->mapping = true;
 	pthread_mutex_unlock(&seq->lock);
+	if (ctx->wait_ms && accel_has_kept(ctx) &&
+	    accel_seq_short(seq, pages)) {
+		trimmed = true;
+		accel_trim_some(ctx, 0);
+	}
 	for (i = 0; i < seq->nspaces; i++) {
 		struct accel_space *sp = &seq->spaces[i];
 
 		if (sp->mapped >= pages)
 			continue;
 		ret = ctx->be->map(ctx, sp, sp->mapped, pages - sp->mapped);
-		if (ret == -ENOMEM && !trimmed) {
+		/*
+		 * -ETIMEDOUT (wait_ms) too: a tenant's quota, which the pool
+		 * count above cannot see, may be what kept sequences hold.
+		 */
+		if ((ret == -ENOMEM || ret == -ETIMEDOUT) && !trimmed) {
 			trimmed = true;
 			if (accel_trim_some(ctx, 0) > 0)
 				ret = ctx->be->map(ctx, sp, sp->mapped,
