@@ -309,7 +309,8 @@ int accel_pool_query(struct accel_ctx *ctx, uint32_t index,
 	struct kvmem_pool_info pi = { .index = index };
 	int ret;
 
-	if (!ctx || !pool)
+	/* accel.h promises -EINVAL; the module would say -ENOENT. */
+	if (!ctx || !pool || index >= ctx->npools)
 		return -EINVAL;
 	ret = accel_ioctl(ctx->fd, KVMEM_IOC_POOL_QUERY, &pi);
 	if (ret)
