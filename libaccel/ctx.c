@@ -143,6 +143,13 @@ static int accel_open_device(struct accel_ctx *ctx,
 		dev = ACCEL_DEFAULT_DEVICE;
 	/* Non-blocking: the event thread reads only after poll() says so. */
 	ctx->fd = open(dev, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	/*
+	 * A node left behind by an unloaded module (a static /dev, a node
+	 * made by hand) opens with ENODEV (misc major, minor gone) or ENXIO
+	 * (no driver for the major): no kvmem device, as for a missing node.
+	 */
+	if (ctx->fd < 0 && (errno == ENODEV || errno == ENXIO))
+		return -ENOENT;
 	if (ctx->fd < 0)
 		return -errno;
 	ret = accel_ioctl(ctx->fd, KVMEM_IOC_GET_INFO, &info);
