@@ -33,6 +33,8 @@ ACCEL_SRC  := $(wildcard libaccel/*.c)
 ACCEL_HDR  := $(wildcard libaccel/*.h) uapi/linux/kvmem.h
 ACCEL_CFLAGS := $(CSTD) $(CWARN) -Iuapi -Ilibaccel -pthread
 ACCEL_VERSION := 1.0.0
+KERNEL_SRC := kernels/attention_ref.c
+KERNEL_HDR := kernels/attention_ref.h
 VM_PARAMS  := reserve_mib=16
 BENCH_PARAMS := reserve_mib=96
 
@@ -76,16 +78,19 @@ $(BUILD)/unit-san/%: tests/unit/test_%.c kmod/%.c kmod/%.h $(UNIT_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(CWARN) -O1 $(SAN) $(INC) -o $@ $< kmod/$*.c
 
-# libaccel's unit tests (tests/accel/test_X.c -> accel_X) link all of it.
-ACCEL_UNIT_DEPS := $(ACCEL_SRC) $(ACCEL_HDR) tests/unit/unit.h
+# libaccel's unit tests (tests/accel/test_X.c -> accel_X) link all of it,
+# and the reference kernels.
+ACCEL_UNIT_DEPS := $(ACCEL_SRC) $(ACCEL_HDR) $(KERNEL_SRC) $(KERNEL_HDR) \
+	tests/unit/unit.h
 
 $(BUILD)/unit/accel_%: tests/accel/test_%.c $(ACCEL_UNIT_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(ACCEL_CFLAGS) -O2 -o $@ $< $(ACCEL_SRC) -ldl
+	$(CC) $(ACCEL_CFLAGS) -O2 -o $@ $< $(ACCEL_SRC) $(KERNEL_SRC) -ldl -lm
 
 $(BUILD)/unit-san/accel_%: tests/accel/test_%.c $(ACCEL_UNIT_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(ACCEL_CFLAGS) -O1 $(SAN) -o $@ $< $(ACCEL_SRC) -ldl
+	$(CC) $(ACCEL_CFLAGS) -O1 $(SAN) -o $@ $< $(ACCEL_SRC) $(KERNEL_SRC) \
+		-ldl -lm
 
 unit: $(addprefix $(BUILD)/unit/,$(UNIT)) $(addprefix $(BUILD)/unit-san/,$(UNIT))
 
