@@ -35,13 +35,15 @@ ACCEL_CFLAGS := $(CSTD) $(CWARN) -Iuapi -Ilibaccel -pthread
 ACCEL_VERSION := 1.0.0
 KERNEL_SRC := kernels/attention_ref.c
 KERNEL_HDR := kernels/attention_ref.h
+EXAMPLE_SRC := tools/accel-example.c $(KERNEL_SRC)
+EXAMPLE_CFLAGS := $(ACCEL_CFLAGS) -Ikernels
 VM_PARAMS  := reserve_mib=16
 BENCH_PARAMS := reserve_mib=96
 
-.PHONY: all module modules-all unit vm-bins libaccel check check-run deps bench \
-	bench-run clean help
+.PHONY: all module modules-all unit vm-bins libaccel example check check-run \
+	deps bench bench-run clean help
 
-all: module vm-bins libaccel
+all: module vm-bins libaccel example
 
 help:
 	@sed -n '3,12p' Makefile
@@ -103,7 +105,7 @@ $(BUILD)/vm/kvmem-bench: $(BENCH_SRC) uapi/linux/kvmem.h
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(CWARN) -O2 -Iuapi -static -o $@ $(BENCH_SRC)
 
-vm-bins: $(BUILD)/vm/kvmem-vmtest
+vm-bins: $(BUILD)/vm/kvmem-vmtest $(BUILD)/vm/accel-example
 
 # ---- libaccel ----------------------------------------------------------------
 
@@ -132,6 +134,22 @@ PREFIX ?= /usr/local
 
 libaccel: $(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION) \
 	$(BUILD)/libaccel/libaccel.a $(BUILD)/libaccel/libaccel.pc
+
+# ---- the example ---------------------------------------------------------------
+
+# Linked as an engine links libaccel: statically (libaccel.a) for the guest,
+# which has no libc; against libaccel.so for the host, found next to it.
+$(BUILD)/vm/accel-example: $(EXAMPLE_SRC) $(KERNEL_HDR) $(BUILD)/libaccel/libaccel.a
+	@mkdir -p $(@D)
+	$(CC) $(EXAMPLE_CFLAGS) -O2 -static -o $@ $(EXAMPLE_SRC) \
+		$(BUILD)/libaccel/libaccel.a -lm
+
+$(BUILD)/accel-example: $(EXAMPLE_SRC) $(KERNEL_HDR) \
+		$(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION)
+	$(CC) $(EXAMPLE_CFLAGS) -O2 -o $@ $(EXAMPLE_SRC) -L$(BUILD)/libaccel \
+		-laccel -Wl,-rpath,'$$ORIGIN/libaccel' -lm
+
+example: $(BUILD)/accel-example $(BUILD)/vm/accel-example
 
 # ---- tests -------------------------------------------------------------------
 
