@@ -7,6 +7,8 @@
 #                    style, both kernels' W=1 builds, the in-VM suite on 6.1
 #                    and 6.12); last line: "N passed, N failed"
 #   make bench       benchmarks in the VM, figures in build/bench/results.json
+#   make demo        boot a test kernel and run tools/accel-example in it:
+#                    sequences decoded through libaccel, attention checked
 #
 # Everything is built under build/.
 
@@ -40,13 +42,16 @@ EXAMPLE_CFLAGS := $(ACCEL_CFLAGS) -Ikernels
 VM_PARAMS  := reserve_mib=16
 BENCH_PARAMS := reserve_mib=96
 
+# The demo's kernel: 6.12, else 6.1.
+DEMO_KVER  := $(firstword $(K612) $(K61))
+
 .PHONY: all module modules-all unit vm-bins libaccel example check check-run \
-	deps bench bench-run clean help
+	deps bench bench-run demo demo-run clean help
 
 all: module vm-bins libaccel example
 
 help:
-	@sed -n '3,12p' Makefile
+	@sed -n '3,14p' Makefile
 
 deps:
 	@tools/install-deps.sh
@@ -164,6 +169,14 @@ bench: deps
 
 bench-run: modules-all $(BUILD)/vm/kvmem-bench
 	@tools/bench.sh "$(BENCH_PARAMS)" $(KVERS)
+
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: $(BUILD)/kmod-$(DEMO_KVER)/kvmem.ko $(BUILD)/vm/accel-example
+	@tests/vm/run.sh --kernel /boot/vmlinuz-$(DEMO_KVER) \
+		--module $(BUILD)/kmod-$(DEMO_KVER)/kvmem.ko --params "$(VM_PARAMS)" \
+		--mode demo --out $(BUILD)/demo $(BUILD)/vm/accel-example
 
 clean:
 	rm -rf $(BUILD) *.o *.ko *.mod *.mod.c modules.order Module.symvers \
