@@ -54,14 +54,18 @@ for k in $k61 $k612; do
 		sh -c "make --no-print-directory $ko && ! grep -n 'warning:' build/kmod-$k/build.log"
 done
 record build.txt build/vmtest mk build/vm/kvmem-vmtest
+record build.txt build/accel-example mk build/vm/accel-example build/accel-example
 
 echo "== in-VM suites"
 for k in $k61 $k612; do
 	out="build/vm-$k"
-	if [ -f "build/kmod-$k/kvmem.ko" ] && [ -x build/vm/kvmem-vmtest ]; then
+	# accel-example goes in too: the test accel_example runs it.
+	if [ -f "build/kmod-$k/kvmem.ko" ] && [ -x build/vm/kvmem-vmtest ] &&
+		[ -x build/vm/accel-example ]; then
 		tests/vm/run.sh --kernel "/boot/vmlinuz-$k" \
 			--module "build/kmod-$k/kvmem.ko" --params "$vm_params" \
-			--mode test --out "$out" build/vm/kvmem-vmtest
+			--mode test --out "$out" build/vm/kvmem-vmtest \
+			build/vm/accel-example
 		cat "$out/results.txt" >>"$res/vm.txt"
 	else
 		echo "FAIL vm-$k/not-built" >>"$res/vm.txt"

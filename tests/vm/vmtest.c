@@ -128,6 +128,8 @@ static const struct vt_test tests[] = {
 	  "ENOENT"),
 	E(accel_close, "libaccel: close with sequences live, kept, swapped "
 	  "and swapping gives everything back"),
+	E(accel_example, "tools/accel-example: attention over libaccel "
+	  "tensors matches a naive one, before and after a swap"),
 	E(events_read, "read(): sizes, EAGAIN, EINTR, EFAULT, several"),
 	E(events_overflow, "event queue overflow is counted, never silent"),
 	E(tenant_sysfs, "tenants/<id>/: directories, defaults, valid and "

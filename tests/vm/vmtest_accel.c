@@ -24,6 +24,7 @@
 
 #define SWAP_WAIT_MS	20000	/* a swap of a few pages takes milliseconds */
 #define MAX_LAYERS	8	/* of the geometries below */
+#define EXAMPLE_BIN	"/bin/accel-example"
 
 /* ------------------------------------------------------------ geometry */
 
@@ -1452,4 +1453,30 @@ out:
 	CHECK(now_ms() - t0 < 10000, "accel_close returned in %.0f ms",
 	      now_ms() - t0);
 	snap_back(&s0, 5000, "after accel_close");
+}
+
+/* -------------------------------------------------------------- example */
+
+/*
+ * tools/accel-example (run.sh must be given it, as tools/check.sh does)
+ * exits 0: its attention matched, before and after a swap. Its report
+ * goes to the console with the test's output.
+ */
+void test_accel_example(void)
+{
+	struct kv_snap s0;
+	pid_t pid;
+
+	snap_take(&s0);
+	if (!CHECK(access(EXAMPLE_BIN, X_OK) == 0, "%s is in the guest "
+		   "(give it to run.sh)", EXAMPLE_BIN))
+		return;
+	pid = xfork();
+	if (pid == 0) {
+		execl(EXAMPLE_BIN, "accel-example", (char *)NULL);
+		_exit(127);
+	}
+	if (CHECK(pid > 0, "fork"))
+		child_done(pid, 100000, "accel-example");
+	snap_back(&s0, 5000, "after accel-example");
 }
