@@ -146,7 +146,15 @@ static void accel_migrate_pump(struct accel_ctx *ctx)
 			ctx->mig_tail = NULL;
 		memset(&req, 0, sizeof(req));
 		req.handle = m->seq->spaces[m->space].handle;
-		req.flags = KVMEM_MIGRATE_KEEP_COPY;
+		/*
+		 * A swap-in keeps the swap tier's frames as clean copies, so
+		 * that the next swap-out copies only the pages written since.
+		 * A swap-out keeps nothing: it is there to give the preferred
+		 * tier's frames back (kvmem never reclaims clean copies, and
+		 * they count against the tenant's quota).
+		 */
+		if (m->tier == ctx->tier)
+			req.flags = KVMEM_MIGRATE_KEEP_COPY;
 		req.first = 0;
 		req.count = m->pages;
 		req.tier = m->tier;
