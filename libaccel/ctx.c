@@ -390,6 +390,50 @@ int64_t accel_trim_some(struct accel_ctx *ctx, uint64_t keep)
 	return freed;
 }
 
+/* Whether sequences are kept now. */
+static bool accel_has_kept(struct accel_ctx *ctx)
+{
+	bool kept;
+
+	pthread_mutex_lock(&ctx->lock);
+	kept = ctx->kept != NULL;
+	pthread_mutex_unlock(&ctx->lock);
+	return kept;
+}
+
+/**
+ * accel_trim_if_short() - give back kept sequences if frames are short
+ * @ctx: the context
+ * @frames: frames of the preferred tier about to be taken
+ *
+ * For the calls that would not meet -ENOMEM at once when the preferred
+ * tier's pools have fewer than @frames free frames, and so would never
+ * give back kept sequences by themselves: a POPULATE of a WAIT space
+ * waits, a swap-in's migration fails later, asynchronously. The pools'
+ * count cannot see a tenant's quota; the callers' own retry covers that.
+ *
+ * Return: whether kept sequences were given back.
+ */
+bool accel_trim_if_short(struct accel_ctx *ctx, uint64_t frames)
+{
+	uint64_t free = 0;
+	uint32_t i;
+
+	if (!frames || !accel_has_kept(ctx))
+		return false;
+	for (i = 0; i < ctx->npools; i++) {
+		struct kvmem_pool_info pi = { .index = i };
+
+		if (!accel_ioctl(ctx->fd, KVMEM_IOC_POOL_QUERY, &pi) &&
+		    pi.tier == ctx->tier)
+			free += pi.frames_free;
+	}
+	if (free >= frames)
+		return false;
+	accel_trim_some(ctx, 0);
+	return true;
+}
+
 ACCEL_EXPORT
 int64_t accel_trim(struct accel_ctx *ctx)
 {

@@ -207,39 +207,16 @@ static void accel_seq_unmap_from(struct accel_seq *seq, uint64_t from,
 	}
 }
 
-/*
- * Whether the preferred tier's pools lack the frames to map @pages pages
- * of every space of @seq. Used with wait_ms only: there a POPULATE that
- * finds no free frame waits for one instead of failing, so kept sequences
- * must be given back before it, not after the wait ran out.
- */
-static bool accel_seq_short(struct accel_seq *seq, uint64_t pages)
+/* Frames that mapping pages [0, @pages) of every space takes. */
+static uint64_t accel_seq_need(const struct accel_seq *seq, uint64_t pages)
 {
-	struct accel_ctx *ctx = seq->ctx;
-	uint64_t need = 0, free = 0;
+	uint64_t need = 0;
 	uint32_t i;
 
 	for (i = 0; i < seq->nspaces; i++)
 		if (seq->spaces[i].mapped < pages)
 			need += pages - seq->spaces[i].mapped;
-	for (i = 0; i < ctx->npools; i++) {
-		struct kvmem_pool_info pi = { .index = i };
-
-		if (!accel_ioctl(ctx->fd, KVMEM_IOC_POOL_QUERY, &pi) &&
-		    pi.tier == ctx->tier)
-			free += pi.frames_free;
-	}
-	return free < need;
-}
-
-static bool accel_has_kept(struct accel_ctx *ctx)
-{
-	bool kept;
-
-	pthread_mutex_lock(&ctx->lock);
-	kept = ctx->kept != NULL;
-	pthread_mutex_unlock(&ctx->lock);
-	return kept;
+	return need;
 }
 
 /*
@@ -259,11 +236,13 @@ int accel_seq_map_locked(struct accel_seq *seq, uint64_t pages, bool ahead)
 
 	seq->mapping = true;
 	pthread_mutex_unlock(&seq->lock);
-	if (ctx->wait_ms && accel_has_kept(ctx) &&
-	    accel_seq_short(seq, pages)) {
-		trimmed = true;
-		accel_trim_some(ctx, 0);
-	}
+	/*
+	 * With wait_ms a POPULATE that finds no free frame waits for one
+	 * instead of failing: give kept sequences back before it, not after
+	 * the wait ran out.
+	 */
+	if (ctx->wait_ms)
+		trimmed = accel_trim_if_short(ctx, accel_seq_need(seq, pages));
 	for (i = 0; i < seq->nspaces; i++) {
 		struct accel_space *sp = &seq->spaces[i];
 

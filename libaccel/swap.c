@@ -344,6 +344,13 @@ static int accel_swap(struct accel_seq *seq, uint32_t op)
 	seq->swap_reused = 0;
 	pthread_mutex_unlock(&seq->lock);
 
+	/*
+	 * A swap-in takes frames of the preferred tier, where kept
+	 * sequences may hold them: give those back first, as a grow would,
+	 * rather than let the migration fail with -ENOMEM.
+	 */
+	if (op == ACCEL_OP_SWAP_IN)
+		accel_trim_if_short(ctx, used * seq->nspaces);
 	ret = ctx->be->swap(ctx, seq, op, used);
 	if (ret) {
 		pthread_mutex_lock(&seq->lock);
