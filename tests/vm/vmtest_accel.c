@@ -943,8 +943,9 @@ static void swap_completion(struct afx *x, struct accel_seq *s, void *ud,
 
 /*
  * A round trip of T tokens, k more tokens written, and another: data
- * intact, frames where they should be, only the pages holding the new
- * tokens copied the second time.
+ * intact, frames where they should be (a swap-out gives the preferred
+ * tier's frames back; a swap-in keeps the swap tier's as clean copies),
+ * and only the pages holding the new tokens copied the second time out.
  */
 static void swap_geo(struct afx *x, const struct accel_geometry *g)
 {
@@ -979,7 +980,8 @@ static void swap_geo(struct afx *x, const struct accel_geometry *g)
 	CHECK_EQ(accel_seq_state(s), ACCEL_SEQ_SWAPPED, "state SWAPPED");
 	CHECK_EQ(usedQ(x), p1 * ns, "pool%d (swap tier) holds the %llu pages",
 		 x->Q, U(p1 * ns));
-	CHECK_EQ(usedP(x), p1 * ns, "pool%d keeps them as clean copies", x->P);
+	CHECK_EQ(usedP(x), 0, "pool%d (preferred tier) got its frames back",
+		 x->P);
 	CHECK_ERR(-accel_seq_grow(s, T + 1), EBUSY, "grow while swapped");
 	CHECK_ERR(-accel_seq_swap_out(s), EBUSY, "swap_out of a swapped "
 		  "sequence");
@@ -988,8 +990,11 @@ static void swap_geo(struct afx *x, const struct accel_geometry *g)
 	CHECK_ERR(-accel_seq_swap_in(s), 0, "swap_in");
 	CHECK_ERR(-accel_seq_wait(s, SWAP_WAIT_MS), 0, "accel_seq_wait: the "
 		  "swap-in ended well");
-	swap_completion(x, s, &ud, ACCEL_OP_SWAP_IN, 0, p1 * ns * ps);
+	swap_completion(x, s, &ud, ACCEL_OP_SWAP_IN, p1 * ns * ps, 0);
 	CHECK_EQ(accel_seq_state(s), ACCEL_SEQ_RESIDENT, "state RESIDENT");
+	CHECK_EQ(usedP(x), p1 * ns, "pool%d holds the pages again", x->P);
+	CHECK_EQ(usedQ(x), p1 * ns, "pool%d keeps them as clean copies",
+		 x->Q);
 	CHECK_ERR(-accel_seq_swap_in(s), EBUSY, "swap_in of a resident "
 		  "sequence");
 	CHECK_EQ(kv_bad(s, g, 0, T, 21, false), 0, "every token intact after "
@@ -1000,11 +1005,12 @@ static void swap_geo(struct afx *x, const struct accel_geometry *g)
 	CHECK_ERR(-accel_seq_swap_out(s), 0, "swap_out again");
 	swap_completion(x, s, &ud, ACCEL_OP_SWAP_OUT, touched * ns * ps,
 			(p2 - touched) * ns * ps);
-	CHECK_EQ(usedQ(x), p2 * ns, "pool%d holds the %llu pages", x->Q,
-		 U(p2 * ns));
+	CHECK(usedQ(x) == p2 * ns && usedP(x) == 0, "pool%d holds the %llu "
+	      "pages (%llu), pool%d none (%llu)", x->Q, U(p2 * ns),
+	      U(usedQ(x)), x->P, U(usedP(x)));
 	CHECK_ERR(-accel_seq_swap_in(s), 0, "swap_in again");
 	CHECK_ERR(-accel_seq_wait(s, SWAP_WAIT_MS), 0, "swap-in done");
-	swap_completion(x, s, &ud, ACCEL_OP_SWAP_IN, 0, p2 * ns * ps);
+	swap_completion(x, s, &ud, ACCEL_OP_SWAP_IN, p2 * ns * ps, 0);
 	CHECK_EQ(kv_bad(s, g, 0, T2, 21, true), 0, "every token intact after "
 		 "the second round trip");
 	st = stats(x);
@@ -1013,11 +1019,10 @@ static void swap_geo(struct afx *x, const struct accel_geometry *g)
 	      "in (%llu, %llu)", U(st.swaps_out - st0.swaps_out),
 	      U(st.swaps_in - st0.swaps_in));
 	CHECK_EQ(st.swap_bytes_copied - st0.swap_bytes_copied,
-		 (p1 + touched) * ns * ps, "stats: swap_bytes_copied grew by "
-		 "what the completions said");
+		 (p1 + p1 + touched + p2) * ns * ps, "stats: swap_bytes_copied "
+		 "grew by what the completions said");
 	CHECK_EQ(st.swap_bytes_reused - st0.swap_bytes_reused,
-		 (p1 + p2 + p2 - touched) * ns * ps, "stats: "
-		 "swap_bytes_reused likewise");
+		 (p2 - touched) * ns * ps, "stats: swap_bytes_reused likewise");
 	accel_seq_destroy(s);
 	accel_trim(x->ctx);
 	CHECK(usedP(x) == 0 && usedQ(x) == 0, "frames and copies back after "
@@ -1083,14 +1088,66 @@ static void swap_ahead(void)
 	CHECK_ERR(-accel_seq_swap_out(s), 0, "swap_out");
 	CHECK_ERR(-accel_seq_wait(s, SWAP_WAIT_MS), 0, "swap-out done");
 	CHECK_EQ(usedQ(&x), 2 * ns, "only the pages holding tokens moved");
-	CHECK_EQ(usedP(&x), 2 * ns, "the pages mapped ahead were given back "
-		 "(the others are clean copies)");
+	CHECK_EQ(usedP(&x), 0, "the pages mapped ahead were given back too");
 	CHECK_ERR(-accel_seq_swap_in(s), 0, "swap_in");
 	CHECK_ERR(-accel_seq_wait(s, SWAP_WAIT_MS), 0, "swap-in done");
 	CHECK_EQ(kv_bad(s, g, 0, T, 3, false), 0, "tokens intact");
 out:
 	accel_seq_destroy(s);
 	afx_close(&x);
+}
+
+/*
+ * What a swap-out is for: with pool P full, swapping one sequence out
+ * lets another grow. And a swap-in that finds the pool short of frames
+ * gives back kept sequences first, as a grow does.
+ */
+static void swap_makes_room(int P)
+{
+	const struct accel_geometry *g = &geo_layer;
+	struct accel_seq *a = NULL, *b = NULL;
+	struct accel_open_opts o;
+	struct kv_reserves r;
+	uint64_t T = 300;
+	struct afx x;
+
+	memset(&r, 0, sizeof(r));
+	memset(&x, 0, sizeof(x));
+	if (!reserve_set(&r, P, 8))
+		goto undo;
+	opts_host(&o, 0, 1);
+	if (!afx_open(&x, &o))
+		goto out;
+	a = seq_new(&x, g, T, NULL);
+	b = seq_new(&x, &geo_seq, 0, NULL);
+	if (!a || !b)
+		goto out;
+	kv_fill(a, g, 0, T, 31);
+	CHECK_EQ(pool_free(P), 0, "pool%d full: a sequence of 2 x 4 pages",
+		 P);
+	CHECK_ERR(-accel_seq_grow(b, 1), ENOMEM, "another sequence cannot "
+		  "grow");
+	CHECK_ERR(-accel_seq_swap_out(a), 0, "swap the first one out");
+	CHECK_ERR(-accel_seq_wait(a, SWAP_WAIT_MS), 0, "swap-out done");
+	CHECK_EQ(pool_free(P), 8, "pool%d got its 8 frames back", P);
+	CHECK_EQ(accel_seq_grow(b, 1), 1, "now the other one grows");
+	accel_seq_destroy(b);
+	b = NULL;
+	CHECK_EQ(stats(&x).kept_seqs, 1, "and, finished, is kept");
+	CHECK_ERR(-accel_seq_swap_in(a), 0, "swap the first one in: 8 frames "
+		  "needed, 7 free");
+	CHECK_ERR(-accel_seq_wait(a, SWAP_WAIT_MS), 0, "the swap-in succeeds: "
+		  "the kept sequence was given back");
+	CHECK_EQ(stats(&x).kept_seqs, 0, "nothing kept any more");
+	CHECK_EQ(accel_seq_state(a), ACCEL_SEQ_RESIDENT, "resident");
+	if (accel_seq_state(a) == ACCEL_SEQ_RESIDENT)
+		CHECK_EQ(kv_bad(a, g, 0, T, 31, false), 0, "data intact");
+out:
+	accel_seq_destroy(a);
+	accel_seq_destroy(b);
+	afx_close(&x);
+undo:
+	reserve_undo(&r);
 }
 
 void test_accel_swap(void)
@@ -1110,6 +1167,8 @@ void test_accel_swap(void)
 	}
 	afx_close(&x);
 	swap_ahead();
+	if (x.P >= 0 && x.Q >= 0)
+		swap_makes_room(x.P);
 	snap_back(&s0, 5000, "after accel_close");
 }
 
