@@ -8,7 +8,9 @@
  * tensors in place and must match a naive attention over a private copy
  * of the same K and V kept in malloc'ed memory. Two sequences are swapped
  * out to the slow tier and back, and attention must give the very same
- * result again. Prints a short report; exits 0 only if everything matched.
+ * result again; then every sequence decodes a few tokens more and the two
+ * make another round trip, whose swap-out copies only the pages of the
+ * new tokens. Prints a short report; exits 0 only if everything matched.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,12 +32,13 @@
 #define NSEQ		4
 #define TOLERANCE	1e-5	/* reference vs naive: both sum in double */
 #define SWAP_WAIT_MS	20000
+#define MORE_TOKENS	16	/* decoded between the two round trips */
 
 /* One request: its shape, where it decodes to, and what was written. */
 struct ex_seq {
 	const char *name;
 	uint32_t layout, dtype;
-	uint64_t tokens;	/* decoded up to */
+	uint64_t tokens;	/* to decode up to */
 	struct accel_geometry g;
 	struct accel_seq *s;
 	float *copy;		/* [layer][K, V][token][head][dim] */
@@ -68,9 +71,11 @@ static void usage(FILE *f)
 		"against a\n"
 		"naive attention over a private copy (within %g), swaps two "
 		"sequences\n"
-		"out and back in and checks attention gives the same result, "
-		"and\n"
-		"prints a report.\n"
+		"out and back in and checks attention gives the same result; "
+		"decodes\n"
+		"%d tokens more and does it again (that swap-out copies only "
+		"the\n"
+		"pages of the new tokens); prints a report.\n"
 		"\n"
 		"  --device PATH  kvmem device (default: $ACCEL_DEVICE, else "
 		"/dev/kvmem)\n"
@@ -79,7 +84,8 @@ static void usage(FILE *f)
 		"Exit status: 0 if everything matched, 1 if anything failed, "
 		"2 on a\n"
 		"usage error. Needs the kvmem module loaded.\n",
-		NSEQ, LAYERS, KV_HEADS, Q_HEADS, HEAD_DIM, TOLERANCE);
+		NSEQ, LAYERS, KV_HEADS, Q_HEADS, HEAD_DIM, TOLERANCE,
+		MORE_TOKENS);
 }
 
 /* ---------------------------------------------------------------- data */
@@ -280,7 +286,7 @@ static int decode(void)
 			struct ex_seq *x = &seqs[n];
 			int ret;
 
-			if (t >= x->tokens)
+			if (t < accel_seq_tokens(x->s) || t >= x->tokens)
 				continue;
 			ret = accel_seq_grow(x->s, t + 1);
 			if (ret < 0) {
@@ -340,20 +346,27 @@ static int wait_completions(struct accel_ctx *ctx, int want, uint32_t op,
 	return good;
 }
 
+/* Bytes a round trip's swaps copied and did not copy (clean copies). */
+struct trip {
+	uint64_t out_copied, out_reused, in_copied, in_reused;
+};
+
 /* Swaps sequences 0 and 1 (one of each layout) out and back in. */
-static bool swap_round_trip(struct accel_ctx *ctx, uint64_t *copied,
-			    uint64_t *reused)
+static bool swap_round_trip(struct accel_ctx *ctx, struct trip *tr)
 {
 	bool ok = true;
 
+	memset(tr, 0, sizeof(*tr));
 	for (unsigned int n = 0; n < 2; n++)
 		ok &= accel_seq_swap_out(seqs[n].s) == 0;
-	ok &= wait_completions(ctx, 2, ACCEL_OP_SWAP_OUT, copied, reused) == 2;
+	ok &= wait_completions(ctx, 2, ACCEL_OP_SWAP_OUT, &tr->out_copied,
+			       &tr->out_reused) == 2;
 	for (unsigned int n = 0; n < 2; n++)
 		ok &= accel_seq_state(seqs[n].s) == ACCEL_SEQ_SWAPPED;
 	for (unsigned int n = 0; n < 2; n++)
 		ok &= accel_seq_swap_in(seqs[n].s) == 0;
-	ok &= wait_completions(ctx, 2, ACCEL_OP_SWAP_IN, copied, reused) == 2;
+	ok &= wait_completions(ctx, 2, ACCEL_OP_SWAP_IN, &tr->in_copied,
+			       &tr->in_reused) == 2;
 	for (unsigned int n = 0; n < 2; n++)
 		ok &= accel_seq_state(seqs[n].s) == ACCEL_SEQ_RESIDENT;
 	return ok;
@@ -411,8 +424,7 @@ static void report_seqs(uint64_t ps)
 	printf("  memory backed in all: %.0f KiB\n", kib(total));
 }
 
-static void report_stats(struct accel_ctx *ctx, uint64_t copied,
-			 uint64_t reused)
+static void report_stats(struct accel_ctx *ctx)
 {
 	struct accel_stats st;
 
@@ -426,9 +438,11 @@ static void report_stats(struct accel_ctx *ctx, uint64_t copied,
 	       st.grow_blocked_ns / 1e6,
 	       (unsigned long long)st.pages_mapped_sync,
 	       (unsigned long long)st.pages_mapped_ahead);
-	printf("swap: %llu out, %llu in; %.0f KiB copied, %.0f KiB reused "
-	       "(clean copies)\n", (unsigned long long)st.swaps_out,
-	       (unsigned long long)st.swaps_in, kib(copied), kib(reused));
+	printf("swaps: %llu out, %llu in; %.0f KiB copied, %.0f KiB not "
+	       "copied thanks to clean copies\n",
+	       (unsigned long long)st.swaps_out,
+	       (unsigned long long)st.swaps_in, kib(st.swap_bytes_copied),
+	       kib(st.swap_bytes_reused));
 }
 
 /* ---------------------------------------------------------------- main */
@@ -470,9 +484,28 @@ static bool check_same(void)
 	return ok;
 }
 
+/*
+ * Swaps sequences 0 and 1 out and in, and checks that attention over
+ * every sequence is what it was before.
+ */
+static bool trip_and_check(struct accel_ctx *ctx, const char *what,
+			   const char *swap_tier)
+{
+	struct trip tr;
+
+	if (!swap_round_trip(ctx, &tr)) {
+		printf("swap round trip %s: FAILED\n", what);
+		return false;
+	}
+	printf("swap round trip %s of sequences 0 and 1 (to %s and back):\n"
+	       "  out: %.0f KiB copied, %.0f KiB reused; in: %.0f KiB copied, "
+	       "%.0f KiB reused\n", what, swap_tier, kib(tr.out_copied),
+	       kib(tr.out_reused), kib(tr.in_copied), kib(tr.in_reused));
+	return check_same();
+}
+
 static int run(const char *device)
 {
-	uint64_t copied = 0, reused = 0;
 	struct accel_open_opts o;
 	struct accel_ctx *ctx = NULL;
 	struct accel_info info;
@@ -499,29 +532,29 @@ static int run(const char *device)
 	ret = make_seqs(ctx);
 	if (!ret)
 		ret = decode();
-	if (ret) {
-		fprintf(stderr, "accel-example: %s\n", strerror(-ret));
-		accel_close(ctx);
-		return 1;
-	}
+	if (ret)
+		goto fail;
 	report_seqs(info.page_size);
 	ok = check_attention("after decoding");
-	if (!swap_round_trip(ctx, &copied, &reused)) {
-		printf("swap out and in of sequences 0 and 1: FAILED\n");
-		ok = false;
-	} else {
-		printf("swapped sequences 0 (%s) and 1 (%s) out to %s and "
-		       "back in\n", seqs[0].name, seqs[1].name,
-		       tier_name(info.swap_tier));
-		ok &= check_same();
-		ok &= check_attention("after the swap");
-	}
-	report_stats(ctx, copied, reused);
+	ok &= trip_and_check(ctx, "1", tier_name(info.swap_tier));
+	for (unsigned int n = 0; n < NSEQ; n++)
+		seqs[n].tokens += MORE_TOKENS;
+	ret = decode();
+	if (ret)
+		goto fail;
+	printf("every sequence decoded %d tokens more\n", MORE_TOKENS);
+	ok &= check_attention("after them");
+	ok &= trip_and_check(ctx, "2", tier_name(info.swap_tier));
+	report_stats(ctx);
 	for (unsigned int n = 0; n < NSEQ; n++)
 		accel_seq_destroy(seqs[n].s);
 	accel_close(ctx);
 	printf("accel-example: %s\n", ok ? "PASS" : "FAIL");
 	return ok ? 0 : 1;
+fail:
+	fprintf(stderr, "accel-example: %s\n", strerror(-ret));
+	accel_close(ctx);
+	return 1;
 }
 
 int main(int argc, char **argv)
