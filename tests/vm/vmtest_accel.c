@@ -1150,6 +1150,57 @@ undo:
 	reserve_undo(&r);
 }
 
+/*
+ * A swap tier too small: the swap-out's completion says -ENOMEM, the
+ * sequence stays resident with its data wherever its pages ended up, and
+ * grows; once there is room, a swap-out and -in work.
+ */
+static void swap_fails(int Q)
+{
+	const struct accel_geometry *g = &geo_layer;
+	struct accel_completion c;
+	struct accel_open_opts o;
+	struct accel_seq *s = NULL;
+	struct kv_reserves r;
+	uint64_t T = 300;
+	struct afx x;
+
+	memset(&r, 0, sizeof(r));
+	memset(&x, 0, sizeof(x));
+	if (!reserve_set(&r, Q, 6))
+		goto undo;
+	opts_host(&o, 0, 1);
+	if (!afx_open(&x, &o))
+		goto out;
+	s = seq_new(&x, g, T, NULL);
+	if (!s)
+		goto out;
+	kv_fill(s, g, 0, T, 51);
+	CHECK_ERR(-accel_seq_swap_out(s), 0, "swap_out of 8 pages to a tier "
+		  "of 6 frames starts");
+	CHECK_ERR(-accel_seq_wait(s, SWAP_WAIT_MS), ENOMEM, "and fails");
+	CHECK(fd_readable(x.ctx, 0) && accel_poll_completions(x.ctx, &c, 1) == 1
+	      && c.op == ACCEL_OP_SWAP_OUT && c.status == -ENOMEM,
+	      "its completion says -ENOMEM");
+	CHECK_EQ(accel_seq_state(s), ACCEL_SEQ_RESIDENT, "the sequence stays "
+		 "resident");
+	CHECK_EQ(stats(&x).swaps_out, 0, "no swap-out counted");
+	CHECK_EQ(kv_bad(s, g, 0, T, 51, false), 0, "its data intact");
+	CHECK_EQ(accel_seq_grow(s, T + 300), 1, "it grows");
+	kv_fill(s, g, T, T + 300, 51);
+	reserve_undo(&r);
+	CHECK_ERR(-accel_seq_swap_out(s), 0, "with room, swap_out");
+	CHECK_ERR(-accel_seq_wait(s, SWAP_WAIT_MS), 0, "succeeds");
+	CHECK_ERR(-accel_seq_swap_in(s), 0, "swap_in");
+	CHECK_ERR(-accel_seq_wait(s, SWAP_WAIT_MS), 0, "succeeds");
+	CHECK_EQ(kv_bad(s, g, 0, T + 300, 51, true), 0, "data intact");
+out:
+	accel_seq_destroy(s);
+	afx_close(&x);
+undo:
+	reserve_undo(&r);
+}
+
 void test_accel_swap(void)
 {
 	struct accel_open_opts o;
@@ -1167,8 +1218,10 @@ void test_accel_swap(void)
 	}
 	afx_close(&x);
 	swap_ahead();
-	if (x.P >= 0 && x.Q >= 0)
+	if (x.P >= 0 && x.Q >= 0) {
 		swap_makes_room(x.P);
+		swap_fails(x.Q);
+	}
 	snap_back(&s0, 5000, "after accel_close");
 }
 
