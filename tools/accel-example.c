@@ -30,7 +30,8 @@
 #define HEAD_DIM	64
 #define MAX_TOKENS	1024
 #define NSEQ		4
-#define TOLERANCE	1e-5	/* reference vs naive: both sum in double */
+/* Reference vs naive: both sum in double, so they agree far closer. */
+#define TOLERANCE	1e-5
 #define SWAP_WAIT_MS	20000
 #define MORE_TOKENS	16	/* decoded between the two round trips */
 
@@ -290,8 +291,8 @@ static int decode(void)
 				continue;
 			ret = accel_seq_grow(x->s, t + 1);
 			if (ret < 0) {
-				fprintf(stderr, "accel-example: grow %s to %llu "
-					"tokens: %s\n", x->name,
+				fprintf(stderr, "accel-example: grow %s to "
+					"%llu tokens: %s\n", x->name,
 					(unsigned long long)t + 1,
 					strerror(-ret));
 				return ret;
@@ -456,8 +457,8 @@ static bool check_attention(const char *what)
 		double d = run_attention(n, &seqs[n], seqs[n].out, true);
 
 		if (d < 0 || d > TOLERANCE) {
-			printf("  sequence %u: attention differs from the naive "
-			       "one by %g\n", n, d);
+			printf("  sequence %u: attention differs from the "
+			       "naive one by %g\n", n, d);
 			ok = false;
 		}
 		if (d > worst)

@@ -38,7 +38,8 @@ static void f16_known_values(void)
 	CHECK(attn_f16_to_f32(0x7bff) == 65504.0f);
 	CHECK(isinf(attn_f16_to_f32(0x7c00)));
 	CHECK(isnan(attn_f16_to_f32(0x7e00)));
-	CHECK_EQ(attn_f32_to_f16(1.0f + ldexpf(1, -11)), 0x3c00); /* tie: even */
+	/* Ties go to the even neighbour. */
+	CHECK_EQ(attn_f32_to_f16(1.0f + ldexpf(1, -11)), 0x3c00);
 	CHECK_EQ(attn_f32_to_f16(1.0f + 3 * ldexpf(1, -11)), 0x3c02);
 	CHECK_EQ(attn_f32_to_f16(65520.0f), 0x7c00);	/* rounds to inf */
 	CHECK_EQ(attn_f32_to_f16(ldexpf(1, -25)), 0);	/* tie to even 0 */

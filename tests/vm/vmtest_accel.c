@@ -22,7 +22,8 @@
 #include "accel.h"
 #include "vmtest.h"
 
-#define SWAP_WAIT_MS	20000	/* a swap of a few pages takes milliseconds */
+/* A swap of a few pages takes milliseconds; this is for a slow host. */
+#define SWAP_WAIT_MS	20000
 #define MAX_LAYERS	8	/* of the geometries below */
 #define EXAMPLE_BIN	"/bin/accel-example"
 
@@ -139,17 +140,20 @@ static void kv_fill(struct accel_seq *s, const struct accel_geometry *g,
 
 	if (!tensors(s, g, t))
 		return;
-	for (uint32_t l = 0; l < g->layers; l++)
-		for (uint32_t kv = 0; kv < 2; kv++)
+	for (uint32_t l = 0; l < g->layers; l++) {
+		for (uint32_t kv = 0; kv < 2; kv++) {
+			const struct accel_tensor *x = &t[2 * l + kv];
+
 			for (uint64_t i = from; i < to; i++)
 				for (uint32_t h = 0; h < g->kv_heads; h++)
-					pat_fill((uint8_t *)(uintptr_t)
-						 t[2 * l + kv].base +
-						 i * t[2 * l + kv].token_stride +
-						 h * t[2 * l + kv].head_stride,
+					pat_fill((uint8_t *)(uintptr_t)x->base +
+						 i * x->token_stride +
+						 h * x->head_stride,
 						 head_bytes(g),
 						 tensor_seed(seed, l, kv),
 						 head_word(g, i, h));
+		}
+	}
 }
 
 /*
@@ -196,8 +200,9 @@ static uint64_t kv_bad(struct accel_seq *s, const struct accel_geometry *g,
 						x->base + i * x->token_stride +
 						h * x->head_stride;
 
-					bad += pat_check(p, head_bytes(g),
-							 tensor_seed(seed, l, kv),
+					uint64_t ts = tensor_seed(seed, l, kv);
+
+					bad += pat_check(p, head_bytes(g), ts,
 							 head_word(g, i, h)) !=
 					       UINT64_MAX;
 				}
@@ -621,7 +626,8 @@ static bool sa_run(uint32_t step_ahead, struct accel_stats *st)
 		 "step_ahead %u: every step's grow counted", step_ahead);
 	CHECK_EQ(st->pages_mapped_sync + st->pages_mapped_ahead,
 		 SA_THREADS * SA_SEQS * pages, "step_ahead %u: pages mapped by "
-		 "grows + ahead = the sequences' pages, none twice", step_ahead);
+		 "grows + ahead = the sequences' pages, none twice",
+		 step_ahead);
 	CHECK_EQ(usedP(&x), SA_THREADS * SA_SEQS * pages, "step_ahead %u: "
 		 "pool%d frames_used = the sequences' pages", step_ahead, x.P);
 	for (unsigned int i = 0; i < SA_THREADS; i++)
@@ -755,8 +761,8 @@ static void reuse_best_fit(struct afx *x)
 			 "hint %llu pages: picked %s", U(c[i].hint_pages),
 			 c[i].why);
 		CHECK_EQ(stats(x).kept_bytes, (9 - c[i].picked_pages) *
-			 geo_spaces(g) * x->ps, "hint %llu pages: the other two "
-			 "stay kept", U(c[i].hint_pages));
+			 geo_spaces(g) * x->ps, "hint %llu pages: the other "
+			 "two stay kept", U(c[i].hint_pages));
 		accel_seq_destroy(s);
 	}
 	accel_trim(x->ctx);
