@@ -517,7 +517,7 @@ void test_accel_grow(void)
 #define SA_SEQS		2
 #define SA_STEPS	32
 #define SA_TPS		256
-#define SA_COMPUTE_US	1000
+#define SA_COMPUTE_US	2000
 
 /* 128 bytes a token, 512 tokens a page; 16 pages at SA_STEPS. */
 static const struct accel_geometry sa_geo = {
