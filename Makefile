@@ -9,6 +9,8 @@
 #   make bench       benchmarks in the VM, figures in build/bench/results.json
 #   make libaccel    libaccel.so.1, libaccel.a and libaccel.pc
 #   make install-libaccel [DESTDIR=...] [PREFIX=/usr/local]
+#   make demo        boot a test kernel and run tools/accel-example in it:
+#                    sequences decoded through libaccel, attention checked
 #
 # Everything is built under build/.
 
@@ -35,18 +37,26 @@ ACCEL_SRC  := $(wildcard libaccel/*.c)
 ACCEL_HDR  := $(wildcard libaccel/*.h) uapi/linux/kvmem.h
 ACCEL_CFLAGS := $(CSTD) $(CWARN) -Iuapi -Ilibaccel -I/usr/include/libdrm -pthread
 ACCEL_VERSION := 1.0.0
+KERNEL_SRC := kernels/attention_ref.c
+KERNEL_HDR := kernels/attention_ref.h
+EXAMPLE_SRC := tools/accel-example.c $(KERNEL_SRC)
+EXAMPLE_CFLAGS := $(ACCEL_CFLAGS) -Ikernels
 VM_PARAMS  := reserve_mib=16
 BENCH_PARAMS := reserve_mib=96
 
+# The demo's kernel: 6.12, else 6.1.
+DEMO_KVER  := $(firstword $(K612) $(K61))
+
 FORCE:
 
-.PHONY: all module modules-all unit vm-bins libaccel install-libaccel FORCE cuda-emu check \
-	check-run deps bench bench-run clean help
+.PHONY: all module modules-all unit vm-bins libaccel install-libaccel \
+	example cuda-emu check check-run deps bench bench-run demo demo-run \
+	clean help FORCE
 
-all: module vm-bins libaccel
+all: module vm-bins libaccel example
 
 help:
-	@sed -n '3,14p' Makefile
+	@sed -n '3,16p' Makefile
 
 deps:
 	@tools/install-deps.sh
@@ -80,19 +90,23 @@ $(BUILD)/unit-san/%: tests/unit/test_%.c kmod/%.c kmod/%.h $(UNIT_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(CWARN) -O1 $(SAN) $(INC) -o $@ $< kmod/$*.c
 
-# libaccel's unit tests (tests/accel/test_X.c -> accel_X) link all of it.
-ACCEL_UNIT_DEPS := $(ACCEL_SRC) $(ACCEL_HDR) tests/unit/unit.h
+# libaccel's unit tests (tests/accel/test_X.c -> accel_X) link all of it,
+# and the reference kernels.
+ACCEL_UNIT_DEPS := $(ACCEL_SRC) $(ACCEL_HDR) $(KERNEL_SRC) $(KERNEL_HDR) \
+	tests/unit/unit.h
 
 # cuda.h only for the test that checks libaccel/cuda_abi.h against it.
 CUDA_INC  := /usr/local/cuda/include
 
 $(BUILD)/unit/accel_%: tests/accel/test_%.c $(ACCEL_UNIT_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(ACCEL_CFLAGS) -idirafter $(CUDA_INC) -O2 -o $@ $< $(ACCEL_SRC) -ldl
+	$(CC) $(ACCEL_CFLAGS) -idirafter $(CUDA_INC) -O2 -o $@ $< $(ACCEL_SRC) \
+		$(KERNEL_SRC) -ldl -lm
 
 $(BUILD)/unit-san/accel_%: tests/accel/test_%.c $(ACCEL_UNIT_DEPS)
 	@mkdir -p $(@D)
-	$(CC) $(ACCEL_CFLAGS) -idirafter $(CUDA_INC) -O1 $(SAN) -o $@ $< $(ACCEL_SRC) -ldl
+	$(CC) $(ACCEL_CFLAGS) -idirafter $(CUDA_INC) -O1 $(SAN) -o $@ $< \
+		$(ACCEL_SRC) $(KERNEL_SRC) -ldl -lm
 
 unit: $(addprefix $(BUILD)/unit/,$(UNIT)) $(addprefix $(BUILD)/unit-san/,$(UNIT))
 
@@ -153,7 +167,8 @@ $(BUILD)/vm/accel-calls-bench: tools/bench/cuda/accel_calls.c $(ACCEL_SRC) $(ACC
 	@mkdir -p $(@D)
 	$(CC) $(ACCEL_CFLAGS) -O2 -o $@ $< $(ACCEL_SRC) -ldl
 
-vm-bins: $(BUILD)/vm/kvmem-vmtest $(BUILD)/vm/accel-backend-test
+vm-bins: $(BUILD)/vm/kvmem-vmtest $(BUILD)/vm/accel-backend-test \
+	$(BUILD)/vm/accel-example
 
 # ---- libaccel ----------------------------------------------------------------
 
@@ -194,6 +209,22 @@ install-libaccel: libaccel
 libaccel: $(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION) \
 	$(BUILD)/libaccel/libaccel.a $(BUILD)/libaccel/libaccel.pc
 
+# ---- the example ---------------------------------------------------------------
+
+# Linked as an engine links libaccel: statically (libaccel.a) for the guest,
+# which has no libc; against libaccel.so for the host, found next to it.
+$(BUILD)/vm/accel-example: $(EXAMPLE_SRC) $(KERNEL_HDR) $(BUILD)/libaccel/libaccel.a
+	@mkdir -p $(@D)
+	$(CC) $(EXAMPLE_CFLAGS) -O2 -static -o $@ $(EXAMPLE_SRC) \
+		$(BUILD)/libaccel/libaccel.a -lm
+
+$(BUILD)/accel-example: $(EXAMPLE_SRC) $(KERNEL_HDR) \
+		$(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION)
+	$(CC) $(EXAMPLE_CFLAGS) -O2 -o $@ $(EXAMPLE_SRC) -L$(BUILD)/libaccel \
+		-laccel -Wl,-rpath,'$$ORIGIN/libaccel' -lm
+
+example: $(BUILD)/accel-example $(BUILD)/vm/accel-example
+
 # ---- tests -------------------------------------------------------------------
 
 check: deps
@@ -208,6 +239,14 @@ bench: deps
 bench-run: modules-all $(BUILD)/vm/kvmem-bench $(BUILD)/vm/accel-calls-bench \
 	$(BUILD)/cuda-emu/libcuda.so.1
 	@tools/bench.sh "$(BENCH_PARAMS)" $(KVERS)
+
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: $(BUILD)/kmod-$(DEMO_KVER)/kvmem.ko $(BUILD)/vm/accel-example
+	@tests/vm/run.sh --kernel /boot/vmlinuz-$(DEMO_KVER) \
+		--module $(BUILD)/kmod-$(DEMO_KVER)/kvmem.ko --params "$(VM_PARAMS)" \
+		--mode demo --out $(BUILD)/demo $(BUILD)/vm/accel-example
 
 clean:
 	rm -rf $(BUILD) *.o *.ko *.mod *.mod.c modules.order Module.symvers \

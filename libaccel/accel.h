@@ -101,7 +101,8 @@ void accel_open_opts_init(struct accel_open_opts *opts);
 
 /*
  * Opens the device and starts the context's background threads. Errors:
- * -ENOENT: no kvmem device (module not loaded); -EACCES: no permission;
+ * -ENOENT: no kvmem device (module not loaded; a device node left behind
+ * by an unloaded module counts as none); -EACCES: no permission;
  * -EPROTO: the module speaks another ABI version; -EOPNOTSUPP: the backend
  * asked for is not available (no libcuda.so.1, no CUDA device); -EINVAL:
  * bad options; -ENOMEM. A module without migration or events opens, but
@@ -331,14 +332,17 @@ enum accel_seq_state {
 
 /*
  * Starts moving the sequence's tokens to the swap tier (out) or back to
- * the preferred tier (in), and returns at once. The host copy made by a
- * swap-out is kept across a swap-in, so the next swap-out copies only what
- * changed (the tokens written since). Completion is reported through
- * accel_poll_completions() and accel_fd(); accel_seq_wait() waits for it.
- * A sequence must not be accessed between a swap-out's start and the end
- * of the swap-in that follows. Errors: -EBUSY (a swap is in flight, or
- * the state does not allow it: out needs RESIDENT, in needs SWAPPED),
- * -EOPNOTSUPP (no swap tier), -ENOMEM. seq-serial.
+ * the preferred tier (in), and returns at once. A swap-out gives the
+ * preferred tier's memory back (pages mapped ahead too); a swap-in takes
+ * it again, giving back kept sequences first if it is short. The host
+ * copy made by a swap-out is kept across a swap-in, so the next swap-out
+ * copies only what changed (the tokens written since). Completion is
+ * reported through accel_poll_completions() and accel_fd();
+ * accel_seq_wait() waits for it. A sequence must not be accessed between
+ * a swap-out's start and the end of the swap-in that follows. Errors:
+ * -EBUSY (a swap is in flight, or the state does not allow it: out needs
+ * RESIDENT, in needs SWAPPED), -EOPNOTSUPP (no swap tier), -ENOMEM.
+ * seq-serial.
  */
 int accel_seq_swap_out(struct accel_seq *seq);
 int accel_seq_swap_in(struct accel_seq *seq);

@@ -144,6 +144,13 @@ static int accel_open_device(struct accel_ctx *ctx,
 		dev = ACCEL_DEFAULT_DEVICE;
 	/* Non-blocking: the event thread reads only after poll() says so. */
 	ctx->fd = open(dev, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	/*
+	 * A node left behind by an unloaded module (a static /dev, a node
+	 * made by hand) opens with ENODEV (misc major, minor gone) or ENXIO
+	 * (no driver for the major): no kvmem device, as for a missing node.
+	 */
+	if (ctx->fd < 0 && (errno == ENODEV || errno == ENXIO))
+		return -ENOENT;
 	if (ctx->fd < 0)
 		return -errno;
 	ret = accel_ioctl(ctx->fd, KVMEM_IOC_GET_INFO, &info);
@@ -311,7 +318,8 @@ int accel_pool_query(struct accel_ctx *ctx, uint32_t index,
 	struct kvmem_pool_info pi = { .index = index };
 	int ret;
 
-	if (!ctx || !pool)
+	/* accel.h promises -EINVAL; the module would say -ENOENT. */
+	if (!ctx || !pool || index >= ctx->npools)
 		return -EINVAL;
 	ret = accel_ioctl(ctx->fd, KVMEM_IOC_POOL_QUERY, &pi);
 	if (ret)
@@ -382,6 +390,50 @@ int64_t accel_trim_some(struct accel_ctx *ctx, uint64_t keep)
 		victims = next;
 	}
 	return freed;
+}
+
+/* Whether sequences are kept now. */
+static bool accel_has_kept(struct accel_ctx *ctx)
+{
+	bool kept;
+
+	pthread_mutex_lock(&ctx->lock);
+	kept = ctx->kept != NULL;
+	pthread_mutex_unlock(&ctx->lock);
+	return kept;
+}
+
+/**
+ * accel_trim_if_short() - give back kept sequences if frames are short
+ * @ctx: the context
+ * @frames: frames of the preferred tier about to be taken
+ *
+ * For the calls that would not meet -ENOMEM at once when the preferred
+ * tier's pools have fewer than @frames free frames, and so would never
+ * give back kept sequences by themselves: a POPULATE of a WAIT space
+ * waits, a swap-in's migration fails later, asynchronously. The pools'
+ * count cannot see a tenant's quota; the callers' own retry covers that.
+ *
+ * Return: whether kept sequences were given back.
+ */
+bool accel_trim_if_short(struct accel_ctx *ctx, uint64_t frames)
+{
+	uint64_t free = 0;
+	uint32_t i;
+
+	if (!frames || !accel_has_kept(ctx))
+		return false;
+	for (i = 0; i < ctx->npools; i++) {
+		struct kvmem_pool_info pi = { .index = i };
+
+		if (!accel_ioctl(ctx->fd, KVMEM_IOC_POOL_QUERY, &pi) &&
+		    pi.tier == ctx->tier)
+			free += pi.frames_free;
+	}
+	if (free >= frames)
+		return false;
+	accel_trim_some(ctx, 0);
+	return true;
 }
 
 ACCEL_EXPORT

@@ -6,8 +6,9 @@
  * MADV_POPULATE_WRITE, which installs the page table entries too, so that
  * the engine's first touch of a step's pages takes no page fault. A swap
  * is a KVMEM_IOC_MIGRATE of each space to the swap tier and back; the way
- * back keeps the swap tier's frames as clean copies, so that the next
- * swap-out copies only the pages written since and frees the rest.
+ * back keeps the swap tier's frames as clean copies so that the next
+ * swap-out copies only the pages written since, while a swap-out gives
+ * the preferred tier's frames back.
  */
 #include <errno.h>
 #include <sys/mman.h>

@@ -195,6 +195,7 @@ int accel_migrate_queue(struct accel_ctx *ctx, struct accel_seq *seq,
 struct kvmem_info;
 int accel_check_info(const struct kvmem_info *info);
 int64_t accel_trim_some(struct accel_ctx *ctx, uint64_t keep);
+bool accel_trim_if_short(struct accel_ctx *ctx, uint64_t frames);
 
 /* Monotonic time in ns. */
 uint64_t accel_now_ns(void);

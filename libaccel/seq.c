@@ -194,10 +194,45 @@ int accel_seq_create(struct accel_ctx *ctx, const struct accel_geometry *g,
 }
 
 /*
- * Maps pages [0, @pages) of every space. Called with seq->lock held and
- * no mapping in progress; drops the lock while the backend maps, with
- * seq->mapping set so that no one else maps meanwhile. When memory runs
- * short, gives back the kept sequences and tries once more.
+ * Gives back pages [@from, ...) of the first @n spaces: what a mapping
+ * that failed at space @n had added to them. They hold no token (the
+ * sequence's tokens lie below @from), and left mapped they would hold
+ * frames, charged to the tenant's quota, that the sequence cannot use
+ * (seq->mapped_pages says every space has only @from).
+ */
+static void accel_seq_unmap_from(struct accel_seq *seq, uint64_t from,
+				 uint32_t n)
+{
+	struct accel_ctx *ctx = seq->ctx;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		struct accel_space *sp = &seq->spaces[i];
+
+		if (sp->mapped > from &&
+		    !ctx->be->unmap(ctx, sp, from, sp->mapped - from))
+			sp->mapped = from;
+	}
+}
+
+/* Frames that mapping pages [0, @pages) of every space takes. */
+static uint64_t accel_seq_need(const struct accel_seq *seq, uint64_t pages)
+{
+	uint64_t need = 0;
+	uint32_t i;
+
+	for (i = 0; i < seq->nspaces; i++)
+		if (seq->spaces[i].mapped < pages)
+			need += pages - seq->spaces[i].mapped;
+	return need;
+}
+
+/*
+ * Maps pages [0, @pages) of every space, all or nothing. Called with
+ * seq->lock held and no mapping in progress; drops the lock while the
+ * backend maps, with seq->mapping set so that no one else maps meanwhile.
+ * When memory runs short, gives back the kept sequences and tries once
+ * more.
  */
 int accel_seq_map_locked(struct accel_seq *seq, uint64_t pages, bool ahead)
 {
@@ -209,6 +244,13 @@ int accel_seq_map_locked(struct accel_seq *seq, uint64_t pages, bool ahead)
 
 	seq->mapping = true;
 	pthread_mutex_unlock(&seq->lock);
+	/*
+	 * With wait_ms a POPULATE that finds no free frame waits for one
+	 * instead of failing: give kept sequences back before it, not after
+	 * the wait ran out.
+	 */
+	if (ctx->wait_ms && ctx->be->id == ACCEL_BACKEND_HOST)
+		trimmed = accel_trim_if_short(ctx, accel_seq_need(seq, pages));
 	for (i = 0; i < seq->nspaces; i++) {
 		struct accel_space *sp = &seq->spaces[i];
 
@@ -216,7 +258,10 @@ int accel_seq_map_locked(struct accel_seq *seq, uint64_t pages, bool ahead)
 			continue;
 		ret = ctx->be->map(ctx, sp, sp->mapped, pages - sp->mapped,
 				   !ahead);
-		/* Out of frames (FAIL policy) or none came (WAIT policy). */
+		/*
+		 * -ETIMEDOUT (wait_ms) too: a tenant's quota, which the pool
+		 * count above cannot see, may be what kept sequences hold.
+		 */
 		if ((ret == -ENOMEM || ret == -ETIMEDOUT) && !trimmed) {
 			trimmed = true;
 			if (accel_trim_some(ctx, 0) > 0)
@@ -227,6 +272,8 @@ int accel_seq_map_locked(struct accel_seq *seq, uint64_t pages, bool ahead)
 			break;
 		sp->mapped = pages;
 	}
+	if (ret)
+		accel_seq_unmap_from(seq, from, i);
 	pthread_mutex_lock(&seq->lock);
 	seq->mapping = false;
 	if (!ret) {

@@ -167,14 +167,14 @@ static void accel_migrate_pump(struct accel_ctx *ctx)
 		memset(&req, 0, sizeof(req));
 		req.handle = m->seq->spaces[m->space].handle;
 		/*
-		 * A swap-in keeps the swap tier's frames as a clean copy, so
-		 * that the next swap-out moves only the pages written since
-		 * (the module reuses the copy of the others). A swap-out
-		 * keeps nothing in the preferred tier: freeing it is the
-		 * point of a swap-out.
+		 * A swap-in keeps the swap tier's frames as clean copies, so
+		 * that the next swap-out copies only the pages written since.
+		 * A swap-out keeps nothing: it is there to give the preferred
+		 * tier's frames back (kvmem never reclaims clean copies, and
+		 * they count against the tenant's quota).
 		 */
-		req.flags = m->tier == ctx->swap_tier ? 0 :
-			    KVMEM_MIGRATE_KEEP_COPY;
+		if (m->tier == ctx->tier)
+			req.flags = KVMEM_MIGRATE_KEEP_COPY;
 		req.first = 0;
 		req.count = m->pages;
 		req.tier = m->tier;
@@ -368,6 +368,13 @@ static int accel_swap(struct accel_seq *seq, uint32_t op)
 	seq->swap_reused = 0;
 	pthread_mutex_unlock(&seq->lock);
 
+	/*
+	 * A swap-in takes frames of the preferred tier, where kept
+	 * sequences may hold them: give those back first, as a grow would,
+	 * rather than let the migration fail with -ENOMEM.
+	 */
+	if (op == ACCEL_OP_SWAP_IN)
+		accel_trim_if_short(ctx, used * seq->nspaces);
 	ret = ctx->be->swap(ctx, seq, op, used);
 	if (ret) {
 		pthread_mutex_lock(&seq->lock);

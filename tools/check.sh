@@ -85,6 +85,7 @@ for k in $k61 $k612; do
 		sh -c "make --no-print-directory $ko && ! grep -n 'warning:' build/kmod-$k/build.log"
 done
 record build.txt build/vmtest mk build/vm/kvmem-vmtest
+record build.txt build/accel-example mk build/vm/accel-example build/accel-example
 
 record build.txt build/accel-backend-test mk build/vm/accel-backend-test
 record build.txt build/cuda-emu mk build/cuda-emu/libcuda.so.1
@@ -95,10 +96,13 @@ echo "== in-VM suites"
 # guest with the libraries they need.
 for k in $k61 $k612; do
 	out="build/vm-$k"
-	if [ -f "build/kmod-$k/kvmem.ko" ] && [ -x build/vm/kvmem-vmtest ]; then
+	# accel-example goes in too: the test accel_example runs it.
+	if [ -f "build/kmod-$k/kvmem.ko" ] && [ -x build/vm/kvmem-vmtest ] &&
+		[ -x build/vm/accel-example ]; then
 		tests/vm/run.sh --kernel "/boot/vmlinuz-$k" \
 			--module "build/kmod-$k/kvmem.ko" --params "$vm_params" \
 			--mode test --out "$out" build/vm/kvmem-vmtest \
+			build/vm/accel-example \
 			$(ls build/vm/accel-backend-test build/cuda-emu/libcuda.so.1 2>/dev/null)
 		cat "$out/results.txt" >>"$res/vm.txt"
 	else

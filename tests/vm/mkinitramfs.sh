@@ -5,10 +5,11 @@
 #
 # The image holds busybox-static (with every applet symlinked), our /init
 # (tests/vm/init), the module as /kvmem.ko, its parameters in /kvmem.params,
-# the mode (test|bench) in /kvmem.mode, and each FILE in /bin: test programs
-# such as kvmem-vmtest and kvmem-bench, statically linked or not (the shared
-# libraries a dynamically linked one needs are copied too); a FILE named
-# *.so or *.so.N goes to /usr/lib/kvmem instead. If KVMEM_ONLY is
+# the mode (test|bench|demo) in /kvmem.mode, and each FILE in /bin: test
+# programs such as kvmem-vmtest, kvmem-bench and accel-example, statically
+# linked or not (the shared libraries a dynamically linked one needs are
+# copied too); a FILE named *.so or *.so.N goes to /usr/lib/kvmem instead.
+# If KVMEM_ONLY is
 # set in the environment, it goes to /kvmem.only: a regular expression that
 # the names of the tests to run must match (run.sh --only).
 # Why not the distribution's initramfs tools: we want no udev, no root disk and
@@ -30,9 +31,9 @@ mode=$4
 shift 4
 
 case "$mode" in
-test | bench) ;;
+test | bench | demo) ;;
 *)
-	echo "$0: MODE must be 'test' or 'bench', not '$mode'" >&2
+	echo "$0: MODE must be 'test', 'bench' or 'demo', not '$mode'" >&2
 	exit 2
 	;;
 esac

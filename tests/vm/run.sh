@@ -1,16 +1,18 @@
 #!/bin/bash
 # run.sh - boot one Debian kernel under QEMU (TCG) with kvmem and run the
-# in-VM tests or the benchmark; write per-test results for the host.
+# in-VM tests, the benchmark or the demo; write per-test results for the host.
 #
 # Usage:
-#   run.sh --kernel VMLINUZ --module KO --mode test|bench --out DIR
+#   run.sh --kernel VMLINUZ --module KO --mode test|bench|demo --out DIR
 #          [--params STR] [--timeout SEC] [--label LABEL] [--only RE] FILE...
 #
 # --only RE runs only the tests whose names match the extended regular
 # expression RE as a whole (and final_baseline), for work on a few tests;
 # `make check` always runs them all.
 # FILE... are static binaries copied into the guest's /bin (kvmem-vmtest for
-# --mode test, kvmem-bench for --mode bench). The guest has 2 CPUs, 1.5 GiB
+# --mode test, and accel-example, which its test accel_example runs;
+# kvmem-bench for --mode bench; accel-example for --mode demo, whose
+# output is printed here). The guest has 2 CPUs, 1.5 GiB
 # and two NUMA nodes (node 1: 512 MiB, no CPUs), and boots with options that
 # turn kernel warnings, oopses, lockups and hung tasks into a panic and make
 # the slab/page allocators check for corruption, since Debian kernels have no
@@ -20,8 +22,9 @@
 # results.txt ("PASS <label>/<name>" or "FAIL <label>/<name>", one per
 # expected test) and, in bench mode, bench.jsonl (one JSON object a line).
 # Expected tests: "load" plus every name of "kvmem-vmtest --list" (run on the
-# host) in test mode; "load" and "bench" in bench mode. An expected test
-# without a result line (crash, panic, timeout) is a FAIL.
+# host) in test mode; "load" and "bench" in bench mode; "load" and "demo" in
+# demo mode. An expected test without a result line (crash, panic, timeout)
+# is a FAIL.
 # Exit status: 0 if all expected tests passed, 1 otherwise, 2 on usage error.
 set -euo pipefail
 
@@ -55,7 +58,7 @@ files=("$@")
 if [ -z "$kernel" ] || [ -z "$module" ] || [ -z "$mode" ] || [ -z "$out" ]; then
 	usage
 fi
-case "$mode" in test | bench) ;; *) usage ;; esac
+case "$mode" in test | bench | demo) ;; *) usage ;; esac
 case "$timeout_s" in '' | *[!0-9]*) echo "run.sh: bad --timeout" >&2; exit 2 ;; esac
 for f in "$kernel" "$module" "${files[@]}"; do
 	[ -f "$f" ] || { echo "run.sh: missing file: $f" >&2; exit 2; }
@@ -90,9 +93,20 @@ if [ "$mode" = test ]; then
 	fi
 	for t in $list; do expected+=("$t"); done
 else
-	expected+=(bench)
+	expected+=("$mode")
+	if [ "$mode" = demo ]; then
+		found=
+		for f in "${files[@]}"; do
+			[ "$(basename "$f")" = accel-example ] && found=1
+		done
+		if [ -z "$found" ]; then
+			echo "run.sh: --mode demo needs a FILE named accel-example" >&2
+			exit 2
+		fi
+	fi
 	for f in "${files[@]}"; do
-		[ "$(basename "$f")" = accel-calls-bench ] && expected+=(bench-calls)
+		[ "$mode" = bench ] && [ "$(basename "$f")" = accel-calls-bench ] &&
+			expected+=(bench-calls)
 	done
 fi
 
@@ -187,6 +201,10 @@ done
 
 if [ "$mode" = bench ]; then
 	sed -n 's/^BENCH-JSON //p' "$clean" >"$out/bench.jsonl"
+fi
+# The demo is for people: show what the example printed.
+if [ "$mode" = demo ]; then
+	sed -n '/^KVMEM-DEMO-BEGIN/,/^KVMEM-DEMO-END/{/^KVMEM-/!p}' "$clean"
 fi
 
 echo "run.sh: $label: VM ran ${elapsed}s" >&2

@@ -114,6 +114,22 @@ static const struct vt_test tests[] = {
 	  "fragmented target still works"),
 	E(neg_migrate, "MIGRATE: each bad field alone, struct sizes"),
 	E(accel_smoke, "libaccel: grow, swap out and in, reuse of the copy"),
+	E(accel_grow, "libaccel: grow across page boundaries, both layouts: "
+	  "return value, mapped tokens, strides, frames charged"),
+	E(accel_step_ahead, "libaccel: 4 threads x 2 sequences; step-ahead "
+	  "keeps grows from blocking, data intact"),
+	E(accel_reuse, "libaccel: finished sequences reused (best fit), "
+	  "trimmed, bounded, given back when a pool runs out"),
+	E(accel_swap, "libaccel: swap round trips with checksums, "
+	  "completions, accel_fd, incremental copies, EBUSY"),
+	E(accel_errors, "libaccel: bad geometry, quota, timeout, not kvmem, "
+	  "bad tenant or tier, no swap tier"),
+	E(accel_no_module, "libaccel: accel_open without the module: "
+	  "ENOENT"),
+	E(accel_close, "libaccel: close with sequences live, kept, swapped "
+	  "and swapping gives everything back"),
+	E(accel_example, "tools/accel-example: attention over libaccel "
+	  "tensors matches a naive one, before and after a swap"),
 	E(accel_backend_host, "libaccel scenarios, host backend (ASan)"),
 	E(accel_backend_cuda, "libaccel scenarios, cuda backend on the "
 	  "strict Driver API emulation (ASan)"),

@@ -386,9 +386,12 @@ T(sysfs_tier); T(sysfs_invalid); T(final_baseline);
 T(migrate_basic); T(migrate_integrity); T(migrate_reuse); T(migrate_order);
 T(migrate_enomem); T(migrate_destroy); T(migrate_kill); T(migrate_close);
 T(migrate_contiguous);
-T(accel_smoke);
 T(accel_backend_host); T(accel_backend_cuda);
 T(neg_migrate);
+/* vmtest_accel.c */
+T(accel_smoke); T(accel_grow); T(accel_step_ahead); T(accel_reuse);
+T(accel_swap); T(accel_errors); T(accel_no_module); T(accel_close);
+T(accel_example);
 /* vmtest_events.c */
 T(events_read); T(events_overflow);
 /* vmtest_tenant.c */
