@@ -37,6 +37,9 @@ ACCEL_SRC  := $(wildcard libaccel/*.c)
 ACCEL_HDR  := $(wildcard libaccel/*.h) uapi/linux/kvmem.h
 ACCEL_CFLAGS := $(CSTD) $(CWARN) -Iuapi -Ilibaccel -I/usr/include/libdrm -pthread
 ACCEL_VERSION := 1.0.0
+# Fully static programs (the guest's) cannot dlopen: libaccel is built for
+# them without its run-time loading (no cuda backend, no libdrm/libnuma).
+ACCEL_STATIC := -DACCEL_NO_DLOPEN
 KERNEL_SRC := kernels/attention_ref.c
 KERNEL_HDR := kernels/attention_ref.h
 EXAMPLE_SRC := tools/accel-example.c $(KERNEL_SRC)
@@ -149,12 +152,12 @@ cuda-emu: $(addsuffix /test_cuemu,$(CUEMU_DIRS))
 # Statically linked: the guest has busybox and nothing else.
 $(BUILD)/vm/kvmem-vmtest: $(VMTEST_SRC) $(VMTEST_HDR) $(ACCEL_SRC) $(ACCEL_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(ACCEL_CFLAGS) -O2 -static -o $@ $(VMTEST_SRC) $(ACCEL_SRC)
+	$(CC) $(ACCEL_CFLAGS) $(ACCEL_STATIC) -O2 -static -o $@ $(VMTEST_SRC) $(ACCEL_SRC)
 
 # kvmem-bench measures libaccel too: linked in, as for kvmem-vmtest.
 $(BUILD)/vm/kvmem-bench: $(BENCH_SRC) tools/bench/bench.h $(ACCEL_SRC) $(ACCEL_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(ACCEL_CFLAGS) -O2 -static -o $@ $(BENCH_SRC) $(ACCEL_SRC)
+	$(CC) $(ACCEL_CFLAGS) $(ACCEL_STATIC) -O2 -static -o $@ $(BENCH_SRC) $(ACCEL_SRC)
 
 # The backend scenarios, dynamically linked (so that libaccel can dlopen the
 # CUDA emulation) and under ASan+UBSan; mkinitramfs.sh copies their libraries.

@@ -197,6 +197,10 @@ static int cuda_load(struct cuda_api *api)
 {
 	size_t i;
 
+#ifdef ACCEL_NO_DLOPEN
+	/* A fully static program: no libcuda.so.1 to load. */
+	return -EOPNOTSUPP;
+#endif
 	api->lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
 	if (!api->lib)
 		return -EOPNOTSUPP;

@@ -45,7 +45,11 @@ typedef void (*free_devices_fn)(drmDevicePtr *, int);
 static bool accel_drm_has(unsigned int dom, unsigned int bus, unsigned int dev,
 			  unsigned int fn)
 {
+#ifdef ACCEL_NO_DLOPEN
+	void *lib = NULL;	/* a fully static program loads nothing */
+#else
 	void *lib = dlopen("libdrm.so.2", RTLD_NOW | RTLD_LOCAL);
+#endif
 	drmDevicePtr devs[64];
 	get_devices_fn get;
 	free_devices_fn put;
@@ -94,7 +98,11 @@ int accel_run_on_node(int node)
 
 	if (node < 0)
 		return -EINVAL;
+#ifdef ACCEL_NO_DLOPEN
+	lib = NULL;
+#else
 	lib = dlopen("libnuma.so.1", RTLD_NOW | RTLD_LOCAL);
+#endif
 	if (!lib)
 		return -EOPNOTSUPP;
 	avail = (numa_available_fn)dlsym(lib, "numa_available");
