@@ -5,12 +5,14 @@
  *
  * An engine opens a context, describes its model's KV geometry, and creates
  * one sequence per request. A sequence's K and V of each layer are plain
- * contiguous tensors (base address + strides) for its whole maximum length;
- * only the part the sequence has grown to is backed by memory. Growing maps
- * what a step needs; a background thread can keep a few steps mapped ahead
- * so that the step path almost never blocks. Finished sequences are kept
- * for the next one (deferred reclamation) and given back under pressure. A
- * sequence can be swapped out to a slower tier and back, asynchronously.
+ * contiguous tensors (base address + strides) for its whole maximum length,
+ * in host memory (host backend) or GPU memory (cuda backend); only the part
+ * the sequence has grown to is backed by memory. Growing maps what a step
+ * needs; a background thread can keep a few steps mapped ahead so that the
+ * step path almost never blocks. Finished sequences are kept for the next
+ * one (deferred reclamation, unless ACCEL_OPEN_NO_KEEP) and given back
+ * under pressure. A sequence can be swapped out to a slower tier (cuda: to
+ * its host copy) and back, asynchronously.
  *
  * Every call that can fail returns 0 (or a count) on success and a negative
  * errno on failure; nothing sets errno. Thread safety is stated per call:
@@ -38,8 +40,9 @@ struct accel_seq;
 
 /* ------------------------------------------------------------ context */
 
-/* Backends. AUTO picks cuda if libcuda.so.1 loads and has a device, else
- * host. The environment variable ACCEL_BACKEND (host, cuda, auto)
+/* Backends. AUTO picks cuda if the cuda backend initialises (libcuda.so.1
+ * loads, device cuda_device exists and supports virtual memory management),
+ * else host. The environment variable ACCEL_BACKEND (host, cuda, auto)
  * overrides AUTO; an explicit backend in accel_open_opts overrides both. */
 enum accel_backend {
 	ACCEL_BACKEND_AUTO = 0,
@@ -52,7 +55,7 @@ enum accel_tier {
 	ACCEL_TIER_HBM = 0,
 	ACCEL_TIER_DRAM = 1,
 	ACCEL_TIER_CXL = 2,
-	ACCEL_TIER_DEFAULT = 0xff,	/* open: dram; swap: the slowest tier */
+	ACCEL_TIER_DEFAULT = 0xff,	/* tier: dram; swap_tier: see below */
 };
 
 /**
@@ -61,21 +64,28 @@ enum accel_tier {
  *	size of this version
  * @backend: enum accel_backend
  * @device: device node; NULL: $ACCEL_DEVICE, else /dev/kvmem
- * @cuda_device: cuda backend: device ordinal
- * @tier: preferred tier of the sequences' frames (ACCEL_TIER_DEFAULT: dram)
+ * @cuda_device: cuda backend: device ordinal (no such device: -EINVAL
+ *	with ACCEL_BACKEND_CUDA; AUTO then falls back to host)
+ * @tier: preferred tier of the sequences' frames (cuda backend: of their
+ *	host copies); ACCEL_TIER_DEFAULT: dram. Some pool must have it
  * @swap_tier: tier sequences are swapped out to (ACCEL_TIER_DEFAULT: the
- *	slowest tier other than @tier that has a pool)
- * @tenant: kvmem tenant the sequences are charged to
+ *	slowest tier slower than @tier that has a pool, none if none; an
+ *	explicit tier must have a pool and differ from @tier). The cuda
+ *	backend checks it but swaps to the host copies in @tier
+ * @tenant: kvmem tenant the sequences are charged to (cuda backend: their
+ *	host copies only; the module does not see device memory)
  * @priority: default scheduling priority of new sequences
  * @wait_ms: 0: a grow that finds no free frame fails with -ENOMEM; else it
- *	waits up to this long for one (kvmem's WAIT policy), at most 60000
+ *	waits up to this long for one (kvmem's WAIT policy), at most 60000.
+ *	Cuda backend: applies to the host copies; device memory never waits
  * @step_ahead: steps kept mapped ahead of every sequence by a background
  *	thread; 0: no background mapping
  * @tokens_per_step: tokens one step adds to a sequence (1 for decoding);
  *	0 is taken as 1
  * @cache_max_bytes: bytes of finished sequences kept for reuse; 0: no
- *	limit but the pools' (they are given back when a grow runs short)
- * @flags: ACCEL_OPEN_* bits
+ *	limit but the pools' (they are given back when a grow or a create
+ *	runs short)
+ * @flags: ACCEL_OPEN_* bits; any other bit is -EINVAL
  */
 struct accel_open_opts {
 	uint32_t size;
@@ -104,9 +114,11 @@ void accel_open_opts_init(struct accel_open_opts *opts);
  * -ENOENT: no kvmem device (module not loaded; a device node left behind
  * by an unloaded module counts as none); -EACCES: no permission;
  * -EPROTO: the module speaks another ABI version; -EOPNOTSUPP: the backend
- * asked for is not available (no libcuda.so.1, no CUDA device); -EINVAL:
- * bad options; -ENOMEM. A module without migration or events opens, but
- * its context cannot swap (accel_info() reports no swap tier). ctx-safe.
+ * asked for is not available (no libcuda.so.1, no CUDA device, no virtual
+ * memory management); -EINVAL: bad options (among them a cuda_device that
+ * does not exist); -EIO: a CUDA call failed; -ENOMEM. With the host
+ * backend, a module without migration or events opens, but its context
+ * cannot swap (accel_info() reports no swap tier). ctx-safe.
  */
 int accel_open(const struct accel_open_opts *opts, struct accel_ctx **ctx);
 
@@ -126,10 +138,12 @@ void accel_close(struct accel_ctx *ctx);
  *	the cuda backend's allocation granularity)
  * @npools: kvmem pools
  * @tier: preferred tier in use
- * @swap_tier: swap tier in use (ACCEL_TIER_DEFAULT: none; swaps fail)
+ * @swap_tier: swap tier in use (ACCEL_TIER_DEFAULT: none; swaps fail);
+ *	cuda backend: @tier, where the host copies live
  * @numa_node: host backend: NUMA node of the first pool of @tier, where
- *	the sequences' frames come from; cuda backend: the node near the GPU,
- *	whose pool backs the host copies; -1 if unknown
+ *	the sequences' frames come from; cuda backend: the GPU's node (PCI
+ *	sysfs), where the copy thread runs, so that the host copies come from
+ *	the pool of @tier nearest to it; -1 if unknown
  */
 struct accel_info {
 	uint32_t backend;
@@ -249,17 +263,21 @@ struct accel_seq_opts {
  * of the same geometry when there is one (best fit to hint_tokens), else
  * creating its spaces. Errors: -EINVAL (bad geometry or options),
  * -ENOMEM (no memory, even after giving back every kept sequence),
- * -ENOSPC (address space), -EOVERFLOW (too large). ctx-safe.
+ * -ENOSPC (kvmem has no free space id, even after giving back every kept
+ * sequence), -EOVERFLOW (too large), -EIO (a CUDA call failed). ctx-safe.
  */
 int accel_seq_create(struct accel_ctx *ctx, const struct accel_geometry *g,
 		     const struct accel_seq_opts *opts,
 		     struct accel_seq **seq);
 
 /*
- * Ends a sequence. Its memory is kept for reuse by a later sequence of the
- * same geometry (up to cache_max_bytes), and given back when memory runs
- * short or on accel_trim(). A swap in flight is waited for first. NULL is
- * a no-op. seq-serial; the sequence must not be used afterwards.
+ * Ends a sequence. A swap in flight is waited for first, and the
+ * sequence's completions not taken yet are dropped. A resident sequence's
+ * memory is kept for reuse by a later sequence of the same geometry (up to
+ * cache_max_bytes), and given back when memory runs short or on
+ * accel_trim(); with ACCEL_OPEN_NO_KEEP, or if the sequence is not
+ * resident, it is freed at once. NULL is a no-op. seq-serial; the sequence
+ * must not be used afterwards.
  */
 void accel_seq_destroy(struct accel_seq *seq);
 
@@ -272,7 +290,8 @@ void accel_seq_destroy(struct accel_seq *seq);
  * for the step-ahead thread to: it blocked), 0 if they were mapped already.
  * Errors: -EINVAL (tokens > max_tokens), -ENOMEM (no frame, even after
  * giving back kept sequences; the sequence keeps what it had), -ETIMEDOUT
- * (wait_ms passed), -EBUSY (the sequence is swapped out or swapping).
+ * (wait_ms passed, even after giving back kept sequences), -EBUSY (the
+ * sequence is swapped out or swapping), -EIO (a CUDA call failed).
  * seq-serial.
  */
 int accel_seq_grow(struct accel_seq *seq, uint64_t tokens);
@@ -332,11 +351,16 @@ enum accel_seq_state {
 
 /*
  * Starts moving the sequence's tokens to the swap tier (out) or back to
- * the preferred tier (in), and returns at once. A swap-out gives the
- * preferred tier's memory back (pages mapped ahead too); a swap-in takes
- * it again, giving back kept sequences first if it is short. The host
- * copy made by a swap-out is kept across a swap-in, so the next swap-out
- * copies only what changed (the tokens written since). Completion is
+ * the preferred tier (in), and returns at once. A swap-out frees the
+ * memory the tokens had (host: the preferred tier's frames, pages mapped
+ * ahead too; cuda: the device memory); a swap-in takes it again, giving
+ * back kept sequences first if it is short. Host backend: a swap-in keeps
+ * the swap tier's frames as clean copies, so the next swap-out copies only
+ * the pages written since. Cuda backend: a page all of whose tokens were
+ * grown before the last swap-out keeps a valid host copy, so the next
+ * swap-out copies only the pages after those; KV is append-only: once a
+ * sequence was swapped out, the engine must not rewrite the tokens it had
+ * then. Completion is
  * reported through accel_poll_completions() and accel_fd();
  * accel_seq_wait() waits for it. A sequence must not be accessed between
  * a swap-out's start and the end of the swap-in that follows. Errors:
@@ -413,7 +437,7 @@ int64_t accel_trim(struct accel_ctx *ctx);
  * @seqs_created: sequences created with new spaces
  * @seqs_reused: sequences created from a kept one
  * @kept_seqs: finished sequences kept now
- * @kept_bytes: their mapped bytes
+ * @kept_bytes: their mapped bytes (cuda backend: of device memory)
  * @trimmed_bytes: mapped bytes given back from kept sequences
  * @swaps_out: swap-outs completed successfully
  * @swaps_in: swap-ins completed successfully
