@@ -9,9 +9,9 @@
  *    chunk at a time: one physical allocation of 1 to 8 pages (a page is
  *    the allocation granularity), sized to 1/32 of the space so that a
  *    large space needs few calls and a small one wastes little. Chunks come
- *    from a per-process pool, one list per chunk size, that a background
+ *    from a pool of the context's, one list per chunk size, that a background
  *    thread keeps filled, so that a grow never calls cuMemCreate while the
- *    pool keeps up. Mapping a range is one cuMemMap per chunk, then one
+ *    pool keeps up. The pool and the threads belong to the context. Mapping a range is one cuMemMap per chunk, then one
  *    cuMemSetAccess over the whole range.
  *  - Each space has a host copy: a kvmem space of the same size, mapped
  *    into the process and registered with CUDA (cuMemHostRegister) a range
@@ -133,6 +133,7 @@ struct cuda_be {
 	acu_stream stream;		/* the copy thread's */
 	struct acu_mem_prop prop;
 	size_t gran;
+	int node;			/* NUMA node near the GPU, or -1 */
 	uint64_t host_pages_per_page;	/* kvmem pages per device page */
 
 	pthread_mutex_t lock;		/* pool and jobs */
@@ -263,6 +264,8 @@ static void cuda_pool_put(struct cuda_be *cb, unsigned int chunk, acu_handle h)
 	pthread_mutex_unlock(&cb->lock);
 	if (h)
 		cb->api.mem_release(h);
+	/* Device memory may have come free: a refill that ran short retries. */
+	pthread_cond_broadcast(&cb->cond);
 }
 
 /*
@@ -558,36 +561,42 @@ static int cuda_copy(struct cuda_be *cb, struct accel_space *sp,
 	return ret;
 }
 
-/* Swap-out of one space: copy what is stale, then free the device pages. */
-static int cuda_swap_out_space(struct accel_ctx *ctx, struct accel_seq *seq,
-			       struct accel_space *sp, uint64_t pages,
-			       uint64_t *copied, uint64_t *reused)
+/* Swap-out, step 1 for one space: bring its host copy up to date. */
+static int cuda_out_copy(struct accel_ctx *ctx, struct accel_space *sp,
+			 uint64_t pages, uint64_t *copied, uint64_t *reused)
 {
 	struct cuda_be *cb = cuda_of(ctx);
 	struct cuda_space *cs = sp->priv;
 	uint64_t valid = cs->valid < pages ? cs->valid : pages;
-	uint64_t full;
 	int ret;
 
 	ret = cuda_host_ready(ctx, sp, pages);
+	if (!ret)
+		ret = cuda_copy(cb, sp, valid, pages, true);
 	if (ret)
 		return ret;
-	ret = cuda_copy(cb, sp, valid, pages, true);
-	if (ret)
-		return ret;	/* the device pages stay: nothing lost */
 	*copied = (pages - valid) * cb->gran;
 	*reused = valid * cb->gran;
-	/* Pages every token of which is written keep a valid copy. */
-	full = seq->tokens * seq->lay.token_bytes / cb->gran;
-	cs->valid = full < pages ? full : pages;
-	ret = cuda_unmap(ctx, sp, 0, pages);
-	if (!ret)
-		sp->mapped = 0;
-	return ret;
+	return 0;
 }
 
-static int cuda_swap_in_space(struct accel_ctx *ctx, struct accel_space *sp,
-			      uint64_t pages, uint64_t *copied)
+/* Swap-out, step 2 for one space: the device memory goes back. */
+static void cuda_out_free(struct accel_ctx *ctx, struct accel_seq *seq,
+			  struct accel_space *sp, uint64_t pages)
+{
+	struct cuda_be *cb = cuda_of(ctx);
+	struct cuda_space *cs = sp->priv;
+	uint64_t full = seq->tokens * seq->lay.token_bytes / cb->gran;
+
+	/* Pages every token of which is written keep a valid copy. */
+	cs->valid = full < pages ? full : pages;
+	if (!cuda_unmap(ctx, sp, 0, pages))
+		sp->mapped = 0;
+}
+
+/* Swap-in of one space: map it again and copy the host copy back. */
+static int cuda_in_space(struct accel_ctx *ctx, struct accel_space *sp,
+			 uint64_t pages, uint64_t *copied)
 {
 	struct cuda_be *cb = cuda_of(ctx);
 	int ret;
@@ -605,25 +614,45 @@ static int cuda_swap_in_space(struct accel_ctx *ctx, struct accel_space *sp,
 	return 0;
 }
 
+/*
+ * Runs a swap of every space of a sequence, all or nothing, so that a
+ * failure leaves the sequence whole where it was: a swap-out first
+ * copies every space and frees device memory only once all copies
+ * succeeded; a swap-in that fails unmaps what it mapped (the host copies
+ * stay authoritative).
+ */
 static void cuda_run_job(struct accel_ctx *ctx, struct cuda_job *job)
 {
 	struct accel_seq *seq = job->seq;
-	uint32_t i;
+	uint64_t copied = 0, reused = 0;
+	uint32_t i, n = 0;
+	int ret = 0;
 
-	for (i = 0; i < seq->nspaces; i++) {
-		uint64_t copied = 0, reused = 0;
-		int ret;
+	for (i = 0; i < seq->nspaces && job->pages && !ret; i++, n++) {
+		uint64_t c = 0, r = 0;
 
-		if (!job->pages)
-			ret = 0;
-		else if (job->op == ACCEL_OP_SWAP_OUT)
-			ret = cuda_swap_out_space(ctx, seq, &seq->spaces[i],
-						  job->pages, &copied, &reused);
+		if (job->op == ACCEL_OP_SWAP_OUT)
+			ret = cuda_out_copy(ctx, &seq->spaces[i], job->pages,
+					    &c, &r);
 		else
-			ret = cuda_swap_in_space(ctx, &seq->spaces[i],
-						 job->pages, &copied);
-		accel_swap_part_done(seq, ret, copied, reused);
+			ret = cuda_in_space(ctx, &seq->spaces[i], job->pages,
+					    &c);
+		copied += c;
+		reused += r;
 	}
+	if (ret) {
+		n--;	/* the space that failed undid itself */
+		while (job->op == ACCEL_OP_SWAP_IN && n--)
+			if (!cuda_unmap(ctx, &seq->spaces[n], 0, job->pages))
+				seq->spaces[n].mapped = 0;
+	} else if (job->op == ACCEL_OP_SWAP_OUT) {
+		for (i = 0; i < seq->nspaces && job->pages; i++)
+			cuda_out_free(ctx, seq, &seq->spaces[i], job->pages);
+	}
+	/* One report with the totals; the others end the count. */
+	accel_swap_part_done(seq, ret, copied, reused);
+	for (i = 1; i < seq->nspaces; i++)
+		accel_swap_part_done(seq, ret, 0, 0);
 }
 
 static void *cuda_copy_main(void *arg)
@@ -633,8 +662,8 @@ static void *cuda_copy_main(void *arg)
 	struct cuda_job *job;
 
 	/* Host copies come from the pool nearest the GPU: fault them here. */
-	if (ctx->numa_node >= 0)
-		accel_run_on_node(ctx->numa_node);
+	if (cb->node >= 0)
+		accel_run_on_node(cb->node);
 	cuda_enter(cb);
 	pthread_mutex_lock(&cb->lock);
 	for (;;) {
@@ -743,9 +772,9 @@ static int cuda_open_device(struct accel_ctx *ctx, struct cuda_be *cb)
 		return -EOPNOTSUPP;
 	if (api->stream_create(&cb->stream, ACU_STREAM_NON_BLOCKING))
 		return -EIO;
-	ctx->numa_node = -1;
+	cb->node = -1;
 	if (!api->device_get_pci_bus_id(bus_id, sizeof(bus_id), cb->dev))
-		ctx->numa_node = accel_gpu_numa_node(bus_id, &via_drm);
+		cb->node = accel_gpu_numa_node(bus_id, &via_drm);
 	return 0;
 }
 
@@ -773,10 +802,7 @@ static int cuda_init(struct accel_ctx *ctx)
 		ret = cuda_open_device(ctx, cb);
 	if (ret)
 		goto fail;
-	ctx->page_size = cb->gran;
 	cb->host_pages_per_page = cb->gran / ctx->kv_page_size;
-	/* Host copies live in the preferred host tier; no kernel migration. */
-	ctx->swap_tier = ctx->tier;
 	ret = -pthread_create(&cb->refill_thread, NULL, cuda_refill_main, cb);
 	if (ret)
 		goto fail;
@@ -785,6 +811,14 @@ static int cuda_init(struct accel_ctx *ctx)
 	if (ret)
 		goto fail;
 	cb->copy_on = true;
+	/*
+	 * Only now, so that a failure above leaves the context as the host
+	 * backend it falls back to expects it. Host copies live in the
+	 * preferred host tier: no kernel migration.
+	 */
+	ctx->page_size = cb->gran;
+	ctx->swap_tier = ctx->tier;
+	ctx->numa_node = cb->node;
 	return 0;
 fail:
 	if (cb->api.lib && !cb->cu_ctx)
@@ -793,8 +827,21 @@ fail:
 	return ret;
 }
 
+/*
+ * A kept space gets a new sequence: its host copy is the old sequence's,
+ * valid for none of the new one's pages.
+ */
+static void cuda_space_reuse(struct accel_ctx *ctx, struct accel_space *sp)
+{
+	struct cuda_space *cs = sp->priv;
+
+	(void)ctx;
+	cs->valid = 0;
+}
+
 const struct accel_be accel_cuda_backend = {
 	.id = ACCEL_BACKEND_CUDA,
+	.space_reuse = cuda_space_reuse,
 	.init = cuda_init,
 	.fini = cuda_fini,
 	.space_create = cuda_space_create,

@@ -52,6 +52,7 @@ struct accel_space {
  * @map: map pages [@first, @first + @count) of @sp; @step: for a grow,
  *	on the engine's step path (not the step-ahead thread)
  * @unmap: give back the frames of pages [@first, @first + @count)
+ * @space_reuse: a kept space is given to a new sequence (may be NULL)
  * @swap: start moving pages [0, @pages) of every space of @seq out (or in,
  *	@op); completes through accel_swap_part_done(), once per space, from
  *	any thread; returns 0 or a negative errno if nothing was started
@@ -67,6 +68,7 @@ struct accel_be {
 		   uint64_t first, uint64_t count, bool step);
 	int (*unmap)(struct accel_ctx *ctx, struct accel_space *sp,
 		     uint64_t first, uint64_t count);
+	void (*space_reuse)(struct accel_ctx *ctx, struct accel_space *sp);
 	int (*swap)(struct accel_ctx *ctx, struct accel_seq *seq, uint32_t op,
 		    uint64_t pages);
 };

@@ -150,7 +150,11 @@ int accel_seq_create(struct accel_ctx *ctx, const struct accel_geometry *g,
 	seq = accel_take_kept(ctx, g,
 			      accel_layout_pages(&lay, opts->hint_tokens));
 	if (seq) {
+		uint32_t i;
+
 		seq->tokens = 0;
+		for (i = 0; ctx->be->space_reuse && i < seq->nspaces; i++)
+			ctx->be->space_reuse(ctx, &seq->spaces[i]);
 	} else {
 		seq = accel_seq_alloc(ctx, g, &lay);
 		if (!seq)

@@ -14,6 +14,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,13 +95,14 @@ static uint64_t bad_tokens(struct accel_seq *s, uint64_t to, uint64_t seed)
 	return bad;
 }
 
-static struct accel_ctx *open_ctx(uint32_t step_ahead)
+static struct accel_ctx *open_tenant(uint32_t step_ahead, uint32_t tenant)
 {
 	struct accel_open_opts o;
 	struct accel_ctx *ctx = NULL;
 	int ret;
 
 	accel_open_opts_init(&o);
+	o.tenant = tenant;
 	o.backend = !strcmp(backend, "cuda") ? ACCEL_BACKEND_CUDA :
 					       ACCEL_BACKEND_HOST;
 	o.step_ahead = step_ahead;
@@ -108,6 +110,35 @@ static struct accel_ctx *open_ctx(uint32_t step_ahead)
 	ret = accel_open(&o, &ctx);
 	CHECK(ret == 0, "accel_open(%s): %d", backend, ret);
 	return ctx;
+}
+
+static struct accel_ctx *open_ctx(uint32_t step_ahead)
+{
+	return open_tenant(step_ahead, 0);
+}
+
+/* Writes a sysfs file of the module; 0 or -1. */
+static int sysfs_put(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "w");
+	int ret;
+
+	if (!f)
+		return -1;
+	ret = fputs(val, f) < 0 ? -1 : 0;
+	return fclose(f) || ret ? -1 : 0;
+}
+
+/* Swaps out and back in, waiting for each; false (reported) on failure. */
+static bool round_trip(struct accel_ctx *ctx, struct accel_seq *s)
+{
+	struct accel_completion c[2];
+	bool ok = !accel_seq_swap_out(s) && !accel_seq_wait(s, 30000) &&
+		  !accel_seq_swap_in(s) && !accel_seq_wait(s, 30000);
+
+	CHECK(ok, "swap round trip");
+	accel_poll_completions(ctx, c, 2);
+	return ok;
 }
 
 static void emu(struct cuemu_counts *c)
@@ -319,6 +350,93 @@ out:
 	}
 }
 
+/*
+ * A finished sequence that was swapped is reused by a new one: the old
+ * host copy must not pass for the new sequence's data.
+ */
+static void reuse_after_swap(void)
+{
+	struct accel_ctx *ctx = open_ctx(0);
+	struct accel_seq *a = NULL, *b = NULL;
+	struct accel_stats st;
+
+	if (!ctx)
+		return;
+	CHECK(!accel_seq_create(ctx, &geo, NULL, &a), "create A");
+	if (!a || accel_seq_grow(a, 1000) < 0)
+		goto out;
+	put_tokens(a, 0, 1000, 21);
+	round_trip(ctx, a);
+	accel_seq_destroy(a);
+	CHECK(!accel_seq_create(ctx, &geo, NULL, &b), "create B");
+	accel_stats(ctx, &st);
+	CHECK(st.seqs_reused == 1, "B reuses A's spaces (%llu)",
+	      (unsigned long long)st.seqs_reused);
+	if (!b || accel_seq_grow(b, 1000) < 0)
+		goto out;
+	put_tokens(b, 0, 1000, 22);
+	round_trip(ctx, b);
+	CHECK(!bad_tokens(b, 1000, 22), "B's tokens survive B's round trip "
+	      "(not A's host copy)");
+out:
+	accel_seq_destroy(b);
+	accel_close(ctx);
+}
+
+/*
+ * A swap-out that cannot finish (the host tier runs out under the
+ * tenant's quota half way through the spaces) fails as a whole: the
+ * sequence stays resident and whole.
+ */
+static void swap_out_fails_whole(void)
+{
+	bool cuda = !strcmp(backend, "cuda");
+	/* Where the swap-out puts the tokens: cxl frames (host backend),
+	 * the host copies' dram frames (cuda backend). */
+	const char *quota = cuda ?
+		"/sys/class/misc/kvmem/tenants/1/quota_dram" :
+		"/sys/class/misc/kvmem/tenants/1/quota_cxl";
+	struct accel_geometry g = geo;
+	struct accel_ctx *ctx;
+	struct accel_seq *s = NULL;
+	struct accel_completion c;
+	struct accel_info info;
+	uint64_t per_space;
+	char val[32];
+
+	g.layout = ACCEL_LAYOUT_PER_LAYER;	/* 8 spaces */
+	ctx = open_tenant(0, 1);
+	if (!ctx)
+		return;
+	accel_info(ctx, &info);
+	CHECK(!accel_seq_create(ctx, &g, NULL, &s), "create");
+	if (!s || accel_seq_grow(s, 600) < 0)
+		goto out;
+	put_tokens(s, 0, 600, 31);
+	/*
+	 * Room for three spaces' worth only. 600 tokens of 512 bytes take
+	 * one page per space: 5 frames of 64 KiB on the host; with cuda one
+	 * device page, whose host copy is page_size / 64 KiB frames.
+	 */
+	per_space = cuda ? info.page_size / 65536 : (600 * 512 + 65535) / 65536;
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)(3 * per_space));
+	CHECK(!sysfs_put(quota, val), "tenant 1 quota %s frames", val);
+	CHECK(!accel_seq_swap_out(s), "swap out (starts)");
+	CHECK(accel_seq_wait(s, 30000) == -ENOMEM, "the swap-out fails with "
+	      "ENOMEM");
+	CHECK(accel_poll_completions(ctx, &c, 1) == 1 && c.status == -ENOMEM,
+	      "its completion says ENOMEM");
+	/* Host: the spaces that moved stay in cxl, all still reachable. */
+	CHECK(accel_seq_state(s) == ACCEL_SEQ_RESIDENT, "still resident");
+	CHECK(!sysfs_put(quota, "max"), "quota back to max");
+	CHECK(!bad_tokens(s, 600, 31), "every token still there");
+	CHECK(accel_seq_grow(s, 700) >= 0, "and it grows on");
+out:
+	sysfs_put(quota, "max");
+	accel_seq_destroy(s);
+	accel_close(ctx);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -326,6 +444,8 @@ static const struct {
 	{ "grow_and_check", grow_and_check },
 	{ "one_grow_one_set_access", one_grow_one_set_access },
 	{ "swap_round_trip", swap_round_trip },
+	{ "reuse_after_swap", reuse_after_swap },
+	{ "swap_out_fails_whole", swap_out_fails_whole },
 };
 
 int main(int argc, char **argv)
