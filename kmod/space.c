@@ -510,12 +510,16 @@ static vm_fault_t kvmem_map_frame(struct vm_area_struct *vma, pgoff_t pgoff,
 
 /*
  * Whether a fault may drop its mmap (or VMA) lock to wait and return
- * VM_FAULT_RETRY: only on its first attempt, as filemap does, so that the
- * retry always makes progress.
+ * VM_FAULT_RETRY: only a user-mode access, on its first attempt, as
+ * filemap does, so that the retry always makes progress. The arch fault
+ * handler marks its retry FAULT_FLAG_TRIED; get_user_pages() callers such
+ * as mlock() and MADV_POPULATE_* may fault again without that mark, and
+ * would wait again and again: they wait holding the lock, once.
  */
 static bool kvmem_fault_may_drop(const struct vm_fault *vmf)
 {
-	return fault_flag_allow_retry_first(vmf->flags) &&
+	return (vmf->flags & FAULT_FLAG_USER) &&
+	       fault_flag_allow_retry_first(vmf->flags) &&
 	       !(vmf->flags & FAULT_FLAG_RETRY_NOWAIT);
 }
 
@@ -540,7 +544,7 @@ static vm_fault_t kvmem_fault_retry(struct kvmem_space *space,
 {
 	kvmem_space_put(space);
 	fput(fpin);
-	/* MAJOR: it waited; on 6.12 it also marks the retry as one. */
+	/* MAJOR: the fault waited, as one that reads a disk would. */
 	return VM_FAULT_RETRY | VM_FAULT_MAJOR;
 }
 
