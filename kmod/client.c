@@ -117,7 +117,8 @@ static u64 kvmem_client_migrated(struct kvmem_client *client)
  * @cursor: in: smallest client id to report; out: where to go on, or 0
  * @max: entries @out holds
  * @out: the reports
- * @pools: NULL, or @max * npools counts of frames per pool
+ * @pools: NULL, or @max * @npools counts of frames per pool
+ * @npools: pools the caller sized @pools for
  *
  * Reads only counters, under the lock that release() takes to remove a
  * client, so no client is freed while it is read.
@@ -125,7 +126,7 @@ static u64 kvmem_client_migrated(struct kvmem_client *client)
  * Return: entries filled.
  */
 u32 kvmem_clients_report(u64 *cursor, u32 max, struct kvmem_client_info *out,
-			 u64 *pools)
+			 u64 *pools, unsigned int npools)
 {
 	struct kvmem_client *client;
 	unsigned long id = *cursor;
@@ -142,12 +143,13 @@ u32 kvmem_clients_report(u64 *cursor, u32 max, struct kvmem_client_info *out,
 		info->pid = pid_vnr(client->pid);
 		info->spaces = atomic_read(&client->nr_spaces);
 		info->flags = kvmem_is_manager(client) ? KVMEM_CLIENT_MANAGER : 0;
-		for (p = 0; p < kvmem_nr_pools; p++) {
+		/* Every slot: a pool added since @npools was read too. */
+		for (p = 0; p < KVMEM_MAX_POOLS; p++) {
 			long f = atomic_long_read(&client->frames[p]);
 
 			info->frames += f;
-			if (pools)
-				pools[n * kvmem_nr_pools + p] = f;
+			if (pools && p < npools)
+				pools[n * npools + p] = f;
 		}
 		info->faults = atomic64_read(&client->faults);
 		info->migrated = kvmem_client_migrated(client);
@@ -213,25 +215,26 @@ void kvmem_client_migration_done(struct kvmem_client *client,
 static void kvmem_show_fdinfo(struct seq_file *m, struct file *file)
 {
 	struct kvmem_client *client = file->private_data;
-	u64 frames[KVMEM_NR_TIERS] = {};
-	unsigned int p;
+	unsigned int p, npools = kvmem_pools_count();
+	u64 kib[KVMEM_NR_TIERS] = {};
 	u32 tier;
 
 	seq_printf(m, "kvmem-client-id:\t%u\n", client->id);
 	seq_printf(m, "kvmem-manager:\t%d\n", kvmem_is_manager(client));
 	seq_printf(m, "kvmem-spaces:\t%d\n", atomic_read(&client->nr_spaces));
-	for (p = 0; p < kvmem_nr_pools; p++) {
+	for (p = 0; p < npools; p++) {
+		struct kvmem_pool *pool = kvmem_pools[p];
 		long f = atomic_long_read(&client->frames[p]);
 
+		/* A removed device pool's slot holds no frame of anyone's. */
 		seq_printf(m, "kvmem-frames-pool%u:\t%ld\n", p, f);
 		/* The tier a pool has now, as tenants count it in sysfs. */
-		frames[READ_ONCE(kvmem_pools[p]->tier)] += f;
+		kib[READ_ONCE(pool->tier)] += f * (READ_ONCE(pool->frame_size) >> 10);
 	}
 	/* In KiB, as drm-memory-<region>: a frame is at least 4 KiB. */
 	for (tier = 0; tier < KVMEM_NR_TIERS; tier++)
 		seq_printf(m, "kvmem-memory-%s:\t%llu KiB\n",
-			   kvmem_tier_name(tier),
-			   frames[tier] * (kvmem_page_size() >> 10));
+			   kvmem_tier_name(tier), kib[tier]);
 	seq_printf(m, "kvmem-faults:\t%lld\n", atomic64_read(&client->faults));
 	for (tier = 0; tier < KVMEM_NR_TIERS; tier++)
 		seq_printf(m, "kvmem-migrated-in-%s:\t%lld\n",

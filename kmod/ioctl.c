@@ -46,10 +46,10 @@ static int kvmem_ioctl_get_info(struct kvmem_client *client, void *arg)
 	struct kvmem_info *info = arg;
 
 	info->abi_version = KVMEM_ABI_VERSION;
-	info->npools = kvmem_nr_pools;
+	info->npools = kvmem_pools_count();
 	info->features = KVMEM_FEATURE_NODE_POOLS | KVMEM_FEATURE_MIGRATE |
 			 KVMEM_FEATURE_EVENTS | KVMEM_FEATURE_TENANTS |
-			 KVMEM_FEATURE_MANAGER;
+			 KVMEM_FEATURE_MANAGER | KVMEM_FEATURE_DEVICE_POOLS;
 	info->page_sizes = KVMEM_PAGE_SIZES;
 	info->page_size = kvmem_page_size();
 	info->max_space_bytes = KVMEM_SPACE_MAX_BYTES;
@@ -60,46 +60,71 @@ static int kvmem_ioctl_get_info(struct kvmem_client *client, void *arg)
 static int kvmem_ioctl_pool_query(struct kvmem_client *client, void *arg)
 {
 	struct kvmem_pool_info *info = arg;
+	unsigned int n = kvmem_pools_count();
 	struct kvmem_pool *pool;
-	u32 total, free;
+	int ret = 0;
 
-	if (info->flags || info->pad ||
+	if (info->flags || info->pad || info->pad2 ||
 	    !kvmem_all_zero(info->reserved, sizeof(info->reserved)))
 		return -EINVAL;
-	if (info->index >= kvmem_nr_pools)
+	if (info->index >= n)
 		return -ENOENT;
-	pool = kvmem_pools[array_index_nospec(info->index, kvmem_nr_pools)];
-	kvmem_pool_counts(pool, &total, &free);
-	info->kind = KVMEM_POOL_KIND_NODE;
+	pool = kvmem_pools[array_index_nospec(info->index, n)];
+	/* One snapshot of a device pool, which REMOVE and ADD change. */
+	mutex_lock(&pool->lock);
+	if (pool->kind == KVMEM_POOL_KIND_DEVICE) {
+		if (pool->removed)
+			ret = -ENOENT;
+		info->device = pool->device;
+		info->frames_total = pool->dev_total;
+		info->frames_free = pool->dev_free;
+	} else {
+		info->device = 0;
+		info->frames_total = pool->fa.nr_present;
+		info->frames_free = pool->fa.nr_free;
+	}
+	info->kind = pool->kind;
 	info->node = pool->node;
 	info->tier = READ_ONCE(pool->tier);
-	info->page_size = kvmem_page_size();
-	info->frames_total = total;
-	info->frames_free = free;
-	return 0;
+	info->page_size = pool->frame_size;
+	mutex_unlock(&pool->lock);
+	return ret;
 }
 
 static int kvmem_ioctl_space_create(struct kvmem_client *client, void *arg)
 {
 	struct kvmem_space_create *args = arg;
+	struct kvmem_pool *devpool = NULL;
+	u64 page_size = kvmem_page_size();
 	struct kvmem_space *space;
 	u32 handle;
 	int ret;
 
-	ret = kvmem_check_space_create(args, kvmem_page_size(),
-				       kvmem_nr_tenants);
-	if (ret)
+	if (args->flags & KVMEM_SPACE_DEVICE) {
+		/* Not removable until the space is destroyed. */
+		devpool = kvmem_devpool_use(args->pool);
+		if (!devpool)
+			return -EINVAL;
+		page_size = devpool->frame_size;
+	}
+	ret = kvmem_check_space_create(args, page_size, kvmem_nr_tenants);
+	if (!ret && devpool && args->tier != READ_ONCE(devpool->tier))
+		ret = -EINVAL;
+	if (!ret && !devpool && !kvmem_tier_has_pool(args->tier))
+		ret = -ENODEV;
+	if (ret) {
+		if (devpool)
+			kvmem_devpool_unuse(devpool);
 		return ret;
-	if (!kvmem_tier_has_pool(args->tier))
-		return -ENODEV;
+	}
 
-	space = kvmem_space_create(client, args);
+	space = kvmem_space_create(client, args, devpool);
 	if (IS_ERR(space))
 		return PTR_ERR(space);
 	/* Once the handle exists, another thread may destroy the space. */
 	args->mmap_offset = kvmem_space_offset(space);
 	args->npages = space->npages;
-	args->page_size = kvmem_page_size();
+	args->page_size = page_size;
 	memset(args->reserved_out, 0, sizeof(args->reserved_out));
 	ret = kvmem_client_add(client, space, &handle);
 	if (ret) {
@@ -257,6 +282,11 @@ static int kvmem_ioctl_migrate(struct kvmem_client *client, void *arg)
 					  args->count);
 	if (IS_ERR(space))
 		return PTR_ERR(space);
+	/* Device memory is copied by its owner, never by kvmem. */
+	if (space->devpool) {
+		kvmem_space_put(space);
+		return -EOPNOTSUPP;
+	}
 	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
 	if (!m) {
 		kvmem_space_put(space);
@@ -300,6 +330,28 @@ static int kvmem_ioctl_list_clients(struct kvmem_client *client, void *arg)
 static int kvmem_ioctl_tenant_set(struct kvmem_client *client, void *arg)
 {
 	return kvmem_manager_tenant_set(client, arg);
+}
+
+static int kvmem_ioctl_device_pool_add(struct kvmem_client *client,
+				       void *arg)
+{
+	return kvmem_devpool_add(client, arg);
+}
+
+static void kvmem_ioctl_device_pool_add_undo(struct kvmem_client *client,
+					     void *arg)
+{
+	struct kvmem_device_pool *args = arg;
+	struct kvmem_device_pool_remove r = { .index = args->index };
+
+	/* Unless another thread guessed the index and made a space on it. */
+	kvmem_devpool_remove(client, &r);
+}
+
+static int kvmem_ioctl_device_pool_remove(struct kvmem_client *client,
+					  void *arg)
+{
+	return kvmem_devpool_remove(client, arg);
 }
 
 static int kvmem_ioctl_query(struct kvmem_client *client, void *arg)
@@ -351,9 +403,12 @@ out:
 #define KVMEM_IOCTL(_cmd, _ver1, _fn) KVMEM_IOCTL_UNDO(_cmd, _ver1, _fn, NULL)
 
 static_assert(sizeof(struct kvmem_info) == KVMEM_INFO_SIZE_VER1);
-static_assert(sizeof(struct kvmem_pool_info) == KVMEM_POOL_INFO_SIZE_VER1);
+static_assert(sizeof(struct kvmem_pool_info) == KVMEM_POOL_INFO_SIZE_VER2);
 static_assert(sizeof(struct kvmem_space_create) ==
-	      KVMEM_SPACE_CREATE_SIZE_VER1);
+	      KVMEM_SPACE_CREATE_SIZE_VER2);
+static_assert(sizeof(struct kvmem_device_pool) == KVMEM_DEVICE_POOL_SIZE_VER1);
+static_assert(sizeof(struct kvmem_device_pool_remove) ==
+	      KVMEM_DEVICE_POOL_REMOVE_SIZE_VER1);
 static_assert(sizeof(struct kvmem_space_destroy) ==
 	      KVMEM_SPACE_DESTROY_SIZE_VER1);
 static_assert(sizeof(struct kvmem_range) == KVMEM_RANGE_SIZE_VER1);
@@ -364,7 +419,7 @@ static_assert(sizeof(struct kvmem_manager) == KVMEM_MANAGER_SIZE_VER1);
 static_assert(sizeof(struct kvmem_list) == KVMEM_LIST_SIZE_VER1);
 static_assert(sizeof(struct kvmem_tenant_set) == KVMEM_TENANT_SET_SIZE_VER1);
 static_assert(sizeof(struct kvmem_event) == 64);
-static_assert(KVMEM_SPACE_CREATE_SIZE_VER1 <= KVMEM_IOCTL_MAX_SIZE);
+static_assert(KVMEM_SPACE_CREATE_SIZE_VER2 <= KVMEM_IOCTL_MAX_SIZE);
 
 static const struct kvmem_ioctl_desc kvmem_ioctls[] = {
 	KVMEM_IOCTL(KVMEM_IOC_GET_INFO, KVMEM_INFO_SIZE_VER1,
@@ -393,6 +448,12 @@ static const struct kvmem_ioctl_desc kvmem_ioctls[] = {
 		    kvmem_ioctl_list_clients),
 	KVMEM_IOCTL(KVMEM_IOC_TENANT_SET, KVMEM_TENANT_SET_SIZE_VER1,
 		    kvmem_ioctl_tenant_set),
+	KVMEM_IOCTL_UNDO(KVMEM_IOC_DEVICE_POOL_ADD, KVMEM_DEVICE_POOL_SIZE_VER1,
+			 kvmem_ioctl_device_pool_add,
+			 kvmem_ioctl_device_pool_add_undo),
+	KVMEM_IOCTL(KVMEM_IOC_DEVICE_POOL_REMOVE,
+		    KVMEM_DEVICE_POOL_REMOVE_SIZE_VER1,
+		    kvmem_ioctl_device_pool_remove),
 };
 
 /**
@@ -438,8 +499,11 @@ long kvmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ret;
 
 	if (_IOC_DIR(cmd) & _IOC_READ) {
-		/* A newer user's tail: fields this kernel does not have. */
-		if (copy_to_user(uarg, kbuf, ksize) ||
+		/*
+		 * An older user's struct is shorter: only what it has. A
+		 * newer user's tail: fields this kernel does not have.
+		 */
+		if (copy_to_user(uarg, kbuf, min(usize, ksize)) ||
 		    (usize > ksize && clear_user(uarg + ksize, usize - ksize))) {
 			if (desc->undo)
 				desc->undo(file->private_data, kbuf);

@@ -4,6 +4,8 @@
  * files. Documentation/design.md explains them, their lifetimes and the
  * locking order, which is:
  *
+ *   kvmem_pools_lock (pool table: DEVICE_POOL_ADD/REMOVE, device spaces'
+ *     creation; never held with the others below but kvmem_pool.lock)
  *   mmap_lock (fault, mmap)
  *     -> kvmem_client.lock (handle table; never held across the others)
  *     -> kvmem_space.populate_lock (POPULATE only)
@@ -41,28 +43,51 @@
 #define KVMEM_MARK_MIGRATING	XA_MARK_1
 
 /**
- * struct kvmem_pool - the frames of one NUMA node
+ * struct kvmem_pool - the frames of one NUMA node, or of one device
  * @kobj: sysfs directory pools/pool<index>, owns the struct
  * @index: pool index in the ioctl ABI
- * @node: NUMA node all frames come from
+ * @kind: KVMEM_POOL_KIND_NODE or KVMEM_POOL_KIND_DEVICE, for good
+ * @node: NUMA node all frames come from; -1 for a device pool
  * @tier: KVMEM_TIER_*, read without lock (READ_ONCE), set by the admin
+ *	(node pools) or the registrar (device pools)
+ * @frame_size: bytes per frame
+ * @device: device pools: the registrar's device id
+ * @removed: device pools: the slot holds no pool (never added, or
+ *	removed); written under both kvmem_pools_lock and @lock
+ * @users: device pools: live spaces on the pool; REMOVE refuses while
+ *	there are any
+ * @dev_total: device pools: frames the device has (under @lock)
+ * @dev_free: device pools: frames not granted (under @lock)
  * @resize_lock: serialises resizes (sysfs reserve writes, load, unload)
- * @lock: protects @fa, @frames and @reserve
+ * @lock: protects @fa, @frames, @reserve, @dev_total and @dev_free
  * @fa: which slots hold frames, which of those are free
  * @frames: first struct page of the frame in each slot, or NULL
  * @reserve: frames the admin wants the pool to own
  * @low_watermark: the manager hears when free frames drop below this
  * @low: below @low_watermark and reported; re-armed once back above
  *
- * A frame is 2^kvmem_frame_order physically contiguous pages, split into
- * order-0 pages so that each can be mapped on its own. The slot of a frame
- * is kept in page_private() of its first page.
+ * A node pool's frame is 2^kvmem_frame_order physically contiguous pages,
+ * split into order-0 pages so that each can be mapped on its own. The slot
+ * of a frame is kept in page_private() of its first page.
+ *
+ * A device pool owns no memory: its frames are a count that spaces are
+ * granted from (devpool.c). Its struct, once made, lives until unload,
+ * and its slot is reused by the next DEVICE_POOL_ADD after a REMOVE: so
+ * a lockless reader of kvmem_pools[] below kvmem_nr_pools always finds a
+ * valid struct.
  */
 struct kvmem_pool {
 	struct kobject kobj;
 	unsigned int index;
+	u32 kind;
 	int node;
 	unsigned int tier;
+	u64 frame_size;
+	u32 device;
+	bool removed;
+	atomic_t users;
+	u32 dev_total;
+	u32 dev_free;
 	struct mutex resize_lock;
 	struct mutex lock;
 	struct kvmem_fa fa;
@@ -175,10 +200,15 @@ struct kvmem_migration {
  * @populate_lock: serialises POPULATEs, whose undo needs to know which
  *	pages it added while @lock may be dropped for a wait
  * @lock: protects @pages, @copies, @dead and @nr_resident
+ * @devpool: the device pool of a device space (KVMEM_SPACE_DEVICE), whose
+ *	frames are granted into @grants; NULL for a node space
  * @pages: logical page -> struct page of the frame's first page; entries
- *	marked KVMEM_MARK_MIGRATING are in flight
+ *	marked KVMEM_MARK_MIGRATING are in flight. Always empty in a device
+ *	space.
+ * @grants: logical page -> xa_mk_value(pool index) of a device frame
+ *	granted to it; always empty in a node space
  * @copies: logical page -> a clean copy of it in another frame
- * @nr_resident: entries in @pages
+ * @nr_resident: entries in @pages and @grants
  * @dead: destroyed: faults raise SIGBUS, the handle is gone
  * @wait: faults, RELEASE and DESTROY wait here for pages in flight
  * @mq_lock: protects @mq and @mq_active
@@ -200,7 +230,9 @@ struct kvmem_space {
 	unsigned int drop_waiters;
 	struct mutex populate_lock;
 	struct mutex lock;
+	struct kvmem_pool *devpool;
 	struct xarray pages;
+	struct xarray grants;
 	struct xarray copies;
 	u64 nr_resident;
 	bool dead;
@@ -235,6 +267,7 @@ extern u32 kvmem_nr_tenants;
 
 int kvmem_tenants_init(struct kobject *parent, u32 n);
 void kvmem_tenants_exit(void);
+u64 kvmem_tenant_used(struct kvmem_tenant *t, u32 tier);
 bool kvmem_tenant_below_quota(struct kvmem_tenant *t, u32 tier);
 u32 kvmem_tenant_get_run(struct kvmem_tenant *t, u32 tier, u32 want,
 			 struct page **frames);
@@ -257,7 +290,21 @@ int kvmem_manager_tenant_set(struct kvmem_client *client,
 /* pool.c */
 extern struct kvmem_pool *kvmem_pools[KVMEM_MAX_POOLS];
 extern unsigned int kvmem_nr_pools;
+extern unsigned int kvmem_nr_node_pools;
 extern wait_queue_head_t kvmem_frame_wait;
+
+/*
+ * Pool indices are below this; pools[i] below it is a valid struct (a
+ * device slot may be removed). It changes under kvmem_pools_lock; a
+ * lockless reader that sizes something by it reads it once.
+ */
+static inline unsigned int kvmem_pools_count(void)
+{
+	/* Pairs with the release in devpool.c that publishes a slot. */
+	return smp_load_acquire(&kvmem_nr_pools);
+}
+
+void kvmem_pool_report_low(struct kvmem_pool *pool, u32 free);
 
 int kvmem_pools_init(unsigned int reserve_frames, const int *tiers);
 void kvmem_pools_exit(void);
@@ -276,9 +323,25 @@ bool kvmem_tier_has_free(u32 tier);
 void kvmem_pool_counts(struct kvmem_pool *pool, u32 *total, u32 *free);
 void kvmem_pool_set_low_watermark(struct kvmem_pool *pool, u32 frames);
 
+/* devpool.c */
+extern struct mutex kvmem_pools_lock;
+int kvmem_devpool_add(struct kvmem_client *client,
+		      struct kvmem_device_pool *args);
+int kvmem_devpool_remove(struct kvmem_client *client,
+			 const struct kvmem_device_pool_remove *args);
+struct kvmem_pool *kvmem_devpool_use(u32 index);
+void kvmem_devpool_unuse(struct kvmem_pool *pool);
+bool kvmem_devpool_grant(struct kvmem_pool *pool, struct kvmem_tenant *t,
+			 struct kvmem_client *client);
+void kvmem_devpool_ungrant(struct kvmem_pool *pool, struct kvmem_tenant *t,
+			   struct kvmem_client *client);
+bool kvmem_devpool_may_grant(struct kvmem_pool *pool, struct kvmem_tenant *t);
+void kvmem_devpools_exit(void);
+
 /* space.c */
 struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
-				       const struct kvmem_space_create *args);
+				       const struct kvmem_space_create *args,
+				       struct kvmem_pool *devpool);
 void kvmem_space_kill(struct kvmem_space *space);
 int kvmem_space_set(struct kvmem_space *space,
 		    const struct kvmem_space_set *args);
@@ -302,7 +365,7 @@ void kvmem_migrate_submit(struct kvmem_space *space, struct kvmem_migration *m);
 void kvmem_client_migration_done(struct kvmem_client *client,
 				 const struct kvmem_event *ev);
 u32 kvmem_clients_report(u64 *cursor, u32 max, struct kvmem_client_info *out,
-			 u64 *pools);
+			 u64 *pools, unsigned int npools);
 void kvmem_client_moved(struct kvmem_client *client, u32 from, u32 to);
 
 static inline u64 kvmem_space_offset(const struct kvmem_space *space)
@@ -363,7 +426,10 @@ long kvmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 /* sysfs.c */
 extern const struct attribute_group *kvmem_dev_groups[];
 extern const struct kobj_type kvmem_pool_ktype;
+extern const struct kobj_type kvmem_devpool_ktype;
 int kvmem_sysfs_pools_add(struct kobject *parent);
 void kvmem_sysfs_pools_del(void);
+int kvmem_sysfs_pool_add(struct kvmem_pool *pool);
+void kvmem_sysfs_pool_del(struct kvmem_pool *pool);
 
 #endif /* KVMEM_H */

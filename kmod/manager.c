@@ -126,12 +126,17 @@ void kvmem_manager_client_exit(struct kvmem_client *client)
 	spin_unlock_irqrestore(&kvmem_manager_lock, flags);
 }
 
-/* Fills one space's report; returns false if it is dead. */
+/*
+ * Fills one space's report, and its counts per pool below @npools (page
+ * frames, then clean copies); returns false if it is dead.
+ */
 static bool kvmem_space_report(struct kvmem_space *space,
-			       struct kvmem_space_info *info, u64 *pools)
+			       struct kvmem_space_info *info, u64 *pools,
+			       unsigned int npools)
 {
 	struct page *frame;
 	unsigned long index;
+	void *entry;
 
 	mutex_lock(&space->lock);
 	if (space->dead) {
@@ -155,7 +160,12 @@ static bool kvmem_space_report(struct kvmem_space *space,
 	xa_for_each(&space->copies, index, frame) {
 		info->copies++;
 		if (pools)
-			pools[kvmem_nr_pools + kvmem_frame_pool(frame)->index]++;
+			pools[npools + kvmem_frame_pool(frame)->index]++;
+	}
+	/* A device pool added after @npools was read is left out. */
+	xa_for_each(&space->grants, index, entry) {
+		if (pools && xa_to_value(entry) < npools)
+			pools[xa_to_value(entry)]++;
 	}
 	mutex_unlock(&space->lock);
 	return true;
@@ -163,7 +173,8 @@ static bool kvmem_space_report(struct kvmem_space *space,
 
 /* Collects up to @max live spaces from id *@cursor on. */
 static u32 kvmem_list_spaces(u64 *cursor, u32 max,
-			     struct kvmem_space_info *out, u64 *pools)
+			     struct kvmem_space_info *out, u64 *pools,
+			     unsigned int npools)
 {
 	struct kvmem_space *space;
 	unsigned long id = *cursor;
@@ -176,8 +187,8 @@ static u32 kvmem_list_spaces(u64 *cursor, u32 max,
 			return n;
 		}
 		if (kvmem_space_report(space, &out[n],
-				       pools ? pools + 2 * n * kvmem_nr_pools :
-				       NULL))
+				       pools ? pools + 2 * n * npools : NULL,
+				       npools))
 			n++;
 		kvmem_space_put(space);
 		id++;
@@ -197,7 +208,9 @@ static int kvmem_list(struct kvmem_list *l, bool spaces)
 {
 	size_t esize = spaces ? sizeof(struct kvmem_space_info) :
 				sizeof(struct kvmem_client_info);
-	size_t per = spaces ? 2 * kvmem_nr_pools : kvmem_nr_pools;
+	/* Read once: the buffer and the reports must agree on it. */
+	unsigned int npools = kvmem_pools_count();
+	size_t per = spaces ? 2 * npools : npools;
 	u64 *pools = NULL;
 	void *out;
 	int ret = 0;
@@ -214,9 +227,11 @@ static int kvmem_list(struct kvmem_list *l, bool spaces)
 		goto out;
 	}
 	if (spaces)
-		l->count = kvmem_list_spaces(&l->cursor, l->max, out, pools);
+		l->count = kvmem_list_spaces(&l->cursor, l->max, out, pools,
+					     npools);
 	else
-		l->count = kvmem_clients_report(&l->cursor, l->max, out, pools);
+		l->count = kvmem_clients_report(&l->cursor, l->max, out, pools,
+						npools);
 	if (copy_to_user(u64_to_user_ptr(l->entries), out, l->count * esize) ||
 	    (pools && copy_to_user(u64_to_user_ptr(l->pools), pools,
 				   l->count * per * sizeof(*pools))))

@@ -34,6 +34,8 @@
 
 struct kvmem_pool *kvmem_pools[KVMEM_MAX_POOLS];
 unsigned int kvmem_nr_pools;
+/* Node pools are pools 0 .. kvmem_nr_node_pools - 1, set at load. */
+unsigned int kvmem_nr_node_pools;
 DECLARE_WAIT_QUEUE_HEAD(kvmem_frame_wait);
 
 /* Wakes KVMEM_POLICY_WAIT waiters, if any: a frame may be free now. */
@@ -119,8 +121,12 @@ void kvmem_frame_zero(struct page *frame)
 		clear_highpage(frame + i);
 }
 
-/* Tells the manager that a pool's free frames fell below its watermark. */
-static void kvmem_pool_report_low(struct kvmem_pool *pool, u32 free)
+/**
+ * kvmem_pool_report_low() - tell the manager a pool is low on free frames
+ * @pool: a node or device pool whose free frames fell below its watermark
+ * @free: its free frames now
+ */
+void kvmem_pool_report_low(struct kvmem_pool *pool, u32 free)
 {
 	struct kvmem_event ev = {
 		.type = KVMEM_EVENT_POOL_LOW,
@@ -427,40 +433,48 @@ void kvmem_pool_put_frame(struct page *frame)
 void kvmem_pool_counts(struct kvmem_pool *pool, u32 *total, u32 *free)
 {
 	mutex_lock(&pool->lock);
-	*total = pool->fa.nr_present;
-	*free = pool->fa.nr_free;
+	if (pool->kind == KVMEM_POOL_KIND_DEVICE) {
+		*total = pool->dev_total;
+		*free = pool->dev_free;
+	} else {
+		*total = pool->fa.nr_present;
+		*free = pool->fa.nr_free;
+	}
 	mutex_unlock(&pool->lock);
 }
 
 /**
- * kvmem_tier_has_pool() - whether some pool has a tier
+ * kvmem_tier_has_pool() - whether some node pool has a tier
  * @tier: KVMEM_TIER_*
  *
- * Return: true if a pool is of @tier now.
+ * Device pools do not count: their frames are granted only to the device
+ * spaces made on them.
+ *
+ * Return: true if a node pool is of @tier now.
  */
 bool kvmem_tier_has_pool(u32 tier)
 {
 	unsigned int i;
 
-	for (i = 0; i < kvmem_nr_pools; i++)
+	for (i = 0; i < kvmem_nr_node_pools; i++)
 		if (READ_ONCE(kvmem_pools[i]->tier) == tier)
 			return true;
 	return false;
 }
 
 /**
- * kvmem_tier_has_free() - whether a pool of a tier has a free frame
+ * kvmem_tier_has_free() - whether a node pool of a tier has a free frame
  * @tier: KVMEM_TIER_*
  *
  * A hint for waiters, read without the pools' locks.
  *
- * Return: true if some pool of @tier seems to have a free frame.
+ * Return: true if some node pool of @tier seems to have a free frame.
  */
 bool kvmem_tier_has_free(u32 tier)
 {
 	unsigned int i;
 
-	for (i = 0; i < kvmem_nr_pools; i++) {
+	for (i = 0; i < kvmem_nr_node_pools; i++) {
 		struct kvmem_pool *pool = kvmem_pools[i];
 
 		if (READ_ONCE(pool->tier) == tier && READ_ONCE(pool->fa.nr_free))
@@ -470,7 +484,7 @@ bool kvmem_tier_has_free(u32 tier)
 }
 
 /**
- * kvmem_tier_get_run() - take free frames from one pool of a tier
+ * kvmem_tier_get_run() - take free frames from one node pool of a tier
  * @tier: KVMEM_TIER_*
  * @want: frames wanted, at least 1
  * @frames: returns the frames taken
@@ -492,7 +506,7 @@ u32 kvmem_tier_get_run(u32 tier, u32 want, struct page **frames)
 		unsigned int i;
 		u32 n;
 
-		for (i = 0; i < kvmem_nr_pools; i++) {
+		for (i = 0; i < kvmem_nr_node_pools; i++) {
 			struct kvmem_pool *pool = kvmem_pools[i];
 			int dist;
 
@@ -552,8 +566,10 @@ static struct kvmem_pool *kvmem_pool_create(unsigned int index, int node,
 		return NULL;
 	kobject_init(&pool->kobj, &kvmem_pool_ktype);
 	pool->index = index;
+	pool->kind = KVMEM_POOL_KIND_NODE;
 	pool->node = node;
 	pool->tier = tier;
+	pool->frame_size = kvmem_page_size();
 	mutex_init(&pool->resize_lock);
 	mutex_init(&pool->lock);
 	kvmem_fa_init(&pool->fa);
@@ -601,9 +617,11 @@ int kvmem_pools_init(unsigned int reserve_frames, const int *tiers)
 				  pool->index, node, pool->reserve,
 				  reserve_frames);
 	}
+	kvmem_nr_node_pools = kvmem_nr_pools;
 	return 0;
 
 err_pools:
+	kvmem_nr_node_pools = kvmem_nr_pools;
 	kvmem_pools_exit();
 	return -ENOMEM;
 }
@@ -613,8 +631,11 @@ err_pools:
  */
 void kvmem_pools_exit(void)
 {
+	kvmem_devpools_exit();
+	kvmem_nr_pools = kvmem_nr_node_pools;
 	while (kvmem_nr_pools)
 		kvmem_pool_destroy(kvmem_pools[--kvmem_nr_pools]);
+	kvmem_nr_node_pools = 0;
 	kfree(kvmem_node_pools);
 	kvmem_node_pools = NULL;
 }

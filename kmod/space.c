@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Spaces: contiguous ranges of logical pages, each backed on demand by a
- * frame of a node pool, and their mappings.
+ * frame of a node pool, and their mappings. A device space instead holds
+ * grants of a device pool's frames (devpool.c), taken by POPULATE and
+ * given back by RELEASE and DESTROY; it is never mapped nor migrated, so
+ * the fault and migration paths never meet one.
  *
  * Every space owns a window of 2^KVMEM_SPACE_SHIFT bytes of mmap offsets,
  * selected by its global id, in the one address_space all kvmem files
@@ -34,6 +37,7 @@ static void kvmem_space_free(struct kref *ref)
 	xa_erase(&kvmem_space_ids, space->id);
 	WARN_ON(space->nr_resident);
 	xa_destroy(&space->pages);
+	xa_destroy(&space->grants);
 	xa_destroy(&space->copies);
 	mutex_destroy(&space->populate_lock);
 	mutex_destroy(&space->lock);
@@ -53,28 +57,37 @@ void kvmem_space_put(struct kvmem_space *space)
  * kvmem_space_create() - make a space with no page backed
  * @client: owner
  * @args: the checked request of KVMEM_IOC_SPACE_CREATE
+ * @devpool: the device pool of a device space, from kvmem_devpool_use(),
+ *	or NULL; the space takes it over (on failure too)
  *
  * Return: the space with one reference, for the caller's handle table, or
  * ERR_PTR(-ENOMEM) or ERR_PTR(-ENOSPC) when no id is left.
  */
 struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
-				       const struct kvmem_space_create *args)
+				       const struct kvmem_space_create *args,
+				       struct kvmem_pool *devpool)
 {
 	struct kvmem_space *space;
 	int ret;
 
 	space = kzalloc(sizeof(*space), GFP_KERNEL_ACCOUNT);
-	if (!space)
+	if (!space) {
+		if (devpool)
+			kvmem_devpool_unuse(devpool);
 		return ERR_PTR(-ENOMEM);
+	}
 	kref_init(&space->ref);
 	mutex_init(&space->populate_lock);
 	mutex_init(&space->lock);
 	xa_init(&space->pages);
+	xa_init(&space->grants);
 	xa_init(&space->copies);
 	init_waitqueue_head(&space->wait);
 	kvmem_migrate_init_space(space);
 	space->client = client;
-	space->npages = args->size >> (PAGE_SHIFT + kvmem_frame_order);
+	space->devpool = devpool;
+	space->npages = args->size >> (devpool ? ilog2(devpool->frame_size) :
+				       PAGE_SHIFT + kvmem_frame_order);
 	space->tier = args->tier;
 	space->policy = args->policy;
 	space->timeout_ms = args->timeout_ms;
@@ -87,6 +100,8 @@ struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
 			      XA_LIMIT(1, KVMEM_MAX_SPACE_ID), &kvmem_next_id,
 			      GFP_KERNEL_ACCOUNT);
 	if (ret < 0) {
+		if (devpool)
+			kvmem_devpool_unuse(devpool);
 		mutex_destroy(&space->populate_lock);
 		mutex_destroy(&space->lock);
 		kfree(space);
@@ -284,6 +299,7 @@ static void kvmem_space_wait_range(struct kvmem_space *space, u64 first,
 static u64 kvmem_space_drop(struct kvmem_space *space, u64 first, u64 count)
 {
 	struct page *frame;
+	void *entry;
 	unsigned long index;
 	u64 done = 0;
 
@@ -299,6 +315,13 @@ static u64 kvmem_space_drop(struct kvmem_space *space, u64 first, u64 count)
 	xa_for_each_range(&space->copies, index, frame, first, first + count - 1) {
 		xa_erase(&space->copies, index);
 		kvmem_space_put_frame(space, frame);
+	}
+	xa_for_each_range(&space->grants, index, entry, first, first + count - 1) {
+		xa_erase(&space->grants, index);
+		kvmem_devpool_ungrant(space->devpool, space->tenant,
+				      space->client);
+		done++;
+		cond_resched();
 	}
 	space->nr_resident -= done;
 	return done;
@@ -317,6 +340,9 @@ void kvmem_space_kill(struct kvmem_space *space)
 	if (!space->dead) {
 		WRITE_ONCE(space->dead, true);
 		kvmem_space_drop(space, 0, space->npages);
+		/* Not looked at again: the space is dead. */
+		if (space->devpool)
+			kvmem_devpool_unuse(space->devpool);
 		atomic_dec(&kvmem_nr_spaces);
 		atomic_dec(&space->client->nr_spaces);
 		kvmem_space_post(space, KVMEM_EVENT_SPACE_DESTROYED);
@@ -363,6 +389,101 @@ out:
 	return ret;
 }
 
+/*
+ * Whether a waiter for a device frame should look again: a frame it may
+ * take, or the space's death.
+ */
+static bool kvmem_devspace_may_go_on(struct kvmem_space *space)
+{
+	return READ_ONCE(space->dead) ||
+	       kvmem_devpool_may_grant(space->devpool, space->tenant);
+}
+
+/*
+ * Grants logical page @index of a device space a frame of its pool, under
+ * the space's exhaustion policy (FAIL or WAIT, until @deadline) and within
+ * its tenant's quota. Called with space->lock held, which a wait drops,
+ * as kvmem_space_back() does.
+ *
+ * Return: 0 if granted, 1 if another thread granted it during a wait,
+ * -ENOSPC, -ETIMEDOUT, -EINTR, -ENOENT (destroyed during a wait), -ENOMEM.
+ */
+static int kvmem_devspace_grant(struct kvmem_space *space, u64 index,
+				unsigned long deadline)
+{
+	struct kvmem_pool *pool = space->devpool;
+	long left;
+	int ret;
+
+	lockdep_assert_held(&space->lock);
+	while (!kvmem_devpool_grant(pool, space->tenant, space->client)) {
+		if (space->policy != KVMEM_POLICY_WAIT)
+			return -ENOSPC;
+		left = (long)(deadline - jiffies);
+		if (left <= 0)
+			return -ETIMEDOUT;
+		kvmem_space_post(space, KVMEM_EVENT_FAULT_WAIT);
+		mutex_unlock(&space->lock);
+		left = wait_event_interruptible_timeout(kvmem_frame_wait,
+				kvmem_devspace_may_go_on(space), left);
+		mutex_lock(&space->lock);
+		if (left < 0)
+			return -EINTR;
+		if (space->dead)
+			return -ENOENT;
+		if (xa_load(&space->grants, index))
+			return 1;
+	}
+	ret = xa_err(xa_store(&space->grants, index, xa_mk_value(pool->index),
+			      GFP_KERNEL_ACCOUNT));
+	if (ret) {
+		kvmem_devpool_ungrant(pool, space->tenant, space->client);
+		return ret;
+	}
+	space->nr_resident++;
+	return 0;
+}
+
+/* POPULATE of a device space: as kvmem_space_populate(), with grants. */
+static int kvmem_devspace_populate(struct kvmem_space *space, u64 first,
+				   u64 count, u64 *done)
+{
+	unsigned long index, deadline = kvmem_space_deadline(space);
+	void *entry;
+	u64 i, n = 0;
+	int ret = 0;
+
+	if (mutex_lock_interruptible(&space->populate_lock))
+		return -EINTR;
+	mutex_lock(&space->lock);
+	for (i = first; i < first + count && !space->dead; i++) {
+		if (xa_load(&space->grants, i))
+			continue;
+		ret = kvmem_devspace_grant(space, i, deadline);
+		if (ret < 0)
+			break;
+		if (ret == 0) {
+			xa_set_mark(&space->grants, i, XA_MARK_0);
+			n++;
+		}
+		ret = 0;
+		cond_resched();
+	}
+	if (space->dead)
+		ret = -ENOENT;
+	/* A RELEASE during a wait may have given some of them back. */
+	xa_for_each_marked(&space->grants, index, entry, XA_MARK_0) {
+		if (ret)
+			kvmem_space_drop(space, index, 1);
+		else
+			xa_clear_mark(&space->grants, index, XA_MARK_0);
+	}
+	mutex_unlock(&space->lock);
+	mutex_unlock(&space->populate_lock);
+	*done = ret ? 0 : n;
+	return ret == -ENOSPC ? -ENOMEM : ret;
+}
+
 /**
  * kvmem_space_populate() - back a range of pages ahead of their first touch
  * @space: the space
@@ -386,6 +507,8 @@ int kvmem_space_populate(struct kvmem_space *space, u64 first, u64 count,
 	u64 i, n = 0;
 	int ret = 0;
 
+	if (space->devpool)
+		return kvmem_devspace_populate(space, first, count, done);
 	/* One populate at a time: XA_MARK_0 says what *this* call added. */
 	if (mutex_lock_interruptible(&space->populate_lock))
 		return -EINTR;
@@ -458,6 +581,7 @@ u64 kvmem_space_residency(struct kvmem_space *space, u64 first, u64 count,
 			  struct kvmem_residency *out)
 {
 	struct page *frame;
+	void *entry;
 	unsigned long index;
 	u64 i, resident = 0;
 
@@ -477,6 +601,11 @@ u64 kvmem_space_residency(struct kvmem_space *space, u64 first, u64 count,
 		xa_for_each_range(&space->copies, index, frame, first,
 				  first + count - 1)
 			out[index - first].copy = kvmem_frame_pool(frame)->index;
+	}
+	xa_for_each_range(&space->grants, index, entry, first, first + count - 1) {
+		if (out)
+			out[index - first].pool = xa_to_value(entry);
+		resident++;
 	}
 	mutex_unlock(&space->lock);
 	return resident;
@@ -652,7 +781,8 @@ static const struct vm_operations_struct kvmem_vm_ops = {
  * VM_DONTEXPAND makes mremap() refuse to grow it past the space.
  *
  * Return: 0, or -EINVAL for a private mapping, an offset outside any live
- * space of @client, or a mapping that runs past the end of the space.
+ * space of @client, a device space, or a mapping that runs past the end
+ * of the space.
  */
 int kvmem_space_mmap(struct kvmem_client *client, struct vm_area_struct *vma)
 {
@@ -672,7 +802,9 @@ int kvmem_space_mmap(struct kvmem_client *client, struct vm_area_struct *vma)
 	if (!space)
 		return -EINVAL;
 
+	/* A device space's frames are no memory of the kernel's. */
 	if (space->client != client || READ_ONCE(space->dead) ||
+	    space->devpool ||
 	    kvmem_check_map(first, vma_pages(vma),
 			    space->npages << kvmem_frame_order)) {
 		kvmem_space_put(space);

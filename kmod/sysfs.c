@@ -2,6 +2,8 @@
 /*
  * sysfs: global attributes of /sys/class/misc/kvmem and one directory per
  * pool under pools/. Documentation/ABI/testing/sysfs-kvmem describes them.
+ * Node and device pools have a ktype each: a device pool has no node and
+ * no reserve, and its tier is the registrar's.
  */
 #include <linux/device.h>
 #include <linux/kobject.h>
@@ -59,6 +61,22 @@ static ssize_t node_show(struct kobject *kobj, struct kobj_attribute *attr,
 }
 static struct kobj_attribute node_attr = __ATTR_RO(node);
 
+static ssize_t kind_show(struct kobject *kobj, struct kobj_attribute *attr,
+			 char *buf)
+{
+	return sysfs_emit(buf, "%s\n",
+			  to_pool(kobj)->kind == KVMEM_POOL_KIND_DEVICE ?
+			  "device" : "node");
+}
+static struct kobj_attribute kind_attr = __ATTR_RO(kind);
+
+static ssize_t device_show(struct kobject *kobj, struct kobj_attribute *attr,
+			   char *buf)
+{
+	return sysfs_emit(buf, "%u\n", to_pool(kobj)->device);
+}
+static struct kobj_attribute device_attr = __ATTR_RO(device);
+
 static ssize_t tier_show(struct kobject *kobj, struct kobj_attribute *attr,
 			 char *buf)
 {
@@ -80,11 +98,12 @@ static ssize_t tier_store(struct kobject *kobj, struct kobj_attribute *attr,
 	return count;
 }
 static struct kobj_attribute tier_attr = __ATTR_RW(tier);
+static struct kobj_attribute dev_tier_attr = __ATTR_RO(tier);
 
 static ssize_t page_size_show(struct kobject *kobj,
 			      struct kobj_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%llu\n", kvmem_page_size());
+	return sysfs_emit(buf, "%llu\n", READ_ONCE(to_pool(kobj)->frame_size));
 }
 static struct kobj_attribute page_size_attr = __ATTR_RO(page_size);
 
@@ -163,6 +182,7 @@ static ssize_t low_watermark_store(struct kobject *kobj,
 static struct kobj_attribute low_watermark_attr = __ATTR_RW(low_watermark);
 
 static struct attribute *kvmem_pool_attrs[] = {
+	&kind_attr.attr,
 	&node_attr.attr,
 	&tier_attr.attr,
 	&page_size_attr.attr,
@@ -184,6 +204,25 @@ const struct kobj_type kvmem_pool_ktype = {
 	.release = kvmem_pool_kobj_release,
 	.sysfs_ops = &kobj_sysfs_ops,
 	.default_groups = kvmem_pool_groups,
+};
+
+static struct attribute *kvmem_devpool_attrs[] = {
+	&kind_attr.attr,
+	&device_attr.attr,
+	&dev_tier_attr.attr,
+	&page_size_attr.attr,
+	&frames_total_attr.attr,
+	&frames_free_attr.attr,
+	&frames_used_attr.attr,
+	&low_watermark_attr.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(kvmem_devpool);
+
+const struct kobj_type kvmem_devpool_ktype = {
+	.release = kvmem_pool_kobj_release,
+	.sysfs_ops = &kobj_sysfs_ops,
+	.default_groups = kvmem_devpool_groups,
 };
 
 static struct kobject *kvmem_pools_kobj;
@@ -227,6 +266,39 @@ void kvmem_sysfs_pools_del(void)
 	unsigned int i;
 
 	for (i = 0; i < kvmem_nr_pools; i++)
-		kobject_del(&kvmem_pools[i]->kobj);
+		if (kvmem_pools[i]->kobj.state_in_sysfs)
+			kobject_del(&kvmem_pools[i]->kobj);
 	kobject_put(kvmem_pools_kobj);
+}
+
+/**
+ * kvmem_sysfs_pool_add() - make pools/pool<N> for a new device pool
+ * @pool: the pool; its kobject may have been in sysfs before, and removed
+ *	with kvmem_sysfs_pool_del()
+ *
+ * Called under kvmem_pools_lock.
+ *
+ * Return: 0 or the error of kobject_add().
+ */
+int kvmem_sysfs_pool_add(struct kvmem_pool *pool)
+{
+	int ret;
+
+	ret = kobject_add(&pool->kobj, kvmem_pools_kobj, "pool%u", pool->index);
+	if (!ret)
+		kobject_uevent(&pool->kobj, KOBJ_ADD);
+	return ret;
+}
+
+/**
+ * kvmem_sysfs_pool_del() - remove a device pool's directory
+ * @pool: the pool; its struct stays, for a later kvmem_sysfs_pool_add()
+ *
+ * Waits for the reads and writes of its files in progress. Called under
+ * kvmem_pools_lock.
+ */
+void kvmem_sysfs_pool_del(struct kvmem_pool *pool)
+{
+	kobject_uevent(&pool->kobj, KOBJ_REMOVE);
+	kobject_del(&pool->kobj);
 }

@@ -28,13 +28,22 @@ struct kvmem_tenant **kvmem_tenants;
 u32 kvmem_nr_tenants;
 static struct kobject *kvmem_tenants_kobj;
 
-/* Frames @t holds in pools of @tier; a lockless read is a hint. */
-static u64 kvmem_tenant_used(struct kvmem_tenant *t, u32 tier)
+/**
+ * kvmem_tenant_used() - frames a tenant holds in the pools of a tier
+ * @t: the tenant
+ * @tier: KVMEM_TIER_*
+ *
+ * Node and device pools alike. Exact under @t->lock; a lockless read is
+ * a hint.
+ *
+ * Return: the frames.
+ */
+u64 kvmem_tenant_used(struct kvmem_tenant *t, u32 tier)
 {
+	unsigned int i, n = kvmem_pools_count();
 	u64 used = 0;
-	unsigned int i;
 
-	for (i = 0; i < kvmem_nr_pools; i++)
+	for (i = 0; i < n; i++)
 		if (READ_ONCE(kvmem_pools[i]->tier) == tier)
 			used += READ_ONCE(t->frames[i]);
 	return used;
@@ -245,10 +254,10 @@ static ssize_t frames_by_pool_show(struct kobject *kobj,
 				   struct kobj_attribute *attr, char *buf)
 {
 	struct kvmem_tenant *t = to_tenant(kobj);
-	unsigned int i;
+	unsigned int i, n = kvmem_pools_count();
 	int len = 0;
 
-	for (i = 0; i < kvmem_nr_pools; i++)
+	for (i = 0; i < n; i++)
 		len += sysfs_emit_at(buf, len, "%s%llu", i ? " " : "",
 				     READ_ONCE(t->frames[i]));
 	return len + sysfs_emit_at(buf, len, "\n");

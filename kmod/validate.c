@@ -41,19 +41,25 @@ bool kvmem_all_zero(const void *p, size_t len)
 /**
  * kvmem_check_space_create() - check the input of KVMEM_IOC_SPACE_CREATE
  * @c: the request, as copied from user space
- * @page_size: page size of the node pools
+ * @page_size: page size of the node pools, or of the device pool of a
+ *	KVMEM_SPACE_DEVICE request
  * @ntenants: number of tenants
  *
  * Checks every input field that needs no knowledge of the pools. Whether a
- * pool has the preferred tier is the caller's check (-ENODEV).
+ * node pool has the preferred tier is the caller's check (-ENODEV), and so
+ * are a device space's pool and its tier (-EINVAL).
  *
  * Return: 0 or -EINVAL.
  */
 int kvmem_check_space_create(const struct kvmem_space_create *c,
 			     uint64_t page_size, uint32_t ntenants)
 {
-	if (c->flags || c->pad ||
+	if ((c->flags & ~KVMEM_SPACE_FLAGS) || c->pad || c->pad2 ||
 	    !kvmem_all_zero(c->reserved_in, sizeof(c->reserved_in)))
+		return -EINVAL;
+	/* A device space has nothing to fall back to. */
+	if ((c->flags & KVMEM_SPACE_DEVICE) ?
+	    c->policy == KVMEM_POLICY_FALLBACK : c->pool != 0)
 		return -EINVAL;
 	if (!c->size || c->size % page_size || c->size > KVMEM_SPACE_MAX_BYTES)
 		return -EINVAL;
@@ -64,6 +70,45 @@ int kvmem_check_space_create(const struct kvmem_space_create *c,
 		return c->timeout_ms && c->timeout_ms <= KVMEM_WAIT_MAX_MS ?
 		       0 : -EINVAL;
 	return c->timeout_ms ? -EINVAL : 0;
+}
+
+/**
+ * kvmem_check_device_pool() - check the input of KVMEM_IOC_DEVICE_POOL_ADD
+ * @d: the request, as copied from user space
+ * @cpu_page_size: the CPU's page size, the smallest frame size
+ *
+ * @d->index is output only and not looked at.
+ *
+ * Return: 0 or -EINVAL.
+ */
+int kvmem_check_device_pool(const struct kvmem_device_pool *d,
+			    uint64_t cpu_page_size)
+{
+	if (d->flags || d->pad || d->pad2 ||
+	    !kvmem_all_zero(d->reserved, sizeof(d->reserved)))
+		return -EINVAL;
+	if (!d->frame_size || (d->frame_size & (d->frame_size - 1)) ||
+	    d->frame_size < cpu_page_size ||
+	    d->frame_size > KVMEM_DEVICE_FRAME_SIZE_MAX)
+		return -EINVAL;
+	if (!d->frames || d->frames > KVMEM_DEVICE_FRAMES_MAX)
+		return -EINVAL;
+	return d->tier < KVMEM_NR_TIERS ? 0 : -EINVAL;
+}
+
+/**
+ * kvmem_check_device_pool_remove() - check KVMEM_IOC_DEVICE_POOL_REMOVE
+ * @r: the request, as copied from user space
+ *
+ * The index is the caller's check.
+ *
+ * Return: 0 or -EINVAL.
+ */
+int kvmem_check_device_pool_remove(const struct kvmem_device_pool_remove *r)
+{
+	if (r->flags || !kvmem_all_zero(r->reserved, sizeof(r->reserved)))
+		return -EINVAL;
+	return 0;
 }
 
 /**

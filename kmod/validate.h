@@ -21,6 +21,9 @@ bool kvmem_page_size_valid(uint64_t size);
 bool kvmem_all_zero(const void *p, size_t len);
 int kvmem_check_space_create(const struct kvmem_space_create *c,
 			     uint64_t page_size, uint32_t ntenants);
+int kvmem_check_device_pool(const struct kvmem_device_pool *d,
+			    uint64_t cpu_page_size);
+int kvmem_check_device_pool_remove(const struct kvmem_device_pool_remove *r);
 int kvmem_check_space_set(const struct kvmem_space_set *s, uint32_t ntenants);
 int kvmem_check_range(uint64_t first, uint64_t count, uint64_t npages);
 int kvmem_check_migrate(const struct kvmem_migrate *m);

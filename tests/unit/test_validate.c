@@ -68,9 +68,15 @@ static void create_rejects_each_field(void)
 	struct kvmem_space_create c;
 	int i;
 
-	c = good_create(); c.flags = 1;
+	c = good_create(); c.flags = 2;
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
+	c = good_create(); c.flags = 1U << 31;
 	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
 	c = good_create(); c.pad = 1;
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
+	c = good_create(); c.pad2 = 1;
+	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
+	c = good_create(); c.pool = 1;	/* a pool without DEVICE */
 	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
 	for (i = 0; i < 3; i++) {
 		c = good_create(); c.reserved_in[i] = 1;
@@ -101,6 +107,101 @@ static void create_rejects_each_field(void)
 	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
 	c = good_create(); c.policy = KVMEM_POLICY_FALLBACK; c.timeout_ms = 5;
 	CHECK_EQ(kvmem_check_space_create(&c, PS, 4), -EINVAL);
+}
+
+/* KVMEM_SPACE_DEVICE: any pool (the caller checks it), no FALLBACK. */
+static void create_device(void)
+{
+	const uint64_t fs = 2 * 1024 * 1024;
+	struct kvmem_space_create c = good_create();
+
+	c.flags = KVMEM_SPACE_DEVICE;
+	c.pool = 5;
+	c.size = 3 * fs;
+	CHECK_EQ(kvmem_check_space_create(&c, fs, 4), 0);
+	c.policy = KVMEM_POLICY_WAIT;
+	c.timeout_ms = 10;
+	CHECK_EQ(kvmem_check_space_create(&c, fs, 4), 0);
+	c.policy = KVMEM_POLICY_FALLBACK;
+	c.timeout_ms = 0;
+	CHECK_EQ(kvmem_check_space_create(&c, fs, 4), -EINVAL);
+	c.policy = KVMEM_POLICY_FAIL;
+	c.size = 3 * fs + PS;	/* a multiple of the node page, not the frame */
+	CHECK_EQ(kvmem_check_space_create(&c, fs, 4), -EINVAL);
+	c.size = 3 * fs;
+	c.pad2 = 1;
+	CHECK_EQ(kvmem_check_space_create(&c, fs, 4), -EINVAL);
+	c.pad2 = 0;
+	c.flags |= 2;
+	CHECK_EQ(kvmem_check_space_create(&c, fs, 4), -EINVAL);
+}
+
+static struct kvmem_device_pool good_devpool(void)
+{
+	struct kvmem_device_pool d;
+
+	memset(&d, 0, sizeof(d));
+	d.device = 3;
+	d.frame_size = 2 * 1024 * 1024;
+	d.frames = 40960;
+	d.tier = KVMEM_TIER_HBM;
+	return d;
+}
+
+static void device_pool(void)
+{
+	struct kvmem_device_pool d;
+	struct kvmem_device_pool_remove r;
+	int i;
+
+	d = good_devpool();
+	CHECK_EQ(kvmem_check_device_pool(&d, 4096), 0);
+	d.index = 9;		/* output only */
+	d.device = UINT32_MAX;	/* the registrar's choice */
+	CHECK_EQ(kvmem_check_device_pool(&d, 4096), 0);
+	d = good_devpool(); d.frame_size = 4096; d.frames = 1;
+	CHECK_EQ(kvmem_check_device_pool(&d, 4096), 0);
+	d = good_devpool(); d.frame_size = KVMEM_DEVICE_FRAME_SIZE_MAX;
+	d.frames = KVMEM_DEVICE_FRAMES_MAX; d.tier = KVMEM_TIER_CXL;
+	CHECK_EQ(kvmem_check_device_pool(&d, 4096), 0);
+
+	d = good_devpool(); d.flags = 1;
+	CHECK_EQ(kvmem_check_device_pool(&d, 4096), -EINVAL);
+	d = good_devpool(); d.pad = 1;
+	CHECK_EQ(kvmem_check_device_pool(&d, 4096), -EINVAL);
+	d = good_devpool(); d.pad2 = 1;
+	CHECK_EQ(kvmem_check_device_pool(&d, 4096), -EINVAL);
+	for (i = 0; i < 4; i++) {
+		d = good_devpool(); d.reserved[i] = 1;
+		CHECK_EQ(kvmem_check_device_pool(&d, 4096), -EINVAL);
+	}
+	d = good_devpool(); d.frame_size = 0;
+	CHECK_EQ(kvmem_check_device_pool(&d, 4096), -EINVAL);
+	d = good_devpool(); d.frame_size = 2048;
+	CHECK_EQ(kvmem_check_device_pool(&d, 4096), -EINVAL);
+	d = good_devpool(); d.frame_size = 8192;	/* below a 16K CPU page */
+	CHECK_EQ(kvmem_check_device_pool(&d, 16384), -EINVAL);
+	d = good_devpool(); d.frame_size = 3 * 65536;
+	CHECK_EQ(kvmem_check_device_pool(&d, 4096), -EINVAL);
+	d = good_devpool(); d.frame_size = 2 * KVMEM_DEVICE_FRAME_SIZE_MAX;
+	CHECK_EQ(kvmem_check_device_pool(&d, 4096), -EINVAL);
+	d = good_devpool(); d.frame_size = 1ULL << 63;
+	CHECK_EQ(kvmem_check_device_pool(&d, 4096), -EINVAL);
+	d = good_devpool(); d.frames = 0;
+	CHECK_EQ(kvmem_check_device_pool(&d, 4096), -EINVAL);
+	d = good_devpool(); d.frames = KVMEM_DEVICE_FRAMES_MAX + 1;
+	CHECK_EQ(kvmem_check_device_pool(&d, 4096), -EINVAL);
+	d = good_devpool(); d.tier = KVMEM_NR_TIERS;
+	CHECK_EQ(kvmem_check_device_pool(&d, 4096), -EINVAL);
+
+	memset(&r, 0, sizeof(r));
+	r.index = 12345;	/* the caller's check */
+	CHECK_EQ(kvmem_check_device_pool_remove(&r), 0);
+	r.flags = 1;
+	CHECK_EQ(kvmem_check_device_pool_remove(&r), -EINVAL);
+	r.flags = 0;
+	r.reserved[1] = 1;
+	CHECK_EQ(kvmem_check_device_pool_remove(&r), -EINVAL);
 }
 
 static void create_ignores_out_fields(void)
@@ -262,6 +363,8 @@ static const struct unit_case cases[] = {
 	UNIT_CASE(all_zero),
 	UNIT_CASE(create_accepts_good),
 	UNIT_CASE(create_rejects_each_field),
+	UNIT_CASE(create_device),
+	UNIT_CASE(device_pool),
 	UNIT_CASE(create_ignores_out_fields),
 	UNIT_CASE(create_tenant_priority),
 	UNIT_CASE(space_set),

@@ -162,6 +162,17 @@ static const struct vt_test tests[] = {
 	  "migrated per tier, exactly; files apart; LIST_CLIENTS, tenant"),
 	E(fdinfo_fork, "fdinfo: a file shared by fork and dup shows one "
 	  "client's numbers"),
+	E(devpool_register, "DEVICE_POOL_ADD/REMOVE: POOL_QUERY, sysfs, "
+	  "holes reused, outlives its registrar"),
+	E(devpool_grants, "device spaces: POPULATE/RELEASE/DESTROY/close/"
+	  "SIGKILL grants, FAIL, mmap and MIGRATE refused, EBUSY"),
+	E(devpool_wait, "device spaces: WAIT times out, or is woken by "
+	  "another process's RELEASE"),
+	E(devpool_accounting, "device frames in the tenant's hbm quota, "
+	  "sysfs, fdinfo, LIST_SPACES/LIST_CLIENTS"),
+	E(devpool_perm, "DEVICE_POOL_ADD/REMOVE: EPERM unprivileged"),
+	E(neg_devpool, "DEVICE_POOL_ADD/REMOVE, device SPACE_CREATE: each "
+	  "bad field alone; ENOSPC"),
 	E(final_baseline, "module state is the load-time state"),
 #undef E
 };

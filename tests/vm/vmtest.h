@@ -402,6 +402,9 @@ T(manager_acquire); T(manager_list); T(manager_migrate_any);
 T(manager_events); T(neg_manager);
 /* vmtest_fdinfo.c */
 T(fdinfo_format); T(fdinfo_accounting); T(fdinfo_fork);
+/* vmtest_devpool.c */
+T(devpool_register); T(devpool_grants); T(devpool_wait);
+T(devpool_accounting); T(devpool_perm); T(neg_devpool);
 #undef T
 
 #endif /* KVMEM_VMTEST_H */

@@ -67,35 +67,42 @@ static void neg_mmap1(int fd, uint64_t off, uint64_t len, int prot, int flags,
 
 /* ------------------------------------------------------ command table */
 
-/* The structs of this header are the version-1 structs. */
+/* The structs of this header: version 1, or 2 for those that grew. */
 #ifdef KVMEM_INFO_SIZE_VER1
 _Static_assert(sizeof(struct kvmem_info) == KVMEM_INFO_SIZE_VER1, "info");
-_Static_assert(sizeof(struct kvmem_pool_info) == KVMEM_POOL_INFO_SIZE_VER1,
+_Static_assert(sizeof(struct kvmem_pool_info) == KVMEM_POOL_INFO_SIZE_VER2,
 	       "pool_info");
 _Static_assert(sizeof(struct kvmem_space_create) ==
-	       KVMEM_SPACE_CREATE_SIZE_VER1, "space_create");
+	       KVMEM_SPACE_CREATE_SIZE_VER2, "space_create");
 _Static_assert(sizeof(struct kvmem_space_destroy) ==
 	       KVMEM_SPACE_DESTROY_SIZE_VER1, "space_destroy");
 _Static_assert(sizeof(struct kvmem_range) == KVMEM_RANGE_SIZE_VER1, "range");
 _Static_assert(sizeof(struct kvmem_query) == KVMEM_QUERY_SIZE_VER1, "query");
 #endif
 
+/* v1: the smallest size the kernel takes; cur: this header's size. */
 struct ncmd {
 	const char *name;
 	unsigned long cmd;
 	size_t v1;
+	size_t cur;
 };
 
 static const struct ncmd ncmds[] = {
-	{ "GET_INFO", KVMEM_IOC_GET_INFO, sizeof(struct kvmem_info) },
-	{ "POOL_QUERY", KVMEM_IOC_POOL_QUERY, sizeof(struct kvmem_pool_info) },
-	{ "SPACE_CREATE", KVMEM_IOC_SPACE_CREATE,
+	{ "GET_INFO", KVMEM_IOC_GET_INFO, KVMEM_INFO_SIZE_VER1,
+	  sizeof(struct kvmem_info) },
+	{ "POOL_QUERY", KVMEM_IOC_POOL_QUERY, KVMEM_POOL_INFO_SIZE_VER1,
+	  sizeof(struct kvmem_pool_info) },
+	{ "SPACE_CREATE", KVMEM_IOC_SPACE_CREATE, KVMEM_SPACE_CREATE_SIZE_VER1,
 	  sizeof(struct kvmem_space_create) },
 	{ "SPACE_DESTROY", KVMEM_IOC_SPACE_DESTROY,
-	  sizeof(struct kvmem_space_destroy) },
-	{ "POPULATE", KVMEM_IOC_POPULATE, sizeof(struct kvmem_range) },
-	{ "RELEASE", KVMEM_IOC_RELEASE, sizeof(struct kvmem_range) },
-	{ "QUERY", KVMEM_IOC_QUERY, sizeof(struct kvmem_query) },
+	  KVMEM_SPACE_DESTROY_SIZE_VER1, sizeof(struct kvmem_space_destroy) },
+	{ "POPULATE", KVMEM_IOC_POPULATE, KVMEM_RANGE_SIZE_VER1,
+	  sizeof(struct kvmem_range) },
+	{ "RELEASE", KVMEM_IOC_RELEASE, KVMEM_RANGE_SIZE_VER1,
+	  sizeof(struct kvmem_range) },
+	{ "QUERY", KVMEM_IOC_QUERY, KVMEM_QUERY_SIZE_VER1,
+	  sizeof(struct kvmem_query) },
 };
 #define NCMDS NELEM(ncmds)
 enum { C_INFO, C_POOL, C_CREATE, C_DESTROY, C_POPULATE, C_RELEASE, C_QUERY };
@@ -229,8 +236,8 @@ void test_neg_common(void)
 		return;
 
 	/* Commands that are not kvmem's. */
-	neg_ioctl(x.fd, _IOWR(KVMEM_IOC_MAGIC, 0x0d, struct kvmem_query), buf,
-		  ENOTTY, "unknown number 0x0d (size of kvmem_query)");
+	neg_ioctl(x.fd, _IOWR(KVMEM_IOC_MAGIC, 0x0f, struct kvmem_query), buf,
+		  ENOTTY, "unknown number 0x0f (size of kvmem_query)");
 	memset(buf, 0, sizeof(buf));
 	neg_ioctl(x.fd, _IOC(_IOC_READ | _IOC_WRITE, KVMEM_IOC_MAGIC, 0xff, 64),
 		  buf, ENOTTY, "unknown number 0xff");
@@ -295,7 +302,7 @@ void test_neg_struct_size(void)
 		return;
 	for (size_t k = 0; k < NCMDS; k++) {
 		const struct ncmd *c = &ncmds[k];
-		size_t big[] = { c->v1 + 8, c->v1 + 64, _IOC_SIZEMASK };
+		size_t big[] = { c->cur + 8, c->cur + 64, _IOC_SIZEMASK };
 
 		/* Shorter than version 1. */
 		valid_arg(&x, (int)k, buf, sizeof(buf));
@@ -314,6 +321,19 @@ void test_neg_struct_size(void)
 		neg_ioctl(x.fd, resize_cmd(c->cmd, 0), buf, EINVAL,
 			  "%s: struct of 0 bytes", c->name);
 		undo_arg(&x, (int)k, buf, EINVAL);
+		if (c->v1 < c->cur) {
+			/* An older user's struct: nothing written past it. */
+			valid_arg(&x, (int)k, buf, sizeof(buf));
+			memset(buf + c->v1, 0x5A, c->cur - c->v1 + 8);
+			err = neg_ioctl(x.fd, resize_cmd(c->cmd, c->v1), buf,
+					0, "%s: version-1 struct of %zu bytes",
+					c->name, c->v1);
+			CHECK(byte_check(buf + c->v1, c->cur - c->v1 + 8,
+					 0x5A) == UINT64_MAX,
+			      "%s: version-1 struct: nothing written past "
+			      "its %zu bytes", c->name, c->v1);
+			undo_arg(&x, (int)k, buf, err);
+		}
 
 		for (size_t b = 0; b < NELEM(big); b++) {
 			size_t sz = big[b];
@@ -325,10 +345,10 @@ void test_neg_struct_size(void)
 
 			/* Longer, non-zero first tail byte. */
 			valid_arg(&x, (int)k, buf, sizeof(buf));
-			buf[c->v1] = 1;
+			buf[c->cur] = 1;
 			err = neg_ioctl(x.fd, resize_cmd(c->cmd, sz), buf,
 					exp_tail, "%s: %zu bytes, tail byte %zu "
-					"non-zero", c->name, sz, c->v1);
+					"non-zero", c->name, sz, c->cur);
 			undo_arg(&x, (int)k, buf, err);
 			/* Longer, non-zero last tail byte. */
 			valid_arg(&x, (int)k, buf, sizeof(buf));
@@ -341,14 +361,14 @@ void test_neg_struct_size(void)
 			 * like the v1 struct, and the tail comes back zero. */
 			valid_arg(&x, (int)k, buf, sizeof(buf));
 			if (k == C_INFO)
-				memset(buf + c->v1, 0xAB, sz - c->v1);
+				memset(buf + c->cur, 0xAB, sz - c->cur);
 			err = neg_ioctl(x.fd, resize_cmd(c->cmd, sz), buf, 0,
 					"%s: %zu bytes, %s tail", c->name, sz,
 					k == C_INFO ? "0xAB" : "zero");
 			if (!err) {
 				bool tail0 = true;
 
-				for (size_t i = c->v1; i < sz; i++)
+				for (size_t i = c->cur; i < sz; i++)
 					tail0 &= buf[i] == 0;
 				CHECK(tail0, "%s: %zu bytes: the tail comes "
 				      "back zeroed", c->name, sz);

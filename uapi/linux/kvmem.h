@@ -29,6 +29,7 @@
 #define KVMEM_FEATURE_EVENTS		(1ULL << 2)	/* read() and poll() */
 #define KVMEM_FEATURE_TENANTS		(1ULL << 3)	/* tenants, quotas, SPACE_SET */
 #define KVMEM_FEATURE_MANAGER		(1ULL << 4)	/* the manager role */
+#define KVMEM_FEATURE_DEVICE_POOLS	(1ULL << 5)	/* DEVICE_POOL_ADD/REMOVE */
 
 /* Memory tiers, fastest first. The fallback order follows this order. */
 #define KVMEM_TIER_HBM		0
@@ -58,7 +59,9 @@
 /**
  * struct kvmem_info - KVMEM_IOC_GET_INFO output
  * @abi_version: KVMEM_ABI_VERSION of the running module
- * @npools: number of pools; pool indices are 0..npools-1
+ * @npools: pool indices are 0..npools-1: the node pools first, then the
+ *	device pools; a removed device pool below the highest index in use
+ *	leaves a hole (POOL_QUERY: -ENOENT)
  * @features: KVMEM_FEATURE_* bits
  * @page_sizes: bit n set means 2^n bytes is a page size the module supports
  * @page_size: page (frame) size of the node pools, in bytes
@@ -79,21 +82,25 @@ struct kvmem_info {
 	__u64 reserved[2];
 };
 
-/* Kinds of pool. Device pools (GPU HBM accounting) arrive in a later ABI. */
-#define KVMEM_POOL_KIND_NODE	0
+/* Kinds of pool. */
+#define KVMEM_POOL_KIND_NODE	0	/* frames of a NUMA node, owned by kvmem */
+#define KVMEM_POOL_KIND_DEVICE	1	/* frames of a GPU, accounted only */
 
 /**
  * struct kvmem_pool_info - KVMEM_IOC_POOL_QUERY input and output
  * @index: in: pool index, below kvmem_info.npools
  * @flags: in: zero
  * @kind: out: KVMEM_POOL_KIND_*
- * @node: out: NUMA node of a node pool
+ * @node: out: NUMA node of a node pool; -1 for a device pool
  * @tier: out: KVMEM_TIER_*
  * @pad: zero
  * @page_size: out: frame size in bytes
  * @frames_total: out: frames the pool owns
  * @frames_free: out: frames not held by any space
  * @reserved: zero
+ * @device: out (version 2): a device pool's device id, as registered;
+ *	0 for a node pool
+ * @pad2: zero
  */
 struct kvmem_pool_info {
 	__u32 index;
@@ -106,16 +113,23 @@ struct kvmem_pool_info {
 	__u64 frames_total;
 	__u64 frames_free;
 	__u64 reserved[4];
+	__u32 device;
+	__u32 pad2;
 };
+
+/* kvmem_space_create.flags */
+#define KVMEM_SPACE_DEVICE	(1U << 0)	/* frames of device pool @pool */
+#define KVMEM_SPACE_FLAGS	KVMEM_SPACE_DEVICE
 
 /**
  * struct kvmem_space_create - KVMEM_IOC_SPACE_CREATE input and output
- * @size: in: bytes, a non-zero multiple of the page size, at most
- *	kvmem_info.max_space_bytes
- * @tier: in: preferred tier, KVMEM_TIER_*; some pool must have this tier
- * @policy: in: KVMEM_POLICY_*
+ * @size: in: bytes, a non-zero multiple of the page size (a device
+ *	space's: its pool's frame size), at most kvmem_info.max_space_bytes
+ * @tier: in: preferred tier, KVMEM_TIER_*; some node pool must have this
+ *	tier; for a device space, the device pool's tier
+ * @policy: in: KVMEM_POLICY_*; not FALLBACK for a device space
  * @timeout_ms: in: for KVMEM_POLICY_WAIT, 1..KVMEM_WAIT_MAX_MS; else zero
- * @flags: in: zero
+ * @flags: in: KVMEM_SPACE_* bits
  * @tenant: in: tenant whose quotas and accounting the space's frames count
  *	in, below kvmem_info.ntenants; 0 is the default tenant
  * @priority: in: scheduling priority, for the manager (higher runs first)
@@ -126,6 +140,9 @@ struct kvmem_pool_info {
  * @npages: out: size / page_size
  * @page_size: out: bytes per page of this space
  * @reserved_out: zero
+ * @pool: in (version 2): with KVMEM_SPACE_DEVICE, the device pool whose
+ *	frames the space is granted; else zero
+ * @pad2: in: zero
  */
 struct kvmem_space_create {
 	__u64 size;
@@ -142,6 +159,8 @@ struct kvmem_space_create {
 	__u64 npages;
 	__u64 page_size;
 	__u64 reserved_out[4];
+	__u32 pool;
+	__u32 pad2;
 };
 
 /**
@@ -215,6 +234,10 @@ struct kvmem_query {
 #define KVMEM_SPACE_DESTROY_SIZE_VER1	8
 #define KVMEM_RANGE_SIZE_VER1		48
 #define KVMEM_QUERY_SIZE_VER1		56
+
+/* Sizes of the structs that grew in later versions. */
+#define KVMEM_POOL_INFO_SIZE_VER2	88
+#define KVMEM_SPACE_CREATE_SIZE_VER2	128
 
 /* kvmem_space_set.flags: which fields to set */
 #define KVMEM_SET_PRIORITY	(1U << 0)
@@ -436,11 +459,59 @@ struct kvmem_tenant_set {
 	__u64 reserved[2];
 };
 
+/* Largest kvmem_device_pool.frame_size and .frames. */
+#define KVMEM_DEVICE_FRAME_SIZE_MAX	(1ULL << 30)
+#define KVMEM_DEVICE_FRAMES_MAX		0xffffffffULL
+
+/**
+ * struct kvmem_device_pool - KVMEM_IOC_DEVICE_POOL_ADD input and output
+ * @device: in: the device's id, the registrar's choice (such as the CUDA
+ *	ordinal, or PCI domain << 16 | bus << 8 | devfn); reported back as is
+ * @flags: in: zero
+ * @frame_size: in: bytes per frame, a power of two from the CPU page size
+ *	to KVMEM_DEVICE_FRAME_SIZE_MAX
+ * @frames: in: frames the pool has, 1 .. KVMEM_DEVICE_FRAMES_MAX
+ * @tier: in: KVMEM_TIER_*, normally KVMEM_TIER_HBM
+ * @pad: in: zero
+ * @reserved: in: zero
+ * @index: out: the new pool's index
+ * @pad2: in: zero
+ *
+ * Registers the memory of a device (a discrete GPU's HBM, which user
+ * space allocates itself) as a pool whose frames kvmem hands out and
+ * accounts, and owns none of. Needs the manager's privilege.
+ */
+struct kvmem_device_pool {
+	__u32 device;
+	__u32 flags;
+	__u64 frame_size;
+	__u64 frames;
+	__u32 tier;
+	__u32 pad;
+	__u64 reserved[4];
+	__u32 index;
+	__u32 pad2;
+};
+
+/**
+ * struct kvmem_device_pool_remove - KVMEM_IOC_DEVICE_POOL_REMOVE input
+ * @index: the device pool
+ * @flags: zero
+ * @reserved: zero
+ */
+struct kvmem_device_pool_remove {
+	__u32 index;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
 #define KVMEM_MIGRATE_SIZE_VER1		80
 #define KVMEM_MANAGER_SIZE_VER1		24
 #define KVMEM_LIST_SIZE_VER1		56
 #define KVMEM_TENANT_SET_SIZE_VER1	56
 #define KVMEM_SPACE_SET_SIZE_VER1	40
+#define KVMEM_DEVICE_POOL_SIZE_VER1	72
+#define KVMEM_DEVICE_POOL_REMOVE_SIZE_VER1	24
 
 #define KVMEM_IOC_MAGIC		0xC7
 
@@ -457,5 +528,7 @@ struct kvmem_tenant_set {
 #define KVMEM_IOC_LIST_SPACES	_IOWR(KVMEM_IOC_MAGIC, 0x0a, struct kvmem_list)
 #define KVMEM_IOC_LIST_CLIENTS	_IOWR(KVMEM_IOC_MAGIC, 0x0b, struct kvmem_list)
 #define KVMEM_IOC_TENANT_SET	_IOW(KVMEM_IOC_MAGIC, 0x0c, struct kvmem_tenant_set)
+#define KVMEM_IOC_DEVICE_POOL_ADD	_IOWR(KVMEM_IOC_MAGIC, 0x0d, struct kvmem_device_pool)
+#define KVMEM_IOC_DEVICE_POOL_REMOVE	_IOW(KVMEM_IOC_MAGIC, 0x0e, struct kvmem_device_pool_remove)
 
 #endif /* _UAPI_LINUX_KVMEM_H */
