@@ -177,7 +177,7 @@ struct accel_pool {
 	uint64_t frames_free;
 };
 
-/* -ENOENT (the module's answer) for an index >= npools. ctx-safe. */
+/* -EINVAL for an index >= npools (or a pool since removed). ctx-safe. */
 int accel_pool_query(struct accel_ctx *ctx, uint32_t index,
 		     struct accel_pool *pool);
 

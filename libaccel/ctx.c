@@ -239,6 +239,7 @@ int accel_open(const struct accel_open_opts *opts, struct accel_ctx **out)
 	ctx->tokens_per_step = opts->tokens_per_step ? opts->tokens_per_step : 1;
 	ctx->cache_max_bytes = opts->cache_max_bytes;
 	ctx->no_keep = opts->flags & ACCEL_OPEN_NO_KEEP;
+	ctx->pid = getpid();
 	ctx->cuda_device = opts->cuda_device;
 
 	ret = accel_open_device(ctx, opts);
@@ -267,11 +268,40 @@ fail:
 	return ret;
 }
 
+/* Frees a forked child's copy of a context, with no call to the module. */
+static void accel_close_in_child(struct accel_ctx *ctx)
+{
+	struct accel_seq *lists[2] = { ctx->live, ctx->kept }, *seq, *next;
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		for (seq = lists[i]; seq; seq = next) {
+			next = seq->next;
+			free(seq->spaces);
+			free(seq);
+		}
+	}
+	close(ctx->fd);
+	close(ctx->cq_fd);
+	close(ctx->stop_fd);
+	free(ctx->cq.c);
+	free(ctx);
+}
+
 ACCEL_EXPORT
 void accel_close(struct accel_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	if (getpid() != ctx->pid) {
+		/*
+		 * A forked child: the threads are the parent's, and so are
+		 * the spaces behind the shared file. Give back this copy of
+		 * the memory, touch nothing of the parent's.
+		 */
+		accel_close_in_child(ctx);
+		return;
+	}
 	pthread_mutex_lock(&ctx->lock);
 	ctx->stopping = true;	/* sequences ended from now on are not kept */
 	pthread_mutex_unlock(&ctx->lock);
@@ -318,10 +348,12 @@ int accel_pool_query(struct accel_ctx *ctx, uint32_t index,
 	struct kvmem_pool_info pi = { .index = index };
 	int ret;
 
-	/* accel.h promises -EINVAL; the module would say -ENOENT. */
-	if (!ctx || !pool || index >= ctx->npools)
+	if (!ctx || !pool)
 		return -EINVAL;
+	/* Pools come and go (device pools): ask, not ctx->npools. */
 	ret = accel_ioctl(ctx->fd, KVMEM_IOC_POOL_QUERY, &pi);
+	if (ret == -ENOENT)
+		return -EINVAL;	/* no such pool, as accel.h says */
 	if (ret)
 		return ret;
 	pool->index = pi.index;

@@ -28,6 +28,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,6 +135,8 @@ struct cuda_be {
 	struct acu_mem_prop prop;
 	size_t gran;
 	int node;			/* NUMA node near the GPU, or -1 */
+	int dev_pool;			/* kvmem device pool of the GPU, or -1 */
+	uint32_t dev_tier;		/* its tier */
 	uint64_t host_pages_per_page;	/* kvmem pages per device page */
 
 	pthread_mutex_t lock;		/* pool and jobs */
@@ -148,6 +151,7 @@ struct cuda_be {
 /* Per space: the allocation mapped at each chunk, and the host copy. */
 struct cuda_space {
 	unsigned int chunk;		/* pages per allocation */
+	uint32_t grant;			/* kvmem device space, 0 if none */
 	uint64_t reserved;		/* bytes reserved: whole chunks */
 	acu_handle *h;			/* per chunk, 0 if not mapped */
 	uint64_t valid;			/* pages [0, valid) of the copy are valid */
@@ -285,6 +289,13 @@ static bool cuda_pool_fill(struct cuda_be *cb, unsigned int chunk)
 		pthread_mutex_lock(&cb->lock);
 		if (r)
 			return false;
+		if (l->n >= CUDA_POOL_MAX) {
+			/* Puts filled the list meanwhile. */
+			pthread_mutex_unlock(&cb->lock);
+			cb->api.mem_release(h);
+			pthread_mutex_lock(&cb->lock);
+			break;
+		}
 		l->free[l->n++] = h;
 	}
 	return true;
@@ -340,6 +351,64 @@ static void *cuda_refill_main(void *arg)
 
 /* -------------------------------------------------------------- spaces */
 
+/*
+ * Frames of the GPU's kvmem device pool for pages [first, first + count)
+ * of a space: POPULATE (grant) before they are mapped, RELEASE after they
+ * are unmapped. Nothing to do when no device pool accounts the GPU.
+ */
+static int cuda_grant(struct accel_ctx *ctx, struct cuda_space *cs,
+		      uint64_t first, uint64_t count, bool give)
+{
+	struct kvmem_range r = {
+		.handle = cs->grant,
+		.first = first,
+		.count = count,
+	};
+
+	if (!cs->grant || !count)
+		return 0;
+	if (!give)
+		return accel_ioctl(ctx->fd, KVMEM_IOC_RELEASE, &r);
+	if (ctx->wait_ms)
+		return accel_ioctl_until(ctx->fd, KVMEM_IOC_POPULATE, &r,
+					 accel_now_ns() +
+					 ctx->wait_ms * 1000000ULL);
+	return accel_ioctl(ctx->fd, KVMEM_IOC_POPULATE, &r);
+}
+
+/* A kvmem space of the GPU's device pool, for the grants of a space. */
+static int cuda_grant_space(struct accel_ctx *ctx, struct cuda_space *cs)
+{
+	struct cuda_be *cb = cuda_of(ctx);
+	struct kvmem_space_create c = {
+		.size = cs->reserved,
+		.tier = cb->dev_tier,
+		.policy = ctx->wait_ms ? KVMEM_POLICY_WAIT : KVMEM_POLICY_FAIL,
+		.timeout_ms = ctx->wait_ms,
+		.flags = KVMEM_SPACE_DEVICE,
+		.tenant = ctx->tenant,
+		.priority = ctx->priority,
+		.pool = (uint32_t)cb->dev_pool,
+	};
+	int ret;
+
+	if (cb->dev_pool < 0)
+		return 0;
+	ret = accel_ioctl(ctx->fd, KVMEM_IOC_SPACE_CREATE, &c);
+	if (!ret)
+		cs->grant = c.handle;
+	return ret;
+}
+
+static void cuda_grant_space_free(struct accel_ctx *ctx, struct cuda_space *cs)
+{
+	struct kvmem_space_destroy d = { .handle = cs->grant };
+
+	if (cs->grant)
+		accel_ioctl(ctx->fd, KVMEM_IOC_SPACE_DESTROY, &d);
+	cs->grant = 0;
+}
+
 static int cuda_space_create(struct accel_ctx *ctx, struct accel_space *sp,
 			     uint64_t bytes)
 {
@@ -374,6 +443,11 @@ static int cuda_space_create(struct accel_ctx *ctx, struct accel_space *sp,
 		goto fail;
 	/* The host copy; its handle also carries the scheduling metadata. */
 	ret = accel_kv_space_new(ctx, bytes, &sp->handle, &sp->host);
+	if (!ret) {
+		ret = cuda_grant_space(ctx, cs);
+		if (ret)
+			accel_kv_space_free(ctx, sp->handle, sp->host, bytes);
+	}
 	if (ret) {
 		cb->api.address_free(base, cs->reserved);
 		goto fail;
@@ -415,6 +489,7 @@ static int cuda_unmap(struct accel_ctx *ctx, struct accel_space *sp,
 		if (!ret) {
 			cuda_pool_put(cb, cs->chunk, cs->h[c]);
 			cs->h[c] = 0;
+			cuda_grant(ctx, cs, c * cs->chunk, cs->chunk, false);
 		}
 	}
 	return ret;
@@ -430,6 +505,7 @@ static void cuda_space_destroy(struct accel_ctx *ctx, struct accel_space *sp)
 	for (i = 0; i < cs->nreg; i++)
 		cb->api.host_unregister((char *)sp->host + cs->reg[i] * cb->gran);
 	cb->api.address_free(sp->base, cs->reserved);
+	cuda_grant_space_free(ctx, cs);
 	accel_kv_space_free(ctx, sp->handle, sp->host, sp->bytes);
 	free(cs->h);
 	free(cs->reg);
@@ -467,13 +543,19 @@ static int cuda_map(struct accel_ctx *ctx, struct accel_space *sp,
 	for (c = from; c < end && !ret; c++) {
 		acu_handle h;
 
-		ret = cuda_pool_get(ctx, cs->chunk, step, &h);
+		/* The module grants the frames first: quotas, accounting. */
+		ret = cuda_grant(ctx, cs, c * cs->chunk, cs->chunk, true);
 		if (ret)
 			break;
-		ret = cuda_errno(cb->api.mem_map(sp->base + c * len, len, 0, h,
-						 0));
+		ret = cuda_pool_get(ctx, cs->chunk, step, &h);
+		if (!ret) {
+			ret = cuda_errno(cb->api.mem_map(sp->base + c * len,
+							 len, 0, h, 0));
+			if (ret)
+				cuda_pool_put(cb, cs->chunk, h);
+		}
 		if (ret)
-			cuda_pool_put(cb, cs->chunk, h);
+			cuda_grant(ctx, cs, c * cs->chunk, cs->chunk, false);
 		else
 			cs->h[c] = h;
 	}
@@ -586,8 +668,12 @@ static void cuda_out_free(struct accel_ctx *ctx, struct accel_seq *seq,
 {
 	struct cuda_be *cb = cuda_of(ctx);
 	struct cuda_space *cs = sp->priv;
-	uint64_t full = seq->tokens * seq->lay.token_bytes / cb->gran;
+	uint64_t tokens = seq->tokens, full;
 
+	/* Tokens grown but, by the engine's own report, not yet written. */
+	if (seq->written_known && seq->written < tokens)
+		tokens = seq->written;
+	full = tokens * seq->lay.token_bytes / cb->gran;
 	/* Pages every token of which is written keep a valid copy. */
 	cs->valid = full < pages ? full : pages;
 	if (!cuda_unmap(ctx, sp, 0, pages))
@@ -624,19 +710,30 @@ static int cuda_in_space(struct accel_ctx *ctx, struct accel_space *sp,
 static void cuda_run_job(struct accel_ctx *ctx, struct cuda_job *job)
 {
 	struct accel_seq *seq = job->seq;
+	/* Read now: the sequence may be freed once its last part is done. */
+	uint32_t i, n = 0, parts = seq->nspaces;
 	uint64_t copied = 0, reused = 0;
-	uint32_t i, n = 0;
+	bool trimmed = false;
 	int ret = 0;
 
 	for (i = 0; i < seq->nspaces && job->pages && !ret; i++, n++) {
 		uint64_t c = 0, r = 0;
 
-		if (job->op == ACCEL_OP_SWAP_OUT)
+		if (job->op == ACCEL_OP_SWAP_OUT) {
 			ret = cuda_out_copy(ctx, &seq->spaces[i], job->pages,
 					    &c, &r);
-		else
+		} else {
 			ret = cuda_in_space(ctx, &seq->spaces[i], job->pages,
 					    &c);
+			/* Device memory short: kept sequences hold some. */
+			if (ret == -ENOMEM && !trimmed) {
+				trimmed = true;
+				if (accel_trim_some(ctx, 0) > 0)
+					ret = cuda_in_space(ctx,
+							    &seq->spaces[i],
+							    job->pages, &c);
+			}
+		}
 		copied += c;
 		reused += r;
 	}
@@ -650,9 +747,9 @@ static void cuda_run_job(struct accel_ctx *ctx, struct cuda_job *job)
 			cuda_out_free(ctx, seq, &seq->spaces[i], job->pages);
 	}
 	/* One report with the totals; the others end the count. */
-	accel_swap_part_done(seq, ret, copied, reused);
-	for (i = 1; i < seq->nspaces; i++)
+	for (i = parts; i > 1; i--)
 		accel_swap_part_done(seq, ret, 0, 0);
+	accel_swap_part_done(seq, ret, copied, reused);
 }
 
 static void *cuda_copy_main(void *arg)
@@ -739,6 +836,37 @@ static void cuda_fini(struct accel_ctx *ctx)
 	ctx->be_priv = NULL;
 }
 
+/*
+ * The kvmem device pool that accounts this GPU, if the admin or kvmemd
+ * registered one: device id = PCI domain << 16 | bus << 8 | devfn, frames
+ * of the allocation granularity (Documentation/admin-guide.md).
+ */
+static void cuda_find_device_pool(struct accel_ctx *ctx, struct cuda_be *cb,
+				  const char *bus_id)
+{
+	unsigned int dom, bus, dev, fn;
+	struct kvmem_info info = { 0 };
+	uint32_t id, i;
+
+	if (!(ctx->features & KVMEM_FEATURE_DEVICE_POOLS) ||
+	    sscanf(bus_id, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) != 4 ||
+	    accel_ioctl(ctx->fd, KVMEM_IOC_GET_INFO, &info))
+		return;
+	id = dom << 16 | (bus & 0xff) << 8 | (dev & 0x1f) << 3 | (fn & 7);
+	for (i = 0; i < info.npools; i++) {
+		struct kvmem_pool_info pi = { .index = i };
+
+		if (accel_ioctl(ctx->fd, KVMEM_IOC_POOL_QUERY, &pi))
+			continue;
+		if (pi.kind == KVMEM_POOL_KIND_DEVICE && pi.device == id &&
+		    pi.page_size == cb->gran) {
+			cb->dev_pool = (int)i;
+			cb->dev_tier = pi.tier;
+			return;
+		}
+	}
+}
+
 /* Device, context, granularity, stream, topology. */
 static int cuda_open_device(struct accel_ctx *ctx, struct cuda_be *cb)
 {
@@ -773,8 +901,11 @@ static int cuda_open_device(struct accel_ctx *ctx, struct cuda_be *cb)
 	if (api->stream_create(&cb->stream, ACU_STREAM_NON_BLOCKING))
 		return -EIO;
 	cb->node = -1;
-	if (!api->device_get_pci_bus_id(bus_id, sizeof(bus_id), cb->dev))
+	cb->dev_pool = -1;
+	if (!api->device_get_pci_bus_id(bus_id, sizeof(bus_id), cb->dev)) {
 		cb->node = accel_gpu_numa_node(bus_id, &via_drm);
+		cuda_find_device_pool(ctx, cb, bus_id);
+	}
 	return 0;
 }
 
@@ -821,8 +952,7 @@ static int cuda_init(struct accel_ctx *ctx)
 	ctx->numa_node = cb->node;
 	return 0;
 fail:
-	if (cb->api.lib && !cb->cu_ctx)
-		dlclose(cb->api.lib);
+	/* libcuda stays loaded once cuInit ran (see cuda_fini()). */
 	cuda_fini(ctx);
 	return ret;
 }

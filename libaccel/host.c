@@ -65,6 +65,8 @@ int accel_kv_space_new(struct accel_ctx *ctx, uint64_t bytes,
 		accel_kv_space_free(ctx, c.handle, NULL, 0);
 		return ret;
 	}
+	/* A forked child must not reach a sequence's memory (accel.h). */
+	madvise(p, bytes, MADV_DONTFORK);
 	*handle = c.handle;
 	*host = p;
 	return 0;
@@ -119,7 +121,12 @@ static int host_map(struct accel_ctx *ctx, struct accel_space *sp,
 	(void)step;	/* the module's pools are reserved ahead already */
 	if (!count)
 		return 0;
-	ret = accel_ioctl(ctx->fd, KVMEM_IOC_POPULATE, &r);
+	if (ctx->wait_ms)
+		ret = accel_ioctl_until(ctx->fd, KVMEM_IOC_POPULATE, &r,
+					accel_now_ns() + ctx->wait_ms *
+					1000000ULL);
+	else
+		ret = accel_ioctl(ctx->fd, KVMEM_IOC_POPULATE, &r);
 	if (ret)
 		return ret;
 	/* Only a shortcut: a page not mapped here faults in on first touch. */

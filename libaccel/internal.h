@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "accel.h"
 #include "layout.h"
@@ -115,6 +116,7 @@ struct accel_ctx {
 	uint32_t step_ahead, tokens_per_step;
 	uint64_t cache_max_bytes;
 	bool no_keep;			/* ACCEL_OPEN_NO_KEEP */
+	pid_t pid;			/* the process that opened it */
 	void *be_priv;
 
 	pthread_mutex_t lock;
@@ -123,6 +125,7 @@ struct accel_ctx {
 	struct accel_cq cq;
 	struct accel_mig *mig_head, *mig_tail;
 	unsigned int mig_inflight;	/* MIGRATEs submitted, not ended */
+	unsigned int swaps_inflight;	/* swaps whose completion has room */
 	struct accel_stats stats;
 
 	pthread_t event_thread;
@@ -149,6 +152,8 @@ struct accel_seq {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* mapping or swap state changed */
 	uint64_t tokens;		/* grown to */
+	uint64_t written;		/* reported by accel_seq_set_progress() */
+	bool written_known;		/* ... if it was */
 	uint64_t mapped_pages;		/* every space has this prefix mapped */
 	uint64_t ahead_pages;		/* step-ahead target, in pages */
 	bool mapping;			/* someone maps, seq->lock dropped */
@@ -167,6 +172,8 @@ struct accel_seq {
 /* xioctl.c */
 int accel_retry(int (*call)(void *arg), void *arg);
 int accel_ioctl(int fd, unsigned long req, void *arg);
+int accel_ioctl_until(int fd, unsigned long req, void *arg,
+		      uint64_t deadline_ns);
 
 /* seq.c */
 int accel_seq_map_locked(struct accel_seq *seq, uint64_t pages, bool ahead);

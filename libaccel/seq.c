@@ -153,6 +153,8 @@ int accel_seq_create(struct accel_ctx *ctx, const struct accel_geometry *g,
 		uint32_t i;
 
 		seq->tokens = 0;
+		seq->written = 0;
+		seq->written_known = false;
 		for (i = 0; ctx->be->space_reuse && i < seq->nspaces; i++)
 			ctx->be->space_reuse(ctx, &seq->spaces[i]);
 	} else {
@@ -391,9 +393,18 @@ int accel_seq_tensor(struct accel_seq *seq, uint32_t layer, uint32_t kv,
 ACCEL_EXPORT
 int accel_seq_set_progress(struct accel_seq *seq, uint64_t tokens_written)
 {
+	int ret;
+
 	if (!seq || tokens_written > seq->g.max_tokens)
 		return -EINVAL;
-	return accel_seq_set(seq, KVMEM_SET_TOKENS, 0, tokens_written);
+	ret = accel_seq_set(seq, KVMEM_SET_TOKENS, 0, tokens_written);
+	if (!ret) {
+		pthread_mutex_lock(&seq->lock);
+		seq->written = tokens_written;
+		seq->written_known = true;
+		pthread_mutex_unlock(&seq->lock);
+	}
+	return ret;
 }
 
 ACCEL_EXPORT
@@ -431,6 +442,13 @@ void accel_seq_destroy(struct accel_seq *seq)
 	accel_seq_wait(seq, -1);
 	accel_ahead_forget(seq);
 
+	/*
+	 * A kept sequence is the context's the moment it is on the kept
+	 * list (a trim or a create may take it at once): reset what kvmem
+	 * knows of it before.
+	 */
+	if (accel_keep(seq))
+		accel_seq_set(seq, KVMEM_SET_TOKENS, 0, 0);
 	pthread_mutex_lock(&ctx->lock);
 	for (pp = &ctx->live; *pp && *pp != seq; pp = &(*pp)->next)
 		;
@@ -451,7 +469,6 @@ void accel_seq_destroy(struct accel_seq *seq)
 		accel_seq_free(seq);
 		return;
 	}
-	accel_seq_set(seq, KVMEM_SET_TOKENS, 0, 0);
 	if (ctx->cache_max_bytes)
 		accel_trim_some(ctx, ctx->cache_max_bytes);
 }

@@ -29,25 +29,45 @@
 
 #define ACCEL_MIG_WINDOW	128
 
+/*
+ * Makes room in the queue for the completion of one more swap, so that
+ * queuing it can never fail. 0 or -ENOMEM.
+ */
+static int accel_cq_reserve(struct accel_ctx *ctx)
+{
+	struct accel_cq *q = &ctx->cq;
+	int ret = 0;
+
+	pthread_mutex_lock(&ctx->lock);
+	if (q->count + ctx->swaps_inflight + 1 > q->cap) {
+		unsigned int cap = q->cap ? 2 * q->cap : 16, i;
+		struct accel_completion *n = malloc(cap * sizeof(*n));
+
+		if (n) {
+			for (i = 0; i < q->count; i++)
+				n[i] = q->c[(q->head + i) % q->cap];
+			free(q->c);
+			q->c = n;
+			q->head = 0;
+			q->cap = cap;
+		} else {
+			ret = -ENOMEM;
+		}
+	}
+	if (!ret)
+		ctx->swaps_inflight++;
+	pthread_mutex_unlock(&ctx->lock);
+	return ret;
+}
+
 /* Queues a completion. Called with ctx->lock held. */
 static void accel_cq_push(struct accel_ctx *ctx, const struct accel_completion *c)
 {
 	struct accel_cq *q = &ctx->cq;
 	uint64_t one = 1;
 
-	if (q->count == q->cap) {
-		unsigned int cap = q->cap ? 2 * q->cap : 16, i;
-		struct accel_completion *n = malloc(cap * sizeof(*n));
-
-		if (!n)
-			return;	/* the waiter still sees the state change */
-		for (i = 0; i < q->count; i++)
-			n[i] = q->c[(q->head + i) % q->cap];
-		free(q->c);
-		q->c = n;
-		q->head = 0;
-		q->cap = cap;
-	}
+	/* accel_cq_reserve() made room when the swap started. */
+	ctx->swaps_inflight--;
 	q->c[(q->head + q->count++) % q->cap] = *c;
 	if (q->count == 1 && write(ctx->cq_fd, &one, sizeof(one)) < 0) {
 		/* Cannot fail: the counter is 0 or 1, far below its limit. */
@@ -277,8 +297,11 @@ static void *accel_events_main(void *arg)
 		};
 		ssize_t got;
 
-		if (poll(pfd, 2, -1) < 0)
-			continue;	/* EINTR */
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;	/* cannot be: both fds are the context's */
+		}
 		if (pfd[1].revents)
 			break;
 		if (!(pfd[0].revents & POLLIN))
@@ -352,6 +375,8 @@ static int accel_swap(struct accel_seq *seq, uint32_t op)
 			continue;
 		ret = ctx->be->unmap(ctx, sp, used, sp->mapped - used);
 		if (ret) {
+			/* Spaces before this one were cut: so is the sequence. */
+			seq->mapped_pages = used;
 			pthread_mutex_unlock(&seq->lock);
 			return ret;
 		}
@@ -359,6 +384,11 @@ static int accel_swap(struct accel_seq *seq, uint32_t op)
 	}
 	if (op == ACCEL_OP_SWAP_OUT && seq->mapped_pages > used)
 		seq->mapped_pages = used;
+	ret = accel_cq_reserve(ctx);
+	if (ret) {
+		pthread_mutex_unlock(&seq->lock);
+		return ret;
+	}
 	seq->state = op == ACCEL_OP_SWAP_OUT ? ACCEL_SEQ_SWAPPING_OUT :
 					       ACCEL_SEQ_SWAPPING_IN;
 	seq->swap_op = op;
@@ -377,6 +407,9 @@ static int accel_swap(struct accel_seq *seq, uint32_t op)
 		accel_trim_if_short(ctx, used * seq->nspaces);
 	ret = ctx->be->swap(ctx, seq, op, used);
 	if (ret) {
+		pthread_mutex_lock(&ctx->lock);
+		ctx->swaps_inflight--;
+		pthread_mutex_unlock(&ctx->lock);
 		pthread_mutex_lock(&seq->lock);
 		seq->swap_pending = 0;
 		seq->state = op == ACCEL_OP_SWAP_OUT ? ACCEL_SEQ_RESIDENT :

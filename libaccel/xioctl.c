@@ -53,6 +53,34 @@ int accel_ioctl(int fd, unsigned long req, void *arg)
 	return accel_retry(ioctl_once, &c);
 }
 
+/**
+ * accel_ioctl_until() - accel_ioctl() that stops retrying at a deadline
+ * @fd: the file
+ * @req: the request
+ * @arg: its argument
+ * @deadline_ns: accel_now_ns() after which an interrupted call is not
+ *	made again
+ *
+ * For the calls that wait in the kernel (a POPULATE under the WAIT
+ * policy): each one made again waits afresh, so a thread that keeps
+ * getting signals (a profiler's timer, say) would otherwise never time
+ * out. Its wait is bounded by twice the kernel's timeout.
+ *
+ * Return: what the call returned, or -ETIMEDOUT when the deadline passed.
+ */
+int accel_ioctl_until(int fd, unsigned long req, void *arg,
+		      uint64_t deadline_ns)
+{
+	for (;;) {
+		int ret = ioctl(fd, req, arg) ? -errno : 0;
+
+		if (ret != -EINTR && ret != -EAGAIN)
+			return ret;
+		if (accel_now_ns() >= deadline_ns)
+			return -ETIMEDOUT;
+	}
+}
+
 uint64_t accel_now_ns(void)
 {
 	struct timespec ts;
