@@ -77,6 +77,8 @@ static const struct vt_test tests[] = {
 	  "fault mapped meanwhile"),
 	E(policy_wait_fault_unlocked, "WAIT: a waiting fault does not hold "
 	  "mmap_lock; counted once"),
+	E(policy_wait_populate_madvise, "WAIT: MADV_POPULATE_WRITE fails "
+	  "after one wait, never loops"),
 	E(policy_wait_two_waiters, "WAIT: two faults of one page share one "
 	  "frame"),
 	E(fork_shared, "fork: shared data, same client, exit frees nothing"),

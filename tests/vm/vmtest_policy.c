@@ -884,3 +884,31 @@ void test_policy_wait_fault_unlocked(void)
 out:
 	pfx_fini(&x);
 }
+
+/*
+ * MADV_POPULATE_WRITE (like mlock) faults through get_user_pages(), which
+ * may fault again without marking the retry: on a WAIT space with no
+ * frame it must fail after one timeout, not wait again and again.
+ */
+void test_policy_wait_populate_madvise(void)
+{
+	const uint32_t to = 300;
+	struct pfx x;
+	double t0, dt;
+	int ret, err;
+
+	if (!pfx_init(&x, false, 2) || !pfx_hog(&x, 2) ||
+	    !pfx_space(&x, 2, KVMEM_POLICY_WAIT, to))
+		goto out;
+	t0 = now_ms();
+	ret = madvise(x.s.map, 2 * x.e.ps, 23 /* MADV_POPULATE_WRITE */);
+	err = errno;
+	dt = now_ms() - t0;
+	CHECK(ret == -1, "MADV_POPULATE_WRITE of a WAIT space, pool empty, "
+	      "fails (returned %d, %s)", ret, errname(err));
+	CHECK(dt >= to - EARLY_MS && dt < 5000, "after one wait of about "
+	      "%u ms: %.0f ms", to, dt);
+	CHECK_EQ(resident(&x, 2), 0, "nothing resident");
+out:
+	pfx_fini(&x);
+}
