@@ -359,21 +359,8 @@ static void *cuda_refill_main(void *arg)
 static int cuda_grant(struct accel_ctx *ctx, struct cuda_space *cs,
 		      uint64_t first, uint64_t count, bool give)
 {
-	struct kvmem_range r = {
-		.handle = cs->grant,
-		.first = first,
-		.count = count,
-	};
-
-	if (!cs->grant || !count)
-		return 0;
-	if (!give)
-		return accel_ioctl(ctx->fd, KVMEM_IOC_RELEASE, &r);
-	if (ctx->wait_ms)
-		return accel_ioctl_until(ctx->fd, KVMEM_IOC_POPULATE, &r,
-					 accel_now_ns() +
-					 ctx->wait_ms * 1000000ULL);
-	return accel_ioctl(ctx->fd, KVMEM_IOC_POPULATE, &r);
+	return cs->grant ? accel_kv_range(ctx, cs->grant, first, count, give) :
+			   0;
 }
 
 /* A kvmem space of the GPU's device pool, for the grants of a space. */
@@ -576,16 +563,14 @@ static int cuda_host_ready(struct accel_ctx *ctx, struct accel_space *sp,
 {
 	struct cuda_be *cb = cuda_of(ctx);
 	struct cuda_space *cs = sp->priv;
-	struct kvmem_range r = {
-		.handle = sp->handle,
-		.first = cs->populated * cb->host_pages_per_page,
-		.count = (pages - cs->populated) * cb->host_pages_per_page,
-	};
 	void *start;
 	int ret;
 
 	if (pages > cs->populated) {
-		ret = accel_ioctl(ctx->fd, KVMEM_IOC_POPULATE, &r);
+		ret = accel_kv_range(ctx, sp->handle,
+				     cs->populated * cb->host_pages_per_page,
+				     (pages - cs->populated) *
+				     cb->host_pages_per_page, true);
 		if (ret)
 			return ret;
 		cs->populated = pages;

@@ -108,26 +108,48 @@ static void host_space_destroy(struct accel_ctx *ctx, struct accel_space *sp)
 	sp->bytes = 0;
 }
 
-static int host_map(struct accel_ctx *ctx, struct accel_space *sp,
-		    uint64_t first, uint64_t count, bool step)
+/**
+ * accel_kv_range() - back (POPULATE) or give back (RELEASE) pages of a
+ *	kvmem space
+ * @ctx: the context
+ * @handle: the space
+ * @first: first page
+ * @count: pages; 0 does nothing
+ * @populate: back them, under the context's policy; else give them back
+ *
+ * A POPULATE interrupted by signals is made again only until wait_ms has
+ * passed (accel_ioctl_until()).
+ *
+ * Return: 0 or a negative errno.
+ */
+int accel_kv_range(struct accel_ctx *ctx, uint32_t handle, uint64_t first,
+		   uint64_t count, bool populate)
 {
 	struct kvmem_range r = {
-		.handle = sp->handle,
+		.handle = handle,
 		.first = first,
 		.count = count,
 	};
+
+	if (!count)
+		return 0;
+	if (!populate)
+		return accel_ioctl(ctx->fd, KVMEM_IOC_RELEASE, &r);
+	if (ctx->wait_ms)
+		return accel_ioctl_until(ctx->fd, KVMEM_IOC_POPULATE, &r,
+					 accel_now_ns() +
+					 ctx->wait_ms * 1000000ULL);
+	return accel_ioctl(ctx->fd, KVMEM_IOC_POPULATE, &r);
+}
+
+static int host_map(struct accel_ctx *ctx, struct accel_space *sp,
+		    uint64_t first, uint64_t count, bool step)
+{
 	int ret;
 
 	(void)step;	/* the module's pools are reserved ahead already */
-	if (!count)
-		return 0;
-	if (ctx->wait_ms)
-		ret = accel_ioctl_until(ctx->fd, KVMEM_IOC_POPULATE, &r,
-					accel_now_ns() + ctx->wait_ms *
-					1000000ULL);
-	else
-		ret = accel_ioctl(ctx->fd, KVMEM_IOC_POPULATE, &r);
-	if (ret)
+	ret = accel_kv_range(ctx, sp->handle, first, count, true);
+	if (ret || !count)
 		return ret;
 	/* Only a shortcut: a page not mapped here faults in on first touch. */
 	madvise((char *)sp->host + first * ctx->page_size,
@@ -138,13 +160,7 @@ static int host_map(struct accel_ctx *ctx, struct accel_space *sp,
 static int host_unmap(struct accel_ctx *ctx, struct accel_space *sp,
 		      uint64_t first, uint64_t count)
 {
-	struct kvmem_range r = {
-		.handle = sp->handle,
-		.first = first,
-		.count = count,
-	};
-
-	return count ? accel_ioctl(ctx->fd, KVMEM_IOC_RELEASE, &r) : 0;
+	return accel_kv_range(ctx, sp->handle, first, count, false);
 }
 
 static int host_swap(struct accel_ctx *ctx, struct accel_seq *seq, uint32_t op,

@@ -190,6 +190,8 @@ int accel_kv_space_new(struct accel_ctx *ctx, uint64_t bytes,
 		       uint32_t *handle, void **host);
 void accel_kv_space_free(struct accel_ctx *ctx, uint32_t handle, void *host,
 			 uint64_t bytes);
+int accel_kv_range(struct accel_ctx *ctx, uint32_t handle, uint64_t first,
+		   uint64_t count, bool populate);
 
 /* swap.c */
 void accel_cq_forget(struct accel_ctx *ctx, struct accel_seq *seq);
