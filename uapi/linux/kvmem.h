@@ -30,6 +30,8 @@
 #define KVMEM_FEATURE_TENANTS		(1ULL << 3)	/* tenants, quotas, SPACE_SET */
 #define KVMEM_FEATURE_MANAGER		(1ULL << 4)	/* the manager role */
 #define KVMEM_FEATURE_DEVICE_POOLS	(1ULL << 5)	/* DEVICE_POOL_ADD/REMOVE */
+#define KVMEM_FEATURE_RUN_STATE		(1ULL << 6)	/* SPACE_RUN, SWAP, demand */
+#define KVMEM_FEATURE_LIST_SIZED	(1ULL << 7)	/* kvmem_list version 2 */
 
 /* Memory tiers, fastest first. The fallback order follows this order. */
 #define KVMEM_TIER_HBM		0
@@ -243,8 +245,19 @@ struct kvmem_query {
 #define KVMEM_SET_PRIORITY	(1U << 0)
 #define KVMEM_SET_TOKENS	(1U << 1)
 #define KVMEM_SET_TENANT	(1U << 2)
+#define KVMEM_SET_DEMAND	(1U << 3)	/* version 2 */
 #define KVMEM_SET_FLAGS		(KVMEM_SET_PRIORITY | KVMEM_SET_TOKENS | \
-				 KVMEM_SET_TENANT)
+				 KVMEM_SET_TENANT | KVMEM_SET_DEMAND)
+
+/*
+ * What the owner says of a space's work (kvmem_space_set.demand), for the
+ * manager's scheduler. NONE until the owner first reports.
+ */
+#define KVMEM_DEMAND_NONE	0	/* not reported */
+#define KVMEM_DEMAND_WAITING	1	/* has work queued, waits to run */
+#define KVMEM_DEMAND_RUNNING	2	/* being stepped now */
+#define KVMEM_DEMAND_IDLE	3	/* between turns of a conversation */
+#define KVMEM_NR_DEMANDS	4
 
 /**
  * struct kvmem_space_set - KVMEM_IOC_SPACE_SET input
@@ -255,6 +268,8 @@ struct kvmem_query {
  * @priority: with KVMEM_SET_PRIORITY: new priority
  * @tokens: with KVMEM_SET_TOKENS: tokens written into the space so far
  * @reserved: zero
+ * @demand: (version 2) with KVMEM_SET_DEMAND: KVMEM_DEMAND_*
+ * @pad: zero
  */
 struct kvmem_space_set {
 	__u32 handle;
@@ -263,6 +278,8 @@ struct kvmem_space_set {
 	__s32 priority;
 	__u64 tokens;
 	__u64 reserved[2];
+	__u32 demand;
+	__u32 pad;
 };
 
 /* kvmem_migrate.flags */
@@ -306,6 +323,9 @@ struct kvmem_migrate {
 #define KVMEM_EVENT_CLIENT_EXIT		5	/* manager: a client went away */
 #define KVMEM_EVENT_POOL_LOW		6	/* manager: pool below low_watermark */
 #define KVMEM_EVENT_FAULT_WAIT		7	/* manager: a fault waits for room */
+#define KVMEM_EVENT_RUN			8	/* owner: the manager set a run state */
+#define KVMEM_EVENT_DEMAND		9	/* manager: an owner reported demand */
+#define KVMEM_EVENT_SWAP		10	/* manager: an owner's swap ended */
 
 /**
  * struct kvmem_event - what read() on /dev/kvmem returns, 64 bytes each
@@ -323,6 +343,14 @@ struct kvmem_migrate {
  *	OVERFLOW: number of events lost
  * @bytes_copied: MIGRATE: bytes copied between frames
  * @bytes_reused: MIGRATE: bytes not copied because a clean copy was there
+ *
+ * RUN (to the owner): @handle the space's handle, @id the new KVMEM_RUN_*
+ * state, @pages its tier, @cookie the manager's cookie. DEMAND (to the
+ * manager): @id the space id, @handle the owner's client id, @cookie the
+ * tenant, @pages the new KVMEM_DEMAND_*. SWAP (to the manager): @id the
+ * space id, @handle the owner's client id, @cookie the swap's cookie,
+ * @status 0 (committed) or a negative errno (aborted), @pages pages moved,
+ * @bytes_copied bytes the owner copied. Documentation/ioctl.md has them all.
  */
 struct kvmem_event {
 	__u64 seq;
@@ -367,6 +395,11 @@ struct kvmem_manager {
  * @resident: pages backed by a frame
  * @copies: clean copies held
  * @reserved: zero
+ * @run_state: (version 2) KVMEM_RUN_*, as the manager last set it
+ * @run_tier: (version 2) the tier named with @run_state
+ * @demand: (version 2) KVMEM_DEMAND_*, as the owner last reported it
+ * @flags: (version 2) KVMEM_SPACE_INFO_* bits
+ * @run_cookie: (version 2) the cookie of the last KVMEM_IOC_SPACE_RUN
  */
 struct kvmem_space_info {
 	__u32 id;
@@ -380,7 +413,16 @@ struct kvmem_space_info {
 	__u64 resident;
 	__u64 copies;
 	__u64 reserved[2];
+	__u32 run_state;
+	__u32 run_tier;
+	__u32 demand;
+	__u32 flags;
+	__u64 run_cookie;
 };
+
+/* kvmem_space_info.flags */
+#define KVMEM_SPACE_INFO_DEVICE	(1U << 0)	/* a device space */
+#define KVMEM_SPACE_INFO_SWAPPING	(1U << 1)	/* owner's swap begun, not ended */
 
 /**
  * struct kvmem_client_info - one client in a KVMEM_IOC_LIST_CLIENTS report
@@ -423,6 +465,16 @@ struct kvmem_client_info {
  * @flags: in: zero
  * @pad: in: zero
  * @reserved: in: zero
+ * @npools: (version 2) in: pool columns per entry that @pools holds (the
+ *	kernel fails with -EOVERFLOW, writing nothing, if the module has more
+ *	pools; out: the module's npools then); 0 with @pools 0
+ * @entry_size: (version 2) in: bytes per entry of @entries, at least the
+ *	version-1 entry size; the kernel fills what it knows and zeroes the
+ *	rest. 0 means the version-1 size.
+ *
+ * A version-1 caller (56 bytes) that passes @pools gets -EOVERFLOW unless
+ * the module has exactly the pools it had when the caller last asked
+ * KVMEM_IOC_GET_INFO; see Documentation/ioctl.md.
  */
 struct kvmem_list {
 	__u64 cursor;
@@ -433,6 +485,8 @@ struct kvmem_list {
 	__u32 flags;
 	__u32 pad;
 	__u64 reserved[2];
+	__u32 npools;
+	__u32 entry_size;
 };
 
 #define KVMEM_LIST_MAX		1024
@@ -505,6 +559,36 @@ struct kvmem_device_pool_remove {
 	__u64 reserved[2];
 };
 
+/* Run states (kvmem_run.state), set by the manager; a new space is RUNNABLE. */
+#define KVMEM_RUN_RUNNABLE	0	/* may run (also: "may run again") */
+#define KVMEM_RUN_PREEMPT	1	/* stop running it: being switched out to @tier */
+#define KVMEM_RUN_PREFETCH	2	/* needed soon: bring it into @tier, not run yet */
+#define KVMEM_NR_RUN_STATES	3
+
+/**
+ * struct kvmem_run - KVMEM_IOC_SPACE_RUN input (manager only)
+ * @id: the space's id (as in LIST_SPACES)
+ * @flags: zero
+ * @state: KVMEM_RUN_*
+ * @tier: PREEMPT: the tier it is switched out to; PREFETCH and RUNNABLE:
+ *	the tier it should be in to run (KVMEM_TIER_*)
+ * @cookie: any value (the scheduler's decision id); comes back in the
+ *	owner's KVMEM_EVENT_RUN and, for a device space, in the SWAP event
+ * @reserved: zero
+ *
+ * Records the state in the space and sends the owning client one
+ * KVMEM_EVENT_RUN. Host spaces the manager then moves itself (MIGRATE);
+ * a device space's owner moves it and reports with KVMEM_IOC_SWAP.
+ */
+struct kvmem_run {
+	__u32 id;
+	__u32 flags;
+	__u32 state;
+	__u32 tier;
+	__u64 cookie;
+	__u64 reserved[2];
+};
+
 #define KVMEM_MIGRATE_SIZE_VER1		80
 #define KVMEM_MANAGER_SIZE_VER1		24
 #define KVMEM_LIST_SIZE_VER1		56
@@ -512,6 +596,11 @@ struct kvmem_device_pool_remove {
 #define KVMEM_SPACE_SET_SIZE_VER1	40
 #define KVMEM_DEVICE_POOL_SIZE_VER1	72
 #define KVMEM_DEVICE_POOL_REMOVE_SIZE_VER1	24
+#define KVMEM_SPACE_SET_SIZE_VER2	48
+#define KVMEM_LIST_SIZE_VER2		64
+#define KVMEM_SPACE_INFO_SIZE_VER1	72
+#define KVMEM_SPACE_INFO_SIZE_VER2	96
+#define KVMEM_RUN_SIZE_VER1		40
 
 #define KVMEM_IOC_MAGIC		0xC7
 
@@ -530,5 +619,7 @@ struct kvmem_device_pool_remove {
 #define KVMEM_IOC_TENANT_SET	_IOW(KVMEM_IOC_MAGIC, 0x0c, struct kvmem_tenant_set)
 #define KVMEM_IOC_DEVICE_POOL_ADD	_IOWR(KVMEM_IOC_MAGIC, 0x0d, struct kvmem_device_pool)
 #define KVMEM_IOC_DEVICE_POOL_REMOVE	_IOW(KVMEM_IOC_MAGIC, 0x0e, struct kvmem_device_pool_remove)
+#define KVMEM_IOC_SPACE_RUN	_IOW(KVMEM_IOC_MAGIC, 0x0f, struct kvmem_run)
+/* 0x10: KVMEM_IOC_SWAP (owner's begin/commit/abort of a device-space swap) */
 
 #endif /* _UAPI_LINUX_KVMEM_H */
