@@ -414,9 +414,9 @@ static_assert(sizeof(struct kvmem_space_destroy) ==
 static_assert(sizeof(struct kvmem_range) == KVMEM_RANGE_SIZE_VER1);
 static_assert(sizeof(struct kvmem_query) == KVMEM_QUERY_SIZE_VER1);
 static_assert(sizeof(struct kvmem_migrate) == KVMEM_MIGRATE_SIZE_VER1);
-static_assert(sizeof(struct kvmem_space_set) == KVMEM_SPACE_SET_SIZE_VER1);
+static_assert(sizeof(struct kvmem_space_set) == KVMEM_SPACE_SET_SIZE_VER2);
 static_assert(sizeof(struct kvmem_manager) == KVMEM_MANAGER_SIZE_VER1);
-static_assert(sizeof(struct kvmem_list) == KVMEM_LIST_SIZE_VER1);
+static_assert(sizeof(struct kvmem_list) == KVMEM_LIST_SIZE_VER2);
 static_assert(sizeof(struct kvmem_tenant_set) == KVMEM_TENANT_SET_SIZE_VER1);
 static_assert(sizeof(struct kvmem_event) == 64);
 static_assert(KVMEM_SPACE_CREATE_SIZE_VER2 <= KVMEM_IOCTL_MAX_SIZE);

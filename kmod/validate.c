@@ -121,7 +121,9 @@ int kvmem_check_device_pool_remove(const struct kvmem_device_pool_remove *r)
  */
 int kvmem_check_space_set(const struct kvmem_space_set *s, uint32_t ntenants)
 {
+	/* Demand is not carried yet: KVMEM_SET_DEMAND is refused. */
 	if (!s->flags || (s->flags & ~KVMEM_SET_FLAGS) ||
+	    (s->flags & KVMEM_SET_DEMAND) || s->demand || s->pad ||
 	    !kvmem_all_zero(s->reserved, sizeof(s->reserved)))
 		return -EINVAL;
 	if ((s->flags & KVMEM_SET_TENANT) && s->tenant >= ntenants)

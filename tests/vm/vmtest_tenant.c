@@ -829,8 +829,10 @@ void test_neg_space_set(void)
 	struct tfx x;
 	uint32_t nt, hf, he;
 
+	const size_t v2 = KVMEM_SPACE_SET_SIZE_VER2;
+
 	_Static_assert(sizeof(struct kvmem_space_set) ==
-		       KVMEM_SPACE_SET_SIZE_VER1, "space_set v1");
+		       KVMEM_SPACE_SET_SIZE_VER2, "space_set v2");
 	if (!tfx_init(&x) ||
 	    !ten_space(&full, x.fd, 8 * x.ps, x.tp, KVMEM_POLICY_FAIL, 0, T0) ||
 	    !ten_space(&empty, x.fd, 8 * x.ps, x.tp, KVMEM_POLICY_FAIL, 0, T0))
@@ -856,9 +858,9 @@ void test_neg_space_set(void)
 #define SS(h, stmt, exp, ...) SSZ(v1, h, stmt, exp, __VA_ARGS__)
 	SS(hf, (void)0, 0, "PRIORITY (valid base)");
 	SS(hf, s->flags = 0, EINVAL, "flags 0");
-	SS(hf, s->flags = 1U << 3, EINVAL, "flags 1<<3 (unknown)");
+	SS(hf, s->flags = 1U << 4, EINVAL, "flags 1<<4 (unknown)");
 	SS(hf, s->flags = 1U << 31, EINVAL, "flags 1<<31 (unknown)");
-	SS(hf, s->flags |= 1U << 3, EINVAL, "flags PRIORITY | 1<<3");
+	SS(hf, s->flags |= 1U << 4, EINVAL, "flags PRIORITY | 1<<4");
 	SS(hf, s->reserved[0] = 1, EINVAL, "reserved[0] = 1");
 	SS(hf, s->reserved[1] = 1ULL << 63, EINVAL, "reserved[1] = 1<<63");
 	SS(he, (s->flags = KVMEM_SET_TENANT, s->tenant = nt), EINVAL,
@@ -873,10 +875,10 @@ void test_neg_space_set(void)
 	SSZ(0, hf, (void)0, EINVAL, "struct of 0 bytes");
 	SSZ(v1 - 8, hf, (void)0, EINVAL, "struct of %zu bytes", v1 - 8);
 	SSZ(v1 - 1, hf, (void)0, EINVAL, "struct of %zu bytes", v1 - 1);
-	SSZ(v1 + 8, hf, buf[v1] = 1, E2BIG, "struct of %zu bytes, tail byte "
-	    "%zu non-zero", v1 + 8, v1);
-	SSZ(v1 + 64, hf, buf[v1 + 63] = 0x80, E2BIG, "struct of %zu bytes, "
-	    "last tail byte non-zero", v1 + 64);
+	SSZ(v2 + 8, hf, buf[v2] = 1, E2BIG, "struct of %zu bytes, tail byte "
+	    "%zu non-zero", v2 + 8, v2);
+	SSZ(v2 + 64, hf, buf[v2 + 63] = 0x80, E2BIG, "struct of %zu bytes, "
+	    "last tail byte non-zero", v2 + 64);
 	SS(hf, (void)0, 0, "valid, after the failures");
 	neg_ioctl(x.fd, _IOWR(KVMEM_IOC_MAGIC, _IOC_NR(KVMEM_IOC_SPACE_SET),
 			      struct kvmem_space_set), buf, ENOTTY,
