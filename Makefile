@@ -111,6 +111,20 @@ $(BUILD)/unit-san/accel_%: tests/accel/test_%.c $(ACCEL_UNIT_DEPS)
 	$(CC) $(ACCEL_CFLAGS) -idirafter $(CUDA_INC) -O1 $(SAN) -o $@ $< \
 		$(ACCEL_SRC) $(KERNEL_SRC) -ldl -lm
 
+# kvmemd's policy core (plain C, no I/O) and its tests/daemon/test_X.c ->
+# daemon_X, plainly and under ASan+UBSan.
+POLICY_SRC  := daemon/policy.c daemon/heap.c
+POLICY_DEPS := $(POLICY_SRC) daemon/policy.h daemon/heap.h tests/daemon/sim.h \
+	tests/unit/unit.h
+
+$(BUILD)/unit/daemon_%: tests/daemon/test_%.c $(POLICY_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(CWARN) -O2 -Idaemon -o $@ $< $(POLICY_SRC) -lm
+
+$(BUILD)/unit-san/daemon_%: tests/daemon/test_%.c $(POLICY_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(CWARN) -O1 $(SAN) -Idaemon -o $@ $< $(POLICY_SRC) -lm
+
 unit: $(addprefix $(BUILD)/unit/,$(UNIT)) $(addprefix $(BUILD)/unit-san/,$(UNIT))
 
 # The CUDA Driver API emulation, libcuda.so.1, and its tests (tests/cuda-emu/),

@@ -546,6 +546,8 @@ size_t pol_take(struct pol *p, struct pol_decision *d, size_t n)
 {
 	if (n > p->nout)
 		n = p->nout;
+	if (!n)
+		return 0;
 	memcpy(d, p->out, n * sizeof(*d));
 	memmove(p->out, p->out + n, (p->nout - n) * sizeof(*d));
 	p->nout -= n;
