@@ -125,6 +125,10 @@ $(BUILD)/unit-san/daemon_%: tests/daemon/test_%.c $(POLICY_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(CWARN) -O1 $(SAN) -Idaemon -o $@ $< $(POLICY_SRC) -lm
 
+# The policy's decision cost, on the host (make bench runs it).
+$(BUILD)/policy-bench: daemon/policy_bench.c $(POLICY_SRC) daemon/policy.h daemon/heap.h
+	$(CC) $(CSTD) $(CWARN) -O2 -Idaemon -o $@ $< $(POLICY_SRC) -lm
+
 unit: $(addprefix $(BUILD)/unit/,$(UNIT)) $(addprefix $(BUILD)/unit-san/,$(UNIT))
 
 # The CUDA Driver API emulation, libcuda.so.1, and its tests (tests/cuda-emu/),
@@ -254,7 +258,7 @@ bench: deps
 	@$(MAKE) --no-print-directory bench-run
 
 bench-run: modules-all $(BUILD)/vm/kvmem-bench $(BUILD)/vm/accel-calls-bench \
-	$(BUILD)/cuda-emu/libcuda.so.1
+	$(BUILD)/cuda-emu/libcuda.so.1 $(BUILD)/policy-bench
 	@tools/bench.sh "$(BENCH_PARAMS)" $(KVERS)
 
 demo: deps

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The body of `make bench`: boots each test kernel in bench mode, runs
-# kvmem-bench (and accel-calls-bench, on the CUDA emulation) in the guest
-# and gathers its figures into
-# build/bench/results.json, keyed by kernel. Usage: tools/bench.sh PARAMS K...
+# kvmem-bench (and accel-calls-bench, on the CUDA emulation) in the guest,
+# runs policy-bench (kvmemd's decision cost) on the host, and gathers the
+# figures into
+# build/bench/results.json, keyed by kernel ("host" for policy-bench). Usage: tools/bench.sh PARAMS K...
 set -euo pipefail
 
 params=$1
@@ -28,6 +29,13 @@ json=build/bench/results.json
 		sed 's/^/    /; $!s/$/,/' "$out/bench.jsonl"
 		printf '  ]'
 	done
+	# The policy's decision cost needs no VM: measured on the host.
+	rm -f build/bench/host.jsonl
+	build/policy-bench -o build/bench/host.jsonl >&2
+	[ "$first" -eq 1 ] || echo ","
+	printf '  "host": [\n'
+	sed 's/^/    /; $!s/$/,/' build/bench/host.jsonl
+	printf '  ]'
 	echo
 	echo "}"
 } >"$json.tmp"
