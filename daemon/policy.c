@@ -379,37 +379,53 @@ static void set_run(struct pol *p, struct pol_seq *s, uint32_t run,
 		emit(p, s, POL_SET_RUN, run, tier, bytes);
 }
 
-static void swap_in(struct pol *p, struct pol_seq *s)
+/* Starts a switch: adopts @cookie (a restart's) or takes a new one. */
+static void start_switch(struct pol *p, struct pol_seq *s, int to,
+			 uint64_t cookie)
 {
 	unplace(p, s);
-	s->at = POL_TO_FAST;
-	s->cookie = ++p->next_cookie;
+	s->at = to;
+	if (cookie) {
+		s->cookie = cookie;
+		if (cookie > p->next_cookie)
+			p->next_cookie = cookie;
+	} else {
+		s->cookie = ++p->next_cookie;
+	}
+	s->issued_ns = p->now;
 	s->switch_bytes = s->bytes;
-	fast_add(p, s, (int64_t)s->bytes);
 	p->inflight++;
-	p->st.swap_ins++;
 	s->switches++;
-	set_run(p, s, POL_RUN_PREFETCH, POL_FAST, s->bytes);
+}
+
+/* @adopt: a restart's switch in flight; only a host space's move again. */
+static void swap_in(struct pol *p, struct pol_seq *s, uint64_t adopt)
+{
+	start_switch(p, s, POL_TO_FAST, adopt);
+	fast_add(p, s, (int64_t)s->bytes);
+	p->st.swap_ins++;
+	if (adopt)
+		s->run = POL_RUN_PREFETCH;
+	else
+		set_run(p, s, POL_RUN_PREFETCH, POL_FAST, s->bytes);
 	if (!s->owner_moves)
 		emit(p, s, POL_MIGRATE, 0, POL_FAST, s->bytes);
 	tenant_sets(p, s->t);
 }
 
-static void swap_out(struct pol *p, struct pol_seq *s)
+static void swap_out(struct pol *p, struct pol_seq *s, uint64_t adopt)
 {
-	unplace(p, s);
-	if (backlogged(s)) {
+	if (backlogged(s) && !adopt) {
 		p->st.preemptions++;
 		s->t->preemptions++;
 	}
-	s->at = POL_TO_SLOW;
-	s->cookie = ++p->next_cookie;
-	s->switch_bytes = s->bytes;
+	start_switch(p, s, POL_TO_SLOW, adopt);
 	p->outgoing += s->bytes;
-	p->inflight++;
 	p->st.swap_outs++;
-	s->switches++;
-	set_run(p, s, POL_RUN_PREEMPT, POL_SLOW, dirty(s));
+	if (adopt)
+		s->run = POL_RUN_PREEMPT;
+	else
+		set_run(p, s, POL_RUN_PREEMPT, POL_SLOW, dirty(s));
 	if (!s->owner_moves)
 		emit(p, s, POL_MIGRATE, 0, POL_SLOW, dirty(s));
 	tenant_sets(p, s->t);
@@ -459,7 +475,7 @@ static void reclaim(struct pol *p)
 			return;
 		p->reclaim -= v->bytes < p->reclaim ? v->bytes : p->reclaim;
 		p->st.reclaims++;
-		swap_out(p, v);
+		swap_out(p, v, 0);
 	}
 }
 
@@ -505,7 +521,7 @@ static void admit(struct pol *p)
 		}
 		free_b = p->capacity > p->used ? p->capacity - p->used : 0;
 		if (free_b >= s->bytes) {
-			swap_in(p, s);
+			swap_in(p, s, 0);
 			continue;
 		}
 		if (free_b + p->outgoing >= s->bytes)
@@ -524,7 +540,7 @@ static void admit(struct pol *p)
 				break;
 			}
 		}
-		swap_out(p, v);
+		swap_out(p, v, 0);
 	}
 	while (nskipped)
 		tenant_sets(p, skipped[--nskipped]);
@@ -720,7 +736,8 @@ int pol_seq_expect(struct pol *p, uint64_t id, uint64_t when)
 	return 0;
 }
 
-int pol_seq_restore(struct pol *p, uint64_t id, int run, int demand)
+int pol_seq_restore(struct pol *p, uint64_t id, int run, int demand,
+		    uint64_t cookie)
 {
 	struct pol_seq *s = pol_seq_get(p, id);
 	int err;
@@ -736,11 +753,34 @@ int pol_seq_restore(struct pol *p, uint64_t id, int run, int demand)
 	/* A switch the last daemon started is finished, not undone: the
 	 * engine already saw its run state. */
 	if (run == POL_RUN_PREEMPT && s->at == POL_AT_FAST)
-		swap_out(p, s);
+		swap_out(p, s, cookie ? cookie : ++p->next_cookie);
 	else if (run == POL_RUN_PREFETCH && s->at == POL_AT_SLOW)
-		swap_in(p, s);
+		swap_in(p, s, cookie ? cookie : ++p->next_cookie);
 	else if (run == POL_RUN_PREFETCH && s->at == POL_AT_FAST)
 		set_run(p, s, POL_RUN_RUNNABLE, POL_FAST, 0);
+	else if (cookie > p->next_cookie)
+		p->next_cookie = cookie;
+	return 0;
+}
+
+int pol_seq_move(struct pol *p, uint64_t id, int tier)
+{
+	struct pol_seq *s = pol_seq_get(p, id);
+
+	if (!s)
+		return -ENOENT;
+	if (tier != POL_FAST && tier != POL_SLOW)
+		return -EINVAL;
+	if (!movable(p, s))
+		return -EOPNOTSUPP;
+	if (s->at == POL_TO_FAST || s->at == POL_TO_SLOW)
+		return -EBUSY;
+	if ((tier == POL_FAST) == (s->at == POL_AT_FAST))
+		return -EALREADY;
+	if (tier == POL_FAST)
+		swap_in(p, s, 0);
+	else
+		swap_out(p, s, 0);
 	return 0;
 }
 

@@ -110,6 +110,8 @@ struct pol_seq {
 	int hwhich, twhich;
 	uint64_t tkey;
 	uint64_t switches;
+	uint64_t issued_ns;	/* when the switch in flight was decided */
+	uint64_t user[3];	/* the caller's (kvmemd: npages, tokens) */
 };
 
 struct pol_bw {
@@ -174,8 +176,18 @@ int pol_seq_tokens(struct pol *p, uint64_t id, uint64_t in, uint64_t out,
 		   uint64_t bytes);
 /* The owner expects to need @id again at @when (ns); 0 cancels. */
 int pol_seq_expect(struct pol *p, uint64_t id, uint64_t when);
-/* Restores the state the module reports at a daemon restart. */
-int pol_seq_restore(struct pol *p, uint64_t id, int run, int demand);
+/*
+ * Restores the state the module reports at a daemon restart: @run and
+ * @cookie as the last daemon set them, @demand as the owner reported it.
+ * A switch found half done is adopted under its old @cookie (only the
+ * MIGRATE of a host space is issued again; the owner of a device space
+ * reports its swap itself), so an engine sees no new directive.
+ */
+int pol_seq_restore(struct pol *p, uint64_t id, int run, int demand,
+		    uint64_t cookie);
+/* Moves @id to @tier now, by hand (control socket), past fairness and
+ * price; -EBUSY while it is moving, -EALREADY if it is there. */
+int pol_seq_move(struct pol *p, uint64_t id, int tier);
 
 /* A switch ended: @ok, @bytes moved in @ns. A stale cookie is ignored. */
 int pol_switch_done(struct pol *p, uint64_t id, uint64_t cookie, bool ok,

@@ -331,7 +331,10 @@ static void no_run_state_migrates_only(void)
 	pol_destroy(&w.p);
 }
 
-/* A restarted daemon finishes the switches the module shows in flight. */
+/*
+ * A restarted daemon finishes the switches the module shows in flight,
+ * under their old cookies, with no new directive to the engine.
+ */
 static void restore_finishes_switches(void)
 {
 	struct pol_config c;
@@ -343,24 +346,56 @@ static void restore_finishes_switches(void)
 	pol_seq_add(&w.p, 1, 1, MIB, POL_FAST, false);
 	pol_seq_add(&w.p, 2, 1, MIB, POL_SLOW, false);
 	pol_seq_add(&w.p, 3, 1, MIB, POL_FAST, false);
+	pol_seq_add(&w.p, 4, 1, MIB, POL_FAST, true);	/* device space */
 	CHECK_EQ(pol_seq_restore(&w.p, 1, POL_RUN_PREEMPT,
-				 POL_DEMAND_RUNNING), 0);
+				 POL_DEMAND_RUNNING, 77), 0);
 	CHECK_EQ(pol_seq_restore(&w.p, 3, POL_RUN_PREFETCH,
-				 POL_DEMAND_WAITING), 0);
+				 POL_DEMAND_WAITING, 5), 0);
+	CHECK_EQ(pol_seq_restore(&w.p, 4, POL_RUN_PREEMPT,
+				 POL_DEMAND_RUNNING, 80), 0);
 	n = pol_take(&w.p, d, 16);
-	CHECK_EQ(n, 3);
-	CHECK(d[0].seq == 1 && d[0].run == POL_RUN_PREEMPT);
-	CHECK(d[1].seq == 1 && d[1].kind == POL_MIGRATE);
-	CHECK(d[2].seq == 3 && d[2].run == POL_RUN_RUNNABLE);
+	CHECK_EQ(n, 2);
+	CHECK(d[0].seq == 1 && d[0].kind == POL_MIGRATE && d[0].cookie == 77);
+	CHECK(d[1].seq == 3 && d[1].run == POL_RUN_RUNNABLE);
+	CHECK_EQ(pol_seq_get(&w.p, 4)->at, POL_TO_SLOW);	/* owner's */
+	CHECK_EQ(w.p.st.preemptions, 0);	/* counted by the last daemon */
 	/* A stale completion changes nothing. */
-	CHECK_EQ(pol_switch_done(&w.p, 1, d[0].cookie + 99, true, 1, 1), 0);
+	CHECK_EQ(pol_switch_done(&w.p, 1, 76, true, 1, 1), 0);
 	CHECK_EQ(pol_seq_get(&w.p, 1)->at, POL_TO_SLOW);
-	CHECK_EQ(pol_switch_done(&w.p, 1, d[0].cookie, true, MIB, MS), 0);
+	CHECK_EQ(pol_switch_done(&w.p, 1, 77, true, MIB, MS), 0);
 	CHECK_EQ(pol_seq_get(&w.p, 1)->at, POL_AT_SLOW);
+	CHECK_EQ(pol_switch_done(&w.p, 4, 80, true, MIB, MS), 0);
 	CHECK_EQ(w.p.used, MIB);
+	/* New cookies never reuse an adopted one. */
+	CHECK_EQ(pol_seq_move(&w.p, 2, POL_FAST), 0);
+	CHECK(pol_seq_get(&w.p, 2)->cookie > 80);
 	CHECK_EQ(pol_seq_del(&w.p, 1), 0);
+	CHECK_EQ(pol_seq_del(&w.p, 2), 0);
 	CHECK_EQ(pol_seq_del(&w.p, 3), 0);
 	CHECK_EQ(w.p.used, 0);
+	CHECK_EQ(w.p.inflight, 0);
+	pol_destroy(&w.p);
+}
+
+/* The control socket's move: past the rules, but not past the facts. */
+static void manual_move(void)
+{
+	struct pol_config c;
+
+	cfg_base(&c);
+	sim_init(&w, &c, 4 * MIB);
+	pol_seq_add(&w.p, 1, 1, MIB, POL_FAST, false);
+	CHECK_EQ(pol_seq_move(&w.p, 1, POL_FAST), -EALREADY);
+	CHECK_EQ(pol_seq_move(&w.p, 1, 5), -EINVAL);
+	CHECK_EQ(pol_seq_move(&w.p, 9, POL_SLOW), -ENOENT);
+	CHECK_EQ(pol_seq_move(&w.p, 1, POL_SLOW), 0);
+	CHECK_EQ(pol_seq_move(&w.p, 1, POL_FAST), -EBUSY);
+	CHECK_EQ(pol_seq_get(&w.p, 1)->at, POL_TO_SLOW);
+	pol_destroy(&w.p);
+	c.run_state = false;
+	sim_init(&w, &c, 4 * MIB);
+	pol_seq_add(&w.p, 1, 1, MIB, POL_FAST, true);
+	CHECK_EQ(pol_seq_move(&w.p, 1, POL_SLOW), -EOPNOTSUPP);
 	pol_destroy(&w.p);
 }
 
@@ -391,8 +426,8 @@ static void bad_input(void)
 	CHECK_EQ(pol_seq_tokens(&w.p, 9, 0, 0, 0), -ENOENT);
 	CHECK_EQ(pol_seq_tokens(&w.p, 1, 1ULL << 41, 0, 0), -EINVAL);
 	CHECK_EQ(pol_seq_expect(&w.p, 9, 1), -ENOENT);
-	CHECK_EQ(pol_seq_restore(&w.p, 1, 3, 0), -EINVAL);
-	CHECK_EQ(pol_seq_restore(&w.p, 9, 0, 0), -ENOENT);
+	CHECK_EQ(pol_seq_restore(&w.p, 1, 3, 0, 0), -EINVAL);
+	CHECK_EQ(pol_seq_restore(&w.p, 9, 0, 0, 0), -ENOENT);
 	CHECK_EQ(pol_switch_done(&w.p, 9, 1, true, 1, 1), -ENOENT);
 	CHECK_EQ(pol_seq_del(&w.p, 9), -ENOENT);
 	pol_destroy(&w.p);
@@ -475,6 +510,7 @@ static const struct unit_case cases[] = {
 	UNIT_CASE(pool_pressure_reclaims),
 	UNIT_CASE(no_run_state_migrates_only),
 	UNIT_CASE(restore_finishes_switches),
+	UNIT_CASE(manual_move),
 	UNIT_CASE(bad_input),
 	UNIT_CASE(decision_cost_logarithmic),
 };
