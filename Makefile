@@ -52,11 +52,11 @@ DEMO_KVER  := $(firstword $(K612) $(K61))
 
 FORCE:
 
-.PHONY: all module modules-all unit vm-bins libaccel install-libaccel \
+.PHONY: all module modules-all unit vm-bins libaccel install-libaccel kvmemd \
 	example cuda-emu check check-run deps bench bench-run demo demo-run \
 	clean help FORCE
 
-all: module vm-bins libaccel example
+all: module vm-bins libaccel example kvmemd
 
 help:
 	@sed -n '3,16p' Makefile
@@ -111,23 +111,44 @@ $(BUILD)/unit-san/accel_%: tests/accel/test_%.c $(ACCEL_UNIT_DEPS)
 	$(CC) $(ACCEL_CFLAGS) -idirafter $(CUDA_INC) -O1 $(SAN) -o $@ $< \
 		$(ACCEL_SRC) $(KERNEL_SRC) -ldl -lm
 
-# kvmemd's policy core (plain C, no I/O) and its tests/daemon/test_X.c ->
-# daemon_X, plainly and under ASan+UBSan.
+# kvmemd's policy core (plain C, no I/O); tests/daemon/test_X.c -> daemon_X,
+# plainly and under ASan+UBSan (below, with the daemon's files).
 POLICY_SRC  := daemon/policy.c daemon/heap.c
 POLICY_DEPS := $(POLICY_SRC) daemon/policy.h daemon/heap.h tests/daemon/sim.h \
 	tests/unit/unit.h
 
-$(BUILD)/unit/daemon_%: tests/daemon/test_%.c $(POLICY_DEPS)
-	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(CWARN) -O2 -Idaemon -o $@ $< $(POLICY_SRC) -lm
-
-$(BUILD)/unit-san/daemon_%: tests/daemon/test_%.c $(POLICY_DEPS)
-	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(CWARN) -O1 $(SAN) -Idaemon -o $@ $< $(POLICY_SRC) -lm
-
 # The policy's decision cost, on the host (make bench runs it).
 $(BUILD)/policy-bench: daemon/policy_bench.c $(POLICY_SRC) daemon/policy.h daemon/heap.h
 	$(CC) $(CSTD) $(CWARN) -O2 -Idaemon -o $@ $< $(POLICY_SRC) -lm
+
+# kvmemd: the daemon. Its libraries (Debian: libsystemd-dev, libinih-dev,
+# libjson-c-dev, libmicrohttpd-dev) through pkg-config.
+KVMEMD_PKGS   := libsystemd inih json-c libmicrohttpd
+KVMEMD_LIBSRC := $(POLICY_SRC) daemon/config.c daemon/ctl.c daemon/device.c \
+	daemon/metrics.c daemon/ctl_sock.c
+KVMEMD_HDR    := $(wildcard daemon/*.h) uapi/linux/kvmem.h
+KVMEMD_CFLAGS  = $(CSTD) $(CWARN) -Idaemon -Iuapi $(shell pkg-config --cflags $(KVMEMD_PKGS))
+KVMEMD_LIBS    = $(shell pkg-config --libs $(KVMEMD_PKGS)) -lm
+
+$(BUILD)/kvmemd: daemon/kvmemd.c $(KVMEMD_LIBSRC) $(KVMEMD_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(KVMEMD_CFLAGS) -O2 -o $@ daemon/kvmemd.c $(KVMEMD_LIBSRC) $(KVMEMD_LIBS)
+
+# The same daemon under ASan+UBSan, for the control-socket fuzz test.
+$(BUILD)/kvmemd-san: daemon/kvmemd.c $(KVMEMD_LIBSRC) $(KVMEMD_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(KVMEMD_CFLAGS) -O1 $(SAN) -o $@ daemon/kvmemd.c $(KVMEMD_LIBSRC) $(KVMEMD_LIBS)
+
+kvmemd: $(BUILD)/kvmemd
+
+# Its tests link the daemon's files but its main (kvmemd.c).
+$(BUILD)/unit/daemon_%: tests/daemon/test_%.c $(POLICY_DEPS) $(KVMEMD_LIBSRC) $(KVMEMD_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(KVMEMD_CFLAGS) -O2 -o $@ $< $(KVMEMD_LIBSRC) $(KVMEMD_LIBS)
+
+$(BUILD)/unit-san/daemon_%: tests/daemon/test_%.c $(POLICY_DEPS) $(KVMEMD_LIBSRC) $(KVMEMD_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(KVMEMD_CFLAGS) -O1 $(SAN) -o $@ $< $(KVMEMD_LIBSRC) $(KVMEMD_LIBS)
 
 unit: $(addprefix $(BUILD)/unit/,$(UNIT)) $(addprefix $(BUILD)/unit-san/,$(UNIT))
 
