@@ -125,7 +125,7 @@ $(BUILD)/policy-bench: daemon/policy_bench.c $(POLICY_SRC) daemon/policy.h daemo
 # libjson-c-dev, libmicrohttpd-dev) through pkg-config.
 KVMEMD_PKGS   := libsystemd inih json-c libmicrohttpd
 KVMEMD_LIBSRC := $(POLICY_SRC) daemon/config.c daemon/ctl.c daemon/device.c \
-	daemon/metrics.c daemon/ctl_sock.c
+	daemon/metrics.c daemon/ctl_sock.c daemon/log.c
 KVMEMD_HDR    := $(wildcard daemon/*.h) uapi/linux/kvmem.h
 KVMEMD_CFLAGS  = $(CSTD) $(CWARN) -Idaemon -Iuapi $(shell pkg-config --cflags $(KVMEMD_PKGS))
 KVMEMD_LIBS    = $(shell pkg-config --libs $(KVMEMD_PKGS)) -lm

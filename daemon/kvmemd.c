@@ -9,7 +9,6 @@
 #include <grp.h>
 #include <microhttpd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,22 +18,6 @@
 
 #include "ctl_sock.h"
 #include "kvmemd.h"
-
-void kd_logf(int verbose, int lvl, const char *fmt, ...)
-{
-	/* sd-daemon(3) priority prefixes: journald reads them, a terminal
-	 * shows them as <N>. 0: error, 1: notice, 2: debug. */
-	static const char *const pfx[] = { SD_ERR, SD_NOTICE, SD_DEBUG };
-	va_list ap;
-
-	if (lvl >= 2 && !verbose)
-		return;
-	fprintf(stderr, "%skvmemd: ", pfx[lvl > 2 ? 2 : lvl]);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 struct loop {
 	struct kvmemd *d;

@@ -105,7 +105,7 @@ char *kd_ctl_handle(struct kvmemd *d, const char *req, size_t len);
 bool kd_ctl_allowed(const struct kvmemd *d, uid_t uid, gid_t gid,
 		    const gid_t *groups, int ngroups);
 
-#define kd_log(d, lvl, ...) kd_logf((d) ? (d)->cfg.verbose : 0, lvl, __VA_ARGS__)
+/* log.c: @lvl 0 error, 1 notice, 2 debug (shown with @verbose). */
 void kd_logf(int verbose, int lvl, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
