@@ -310,7 +310,7 @@ int kd_config_args(struct kd_config *c, int argc, char **argv, char *err,
 		{ "version", no_argument, NULL, O_VERSION },
 		{ 0 }
 	};
-	const char *short_opts = "+c:d:s:g:m:i:vh";
+	const char *short_opts = "+:c:d:s:g:m:i:vh";
 	int o, r;
 
 	err[0] = 0;
