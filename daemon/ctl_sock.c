@@ -30,7 +30,9 @@ struct conn {
 	size_t nin;
 	char *out;
 	size_t nout, off;
-	bool closing;
+	bool closing;		/* reply, then drain */
+	bool draining;		/* reply sent: discard input until EOF */
+	size_t drained;
 };
 
 static unsigned nconn;
@@ -61,8 +63,12 @@ static int conn_flush(struct conn *c)
 	free(c->out);
 	c->out = NULL;
 	c->nout = c->off = 0;
-	if (c->closing)
-		return -ECONNRESET;
+	if (c->closing) {
+		/* Closing with unread input would reset the connection and
+		 * could lose the reply: end our side, read theirs to EOF. */
+		shutdown(c->fd, SHUT_WR);
+		c->draining = true;
+	}
 	return sd_event_source_set_io_events(c->src, EPOLLIN);
 }
 
@@ -113,6 +119,17 @@ static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *user)
 	int r = 0;
 
 	(void)s;
+	if (c->draining) {
+		char junk[4096];
+		ssize_t n = recv(fd, junk, sizeof(junk), 0);
+
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			return 0;
+		c->drained += n > 0 ? (size_t)n : 0;
+		if (n <= 0 || c->drained > (1u << 20))
+			conn_free(c);
+		return 0;
+	}
 	if (revents & EPOLLOUT)
 		r = conn_flush(c);
 	if (r >= 0 && !c->out && (revents & (EPOLLIN | EPOLLHUP))) {
@@ -127,7 +144,7 @@ static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *user)
 		if (r >= 0)
 			r = conn_lines(c);
 	}
-	if (r >= 0 && !c->out)
+	if (r >= 0 && !c->out && !c->draining)
 		r = conn_lines(c);
 	if (r < 0)
 		conn_free(c);

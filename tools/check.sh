@@ -47,6 +47,22 @@ for t in $(ls tests/unit/test_*.c | sed 's|.*/test_||; s|\.c$||') \
 	done
 done
 
+echo "== kvmemd on the host (--no-device, under ASan+UBSan)"
+# The real daemon: bad configuration, the control socket abused, the
+# metrics endpoint, a clean stop. One line per test.
+if mk build/kvmemd-san >"$res/build-kvmemd-san.log" 2>&1; then
+	out="$res/kvmemd-host.out"
+	python3 tests/daemon/kvmemd_host.py build/kvmemd-san >"$out" 2>&1
+	status=$?
+	grep -E '^(PASS|FAIL) ' "$out" >>"$res/unit.txt"
+	grep -v '^PASS' "$out" || true
+	[ "$status" -eq 0 ] || grep -q '^FAIL' "$out" ||
+		echo "FAIL kvmemd_host (exit $status)" >>"$res/unit.txt"
+else
+	echo "FAIL build/kvmemd-san" >>"$res/unit.txt"
+	cat "$res/build-kvmemd-san.log"
+fi
+
 echo "== cuda emulation (plain, and under ASan+UBSan)"
 # test_cuemu prints one PASS/FAIL line per case; its stderr is mostly the
 # emulation's "cuemu: ..." lines (the negative cases provoke misuse), which

@@ -3,7 +3,9 @@
 # this machine lacks: both test kernels (Debian 12's 6.1 and 6.12, image and
 # headers), QEMU, busybox-static for the guest, checkpatch's source package,
 # file (to tell static from dynamic test programs), the libdrm and libnuma
-# headers libaccel's GPU topology code uses, and the compilers. Does nothing
+# headers libaccel's GPU topology code uses, kvmemd's libraries (sd-event
+# and sd_notify, the ini parser, json-c, libmicrohttpd, found with
+# pkg-config), and the compilers. Does nothing
 # when everything is there. Needs root.
 set -euo pipefail
 
@@ -14,6 +16,7 @@ pkgs=(
 	linux-source-6.1
 	qemu-system-x86 busybox-static file
 	libdrm-dev libnuma-dev
+	pkg-config libsystemd-dev libinih-dev libjson-c-dev libmicrohttpd-dev
 )
 
 missing=()
