@@ -75,6 +75,18 @@ static void good_file(void)
 	CHECK_EQ(c.metrics_port, 0);
 }
 
+/* The example in the tree is valid and says the defaults. */
+static void example_file(void)
+{
+	struct kd_config def;
+
+	kd_config_default(&def);
+	kd_config_default(&c);
+	CHECK_EQ(kd_config_file(&c, "daemon/kvmemd.conf.example", err,
+				sizeof(err)), 0);
+	CHECK(!memcmp(&c, &def, sizeof(c)));
+}
+
 /* Each bad line is named: FILE:LINE and what a good value is. */
 static void bad_files(void)
 {
@@ -189,6 +201,7 @@ static void flags(void)
 
 static const struct unit_case cases[] = {
 	UNIT_CASE(good_file),
+	UNIT_CASE(example_file),
 	UNIT_CASE(bad_files),
 	UNIT_CASE(flags),
 };
