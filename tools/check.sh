@@ -106,6 +106,7 @@ record build.txt build/accel-example mk build/vm/accel-example build/accel-examp
 
 record build.txt build/accel-backend-test mk build/vm/accel-backend-test
 record build.txt build/cuda-emu mk build/cuda-emu/libcuda.so.1
+record build.txt build/kvmemd mk build/kvmemd build/policy-bench
 
 echo "== in-VM suites"
 # The suite runs libaccel's backend scenarios too (accel_backend_*): the
@@ -113,13 +114,14 @@ echo "== in-VM suites"
 # guest with the libraries they need.
 for k in $k61 $k612; do
 	out="build/vm-$k"
-	# accel-example goes in too: the test accel_example runs it.
+	# accel-example goes in too: the test accel_example runs it; and
+	# kvmemd (dynamically linked: its libraries follow), for kvmemd_*.
 	if [ -f "build/kmod-$k/kvmem.ko" ] && [ -x build/vm/kvmem-vmtest ] &&
-		[ -x build/vm/accel-example ]; then
+		[ -x build/vm/accel-example ] && [ -x build/kvmemd ]; then
 		tests/vm/run.sh --kernel "/boot/vmlinuz-$k" \
 			--module "build/kmod-$k/kvmem.ko" --params "$vm_params" \
 			--mode test --out "$out" build/vm/kvmem-vmtest \
-			build/vm/accel-example \
+			build/vm/accel-example build/kvmemd \
 			$(ls build/vm/accel-backend-test build/cuda-emu/libcuda.so.1 2>/dev/null)
 		cat "$out/results.txt" >>"$res/vm.txt"
 	else

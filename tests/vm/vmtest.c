@@ -132,6 +132,8 @@ static const struct vt_test tests[] = {
 	  "and swapping gives everything back"),
 	E(accel_example, "tools/accel-example: attention over libaccel "
 	  "tensors matches a naive one, before and after a swap"),
+	E(kvmemd_restart, "kvmemd: manager, sees the spaces, kill -9 and "
+	  "restart with the same view, second manager refused, SIGTERM"),
 	E(accel_backend_host, "libaccel scenarios, host backend (ASan)"),
 	E(accel_backend_cuda, "libaccel scenarios, cuda backend on the "
 	  "strict Driver API emulation (ASan)"),
