@@ -184,6 +184,16 @@ static int list(struct kvmemd *d, unsigned long cmd, struct kvmem_list *l)
 	return xioctl(d->fd, SIZED(cmd, KVMEM_LIST_SIZE_VER1), l);
 }
 
+/* Version-2 fields only for a module that reads them (else -EINVAL). */
+static void set_sized(const struct kvmemd *d, struct kvmem_list *l,
+		      size_t esz)
+{
+	bool sized = d->features & KVMEM_FEATURE_LIST_SIZED;
+
+	l->npools = sized && l->pools ? d->npools : 0;
+	l->entry_size = sized ? (uint32_t)esz : 0;
+}
+
 static size_t info_size(const struct kvmemd *d)
 {
 	return d->features & KVMEM_FEATURE_LIST_SIZED ?
@@ -214,6 +224,12 @@ static void space_seen(struct kvmemd *d, const struct kvmem_space_info *si,
 	if (!s) {
 		int tier = fast * 2 >= bytes ? POL_FAST : POL_SLOW;
 
+		kd_logf(d->cfg.verbose, 2, "space %u: client %u tenant %u "
+			"npages %llu fast %llu slow %llu run %u demand %u",
+			si->id, si->client, si->tenant,
+			(unsigned long long)si->npages,
+			(unsigned long long)fast, (unsigned long long)slow,
+			si->run_state, si->demand);
 		if (pol_seq_add(&d->pol, si->id, si->tenant, bytes, tier,
 				device))
 			return;
@@ -271,12 +287,26 @@ static void find_stale(const void *node, VISIT v, void *closure)
 		st->ids[st->n++] = s->id;
 }
 
+/*
+ * Entries per LIST call. A module without KVMEM_FEATURE_LIST_SIZED writes
+ * entries at its own struct size, which need not be the version-1 size
+ * (it ignores entry_size): one entry per call is then read right whatever
+ * the stride. The buffer has room for a larger entry than ours.
+ */
+static uint32_t list_batch(const struct kvmemd *d)
+{
+	return d->features & KVMEM_FEATURE_LIST_SIZED ? LIST_BATCH : 1;
+}
+
+#define ENTRY_ROOM 512
+
 /* Reads every space; adds the new, updates the known, drops the gone. */
 static int list_spaces(struct kvmemd *d, bool restore)
 {
 	size_t esz = info_size(d);
-	char *ent = calloc(LIST_BATCH, esz);
-	uint64_t *pools = calloc((size_t)LIST_BATCH * 2 * d->npools + 1,
+	uint32_t batch = list_batch(d);
+	char *ent = calloc(batch, esz > ENTRY_ROOM ? esz : ENTRY_ROOM);
+	uint64_t *pools = calloc((size_t)batch * 2 * d->npools + 1,
 				 sizeof(*pools));
 	struct kvmem_list l = { .cursor = 0 };
 	int r = 0;
@@ -288,16 +318,15 @@ static int list_spaces(struct kvmemd *d, bool restore)
 	}
 	generation++;
 	do {
-		l.max = LIST_BATCH;
+		l.max = batch;
 		l.entries = (uintptr_t)ent;
 		l.pools = (uintptr_t)pools;
-		l.npools = d->npools;
-		l.entry_size = (uint32_t)esz;
+		set_sized(d, &l, esz);
 		l.count = 0;
 		r = list(d, KVMEM_IOC_LIST_SPACES, &l);
 		if (r)
 			break;
-		for (uint32_t i = 0; i < l.count && i < LIST_BATCH; i++) {
+		for (uint32_t i = 0; i < l.count && i < batch; i++) {
 			struct kvmem_space_info si = { 0 };
 
 			memcpy(&si, ent + i * esz, esz < sizeof(si) ? esz :
@@ -332,11 +361,11 @@ static int count_clients(struct kvmemd *d)
 	int r;
 
 	do {
-		l.max = 64;
+		/* Only counted: any stride will do, as long as it fits. */
+		l.max = list_batch(d) == 1 ? 16 : 64;
 		l.entries = (uintptr_t)ci;
 		l.pools = 0;
-		l.npools = 0;
-		l.entry_size = sizeof(ci[0]);
+		set_sized(d, &l, sizeof(ci[0]));
 		r = list(d, KVMEM_IOC_LIST_CLIENTS, &l);
 		if (r)
 			return r;
@@ -350,7 +379,7 @@ static int count_clients(struct kvmemd *d)
 static int list_one(struct kvmemd *d, uint32_t id)
 {
 	size_t esz = info_size(d);
-	char *ent = calloc(1, esz);
+	char *ent = calloc(1, esz > ENTRY_ROOM ? esz : ENTRY_ROOM);
 	uint64_t *pools = calloc(2 * (size_t)d->npools + 1, sizeof(*pools));
 	struct kvmem_list l = { .cursor = id, .max = 1 };
 	struct kvmem_space_info si = { 0 };
@@ -359,8 +388,7 @@ static int list_one(struct kvmemd *d, uint32_t id)
 	if (ent && pools) {
 		l.entries = (uintptr_t)ent;
 		l.pools = (uintptr_t)pools;
-		l.npools = d->npools;
-		l.entry_size = (uint32_t)esz;
+		set_sized(d, &l, esz);
 		r = list(d, KVMEM_IOC_LIST_SPACES, &l);
 		if (!r && l.count == 1) {
 			memcpy(&si, ent, esz < sizeof(si) ? esz : sizeof(si));

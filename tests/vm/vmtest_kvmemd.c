@@ -27,7 +27,7 @@ static pid_t kvmemd_start(const char *sock)
 	pid_t pid = xfork();
 
 	if (pid == 0) {
-		execl(KVMEMD_BIN, "kvmemd", "-s", sock, "-m", "off", "-i", "10",
+		execl(KVMEMD_BIN, "kvmemd", "-v", "-s", sock, "-m", "off", "-i", "10",
 		      (char *)NULL);
 		_exit(127);
 	}
