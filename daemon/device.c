@@ -138,7 +138,12 @@ int kd_device_open(struct kvmemd *d)
 		return -EOPNOTSUPP;
 	}
 	d->features = info.features;
-	d->npools = info.npools < KD_MAX_POOLS ? info.npools : KD_MAX_POOLS;
+	if (info.npools > KD_MAX_POOLS) {
+		kd_logf(0, 0, "%s: %u pools; kvmemd handles %d at most",
+			d->cfg.device, info.npools, KD_MAX_POOLS);
+		return -EOVERFLOW;
+	}
+	d->npools = info.npools;
 	d->ntenants = info.ntenants;
 	d->page_size = info.page_size;
 	d->pol.cfg.run_state = info.features & KVMEM_FEATURE_RUN_STATE;
@@ -306,7 +311,9 @@ static int list_spaces(struct kvmemd *d, bool restore)
 	size_t esz = info_size(d);
 	uint32_t batch = list_batch(d);
 	char *ent = calloc(batch, esz > ENTRY_ROOM ? esz : ENTRY_ROOM);
-	uint64_t *pools = calloc((size_t)batch * 2 * d->npools + 1,
+	/* Room for KD_MAX_POOLS columns: a pool added since GET_INFO (a
+	 * device pool) must not make the module write past the buffer. */
+	uint64_t *pools = calloc((size_t)batch * 2 * KD_MAX_POOLS,
 				 sizeof(*pools));
 	struct kvmem_list l = { .cursor = 0 };
 	int r = 0;
@@ -380,7 +387,7 @@ static int list_one(struct kvmemd *d, uint32_t id)
 {
 	size_t esz = info_size(d);
 	char *ent = calloc(1, esz > ENTRY_ROOM ? esz : ENTRY_ROOM);
-	uint64_t *pools = calloc(2 * (size_t)d->npools + 1, sizeof(*pools));
+	uint64_t *pools = calloc(2 * (size_t)KD_MAX_POOLS, sizeof(*pools));
 	struct kvmem_list l = { .cursor = id, .max = 1 };
 	struct kvmem_space_info si = { 0 };
 	int r = -ENOMEM;
@@ -414,7 +421,16 @@ int kd_device_rebuild(struct kvmemd *d)
 
 int kd_device_sync(struct kvmemd *d)
 {
-	int r = read_pools(d);
+	struct kvmem_info info = { 0 };
+	int r = xioctl(d->fd, KVMEM_IOC_GET_INFO, &info);
+
+	/* Device pools come and go: the pool table is read again. */
+	if (!r && info.npools <= KD_MAX_POOLS)
+		d->npools = info.npools;
+	else if (!r)
+		kd_logf(0, 1, "%u pools; only %d watched", info.npools,
+			KD_MAX_POOLS);
+	r = read_pools(d);
 
 	if (!r)
 		r = list_spaces(d, false);
