@@ -47,6 +47,8 @@ static int kvmem_ioctl_get_info(struct kvmem_client *client, void *arg)
 
 	info->abi_version = KVMEM_ABI_VERSION;
 	info->npools = kvmem_pools_count();
+	/* What a version-1 LIST caller sizes its pools array by. */
+	WRITE_ONCE(client->info_npools, info->npools);
 	info->features = KVMEM_FEATURE_NODE_POOLS | KVMEM_FEATURE_MIGRATE |
 			 KVMEM_FEATURE_EVENTS | KVMEM_FEATURE_TENANTS |
 			 KVMEM_FEATURE_MANAGER | KVMEM_FEATURE_DEVICE_POOLS;
@@ -464,7 +466,8 @@ static const struct kvmem_ioctl_desc kvmem_ioctls[] = {
  *
  * Return: the handler's result, -ENOTTY for an unknown command, -EINVAL
  * for a struct smaller than its version-1 size, -E2BIG for a larger one
- * with a non-zero tail, -EFAULT for a bad pointer.
+ * with a non-zero tail, -EFAULT for a bad pointer. A handler's -EOVERFLOW
+ * copies the struct back (its out fields say what would have fitted).
  */
 long kvmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
@@ -495,7 +498,8 @@ long kvmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 
 	ret = desc->fn(file->private_data, kbuf);
-	if (ret)
+	/* -EOVERFLOW: the out fields say what would have fitted. */
+	if (ret && ret != -EOVERFLOW)
 		return ret;
 
 	if (_IOC_DIR(cmd) & _IOC_READ) {
@@ -505,10 +509,10 @@ long kvmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		 */
 		if (copy_to_user(uarg, kbuf, min(usize, ksize)) ||
 		    (usize > ksize && clear_user(uarg + ksize, usize - ksize))) {
-			if (desc->undo)
+			if (desc->undo && !ret)
 				desc->undo(file->private_data, kbuf);
 			return -EFAULT;
 		}
 	}
-	return 0;
+	return ret;
 }

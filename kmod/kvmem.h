@@ -136,6 +136,8 @@ struct kvmem_tenant {
  * @migrated_in: bytes of its spaces migrated into each tier
  * @migrated_out: bytes of its spaces migrated out of each tier
  * @events: what read() returns
+ * @info_npools: npools its last KVMEM_IOC_GET_INFO returned, U32_MAX if it
+ *	never asked: how a version-1 LIST caller sized its pools array
  *
  * The counters are atomics, read with no lock by the manager's reports
  * and by fdinfo. The bytes a client's spaces moved in all are the sum of
@@ -156,6 +158,7 @@ struct kvmem_client {
 	atomic64_t migrated_in[KVMEM_NR_TIERS];
 	atomic64_t migrated_out[KVMEM_NR_TIERS];
 	struct kvmem_events events;
+	u32 info_npools;
 };
 
 /**
@@ -364,8 +367,8 @@ void kvmem_migrate_submit(struct kvmem_space *space, struct kvmem_migration *m);
 /* client.c */
 void kvmem_client_migration_done(struct kvmem_client *client,
 				 const struct kvmem_event *ev);
-u32 kvmem_clients_report(u64 *cursor, u32 max, struct kvmem_client_info *out,
-			 u64 *pools, unsigned int npools);
+u32 kvmem_clients_report(u64 *cursor, u32 max, void *out, size_t entry_size,
+			 u64 *pools, unsigned int stride, unsigned int npools);
 void kvmem_client_moved(struct kvmem_client *client, u32 from, u32 to);
 
 static inline u64 kvmem_space_offset(const struct kvmem_space *space)

@@ -175,6 +175,10 @@ static const struct vt_test tests[] = {
 	E(devpool_perm, "DEVICE_POOL_ADD/REMOVE: EPERM unprivileged"),
 	E(neg_devpool, "DEVICE_POOL_ADD/REMOVE, device SPACE_CREATE: each "
 	  "bad field alone; ENOSPC"),
+	E(list_overrun, "LIST_*: a version-1 caller with a pool added since "
+	  "GET_INFO gets EOVERFLOW, nothing past its arrays"),
+	E(neg_list_sized, "LIST_* version 2: each bad entry_size and npools, "
+	  "EOVERFLOW with npools out, zeroed tails and columns"),
 	E(final_baseline, "module state is the load-time state"),
 #undef E
 };

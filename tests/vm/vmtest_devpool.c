@@ -398,7 +398,9 @@ void test_devpool_accounting(void)
 		memset(&l, 0, sizeof(l));
 		l.max = 64;
 		l.entries = (uintptr_t)si;
+		l.entry_size = sizeof(si[0]);
 		l.pools = (uintptr_t)pools;
+		l.npools = np;
 		CHECK_ERR(kv_ioctl(mfd, KVMEM_IOC_LIST_SPACES, &l), 0,
 			  "LIST_SPACES");
 		found = false;
@@ -415,7 +417,9 @@ void test_devpool_accounting(void)
 		memset(&l, 0, sizeof(l));
 		l.max = 64;
 		l.entries = (uintptr_t)ci;
+		l.entry_size = sizeof(ci[0]);
 		l.pools = (uintptr_t)pools;
+		l.npools = np;
 		CHECK_ERR(kv_ioctl(mfd, KVMEM_IOC_LIST_CLIENTS, &l), 0,
 			  "LIST_CLIENTS");
 		found = false;

@@ -358,7 +358,8 @@ static bool list_client(int m, uint64_t id, struct kvmem_client_info *out,
 	static uint64_t cp[LIST_N * KV_MAX_POOLS];
 	struct kvmem_list l = {
 		.max = LIST_N, .entries = (uint64_t)(uintptr_t)ci,
-		.pools = (uint64_t)(uintptr_t)cp,
+		.pools = (uint64_t)(uintptr_t)cp, .npools = (uint32_t)npools,
+		.entry_size = sizeof(ci[0]),
 	};
 
 	if (kv_ioctl(m, KVMEM_IOC_LIST_CLIENTS, &l))
@@ -381,7 +382,7 @@ static uint64_t list_space_client(int m, const struct kvmem_space_create *c)
 	uint32_t id = (uint32_t)(c->mmap_offset >> KVMEM_SPACE_SHIFT);
 	struct kvmem_list l = {
 		.cursor = id, .max = 1,
-		.entries = (uint64_t)(uintptr_t)&si,
+		.entries = (uint64_t)(uintptr_t)&si, .entry_size = sizeof(si),
 	};
 
 	if (kv_ioctl(m, KVMEM_IOC_LIST_SPACES, &l) || l.count != 1 ||

@@ -465,12 +465,14 @@ struct kvmem_client_info {
  * @flags: in: zero
  * @pad: in: zero
  * @reserved: in: zero
- * @npools: (version 2) in: pool columns per entry that @pools holds (the
- *	kernel fails with -EOVERFLOW, writing nothing, if the module has more
- *	pools; out: the module's npools then); 0 with @pools 0
+ * @npools: (version 2) in: pool columns per entry that @pools holds, up
+ *	to KVMEM_LIST_NPOOLS_MAX (the kernel fails with -EOVERFLOW, writing
+ *	nothing, if the module has more pools; out: the module's npools
+ *	then); columns past the module's pools are zeroed; 0 with @pools 0
  * @entry_size: (version 2) in: bytes per entry of @entries, at least the
- *	version-1 entry size; the kernel fills what it knows and zeroes the
- *	rest. 0 means the version-1 size.
+ *	version-1 entry size, a multiple of 8, at most KVMEM_LIST_ENTRY_MAX;
+ *	the kernel fills what it knows and zeroes the rest. 0 means the
+ *	version-1 size.
  *
  * A version-1 caller (56 bytes) that passes @pools gets -EOVERFLOW unless
  * the module has exactly the pools it had when the caller last asked
@@ -490,6 +492,9 @@ struct kvmem_list {
 };
 
 #define KVMEM_LIST_MAX		1024
+/* kvmem_list.entry_size bound, and .npools bound (pool columns) */
+#define KVMEM_LIST_ENTRY_MAX	512
+#define KVMEM_LIST_NPOOLS_MAX	64
 
 /* kvmem_tenant_set.flags */
 #define KVMEM_TENANT_SET_WEIGHT	(1U << 0)
@@ -601,6 +606,7 @@ struct kvmem_run {
 #define KVMEM_SPACE_INFO_SIZE_VER1	72
 #define KVMEM_SPACE_INFO_SIZE_VER2	96
 #define KVMEM_RUN_SIZE_VER1		40
+#define KVMEM_CLIENT_INFO_SIZE_VER1	56
 
 #define KVMEM_IOC_MAGIC		0xC7
 
