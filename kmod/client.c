@@ -226,6 +226,12 @@ static void kvmem_show_fdinfo(struct seq_file *m, struct file *file)
 	seq_printf(m, "kvmem-client-id:\t%u\n", client->id);
 	seq_printf(m, "kvmem-manager:\t%d\n", kvmem_is_manager(client));
 	seq_printf(m, "kvmem-spaces:\t%d\n", atomic_read(&client->nr_spaces));
+	seq_printf(m, "kvmem-spaces-runnable:\t%d\n",
+		   atomic_read(&client->nr_run[KVMEM_RUN_RUNNABLE]));
+	seq_printf(m, "kvmem-spaces-preempted:\t%d\n",
+		   atomic_read(&client->nr_run[KVMEM_RUN_PREEMPT]));
+	seq_printf(m, "kvmem-spaces-prefetch:\t%d\n",
+		   atomic_read(&client->nr_run[KVMEM_RUN_PREFETCH]));
 	for (p = 0; p < npools; p++) {
 		struct kvmem_pool *pool = kvmem_pools[p];
 		long f = atomic_long_read(&client->frames[p]);
@@ -271,6 +277,8 @@ int kvmem_client_add(struct kvmem_client *client, struct kvmem_space *space,
 	mutex_lock(&client->lock);
 	ret = xa_alloc(&client->handles, handle, space, xa_limit_31b,
 		       GFP_KERNEL_ACCOUNT);
+	if (!ret)
+		WRITE_ONCE(space->handle, *handle);
 	mutex_unlock(&client->lock);
 	return ret;
 }

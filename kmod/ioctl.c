@@ -51,7 +51,8 @@ static int kvmem_ioctl_get_info(struct kvmem_client *client, void *arg)
 	WRITE_ONCE(client->info_npools, info->npools);
 	info->features = KVMEM_FEATURE_NODE_POOLS | KVMEM_FEATURE_MIGRATE |
 			 KVMEM_FEATURE_EVENTS | KVMEM_FEATURE_TENANTS |
-			 KVMEM_FEATURE_MANAGER | KVMEM_FEATURE_DEVICE_POOLS;
+			 KVMEM_FEATURE_MANAGER | KVMEM_FEATURE_DEVICE_POOLS |
+			 KVMEM_FEATURE_RUN_STATE | KVMEM_FEATURE_LIST_SIZED;
 	info->page_sizes = KVMEM_PAGE_SIZES;
 	info->page_size = kvmem_page_size();
 	info->max_space_bytes = KVMEM_SPACE_MAX_BYTES;
@@ -329,6 +330,11 @@ static int kvmem_ioctl_list_clients(struct kvmem_client *client, void *arg)
 	return kvmem_manager_list(client, arg, false);
 }
 
+static int kvmem_ioctl_space_run(struct kvmem_client *client, void *arg)
+{
+	return kvmem_manager_space_run(client, arg);
+}
+
 static int kvmem_ioctl_tenant_set(struct kvmem_client *client, void *arg)
 {
 	return kvmem_manager_tenant_set(client, arg);
@@ -421,6 +427,9 @@ static_assert(sizeof(struct kvmem_manager) == KVMEM_MANAGER_SIZE_VER1);
 static_assert(sizeof(struct kvmem_list) == KVMEM_LIST_SIZE_VER2);
 static_assert(sizeof(struct kvmem_tenant_set) == KVMEM_TENANT_SET_SIZE_VER1);
 static_assert(sizeof(struct kvmem_event) == 64);
+static_assert(sizeof(struct kvmem_run) == KVMEM_RUN_SIZE_VER1);
+static_assert(sizeof(struct kvmem_space_info) == KVMEM_SPACE_INFO_SIZE_VER2);
+static_assert(sizeof(struct kvmem_client_info) == KVMEM_CLIENT_INFO_SIZE_VER1);
 static_assert(KVMEM_SPACE_CREATE_SIZE_VER2 <= KVMEM_IOCTL_MAX_SIZE);
 
 static const struct kvmem_ioctl_desc kvmem_ioctls[] = {
@@ -456,6 +465,8 @@ static const struct kvmem_ioctl_desc kvmem_ioctls[] = {
 	KVMEM_IOCTL(KVMEM_IOC_DEVICE_POOL_REMOVE,
 		    KVMEM_DEVICE_POOL_REMOVE_SIZE_VER1,
 		    kvmem_ioctl_device_pool_remove),
+	KVMEM_IOCTL(KVMEM_IOC_SPACE_RUN, KVMEM_RUN_SIZE_VER1,
+		    kvmem_ioctl_space_run),
 };
 
 /**

@@ -155,6 +155,11 @@ static bool kvmem_space_report(struct kvmem_space *space,
 	info->tier = space->tier;
 	info->policy = space->policy;
 	info->resident = space->nr_resident;
+	info->run_state = space->run_state;
+	info->run_tier = space->run_tier;
+	info->run_cookie = space->run_cookie;
+	info->demand = space->demand;
+	info->flags = space->devpool ? KVMEM_SPACE_INFO_DEVICE : 0;
 	xa_for_each(&space->pages, index, frame) {
 		idx = kvmem_frame_pool(frame)->index;
 		if (pools && idx < npools)

@@ -179,6 +179,12 @@ static const struct vt_test tests[] = {
 	  "GET_INFO gets EOVERFLOW, nothing past its arrays"),
 	E(neg_list_sized, "LIST_* version 2: each bad entry_size and npools, "
 	  "EOVERFLOW with npools out, zeroed tails and columns"),
+	E(run_state, "SPACE_RUN reaches the owner process's file only; "
+	  "LIST_SPACES v2, fdinfo, sysfs counts"),
+	E(run_demand, "SET_DEMAND: one DEMAND event per change to the "
+	  "manager, LIST shows it"),
+	E(neg_space_run, "SPACE_RUN, SET_DEMAND: each bad field alone, EPERM, "
+	  "ENOENT, sizes"),
 	E(final_baseline, "module state is the load-time state"),
 #undef E
 };
