@@ -185,6 +185,8 @@ static const struct vt_test tests[] = {
 	  "manager, LIST shows it"),
 	E(neg_space_run, "SPACE_RUN, SET_DEMAND: each bad field alone, EPERM, "
 	  "ENOENT, sizes"),
+	E(run_accel, "SPACE_RUN reaches libaccel: accel_seq_may_run, "
+	  "PREEMPTED/RUNNABLE completions; accel_seq_set_demand"),
 	E(final_baseline, "module state is the load-time state"),
 #undef E
 };

@@ -410,7 +410,7 @@ T(devpool_accounting); T(devpool_perm); T(neg_devpool);
 /* vmtest_list.c */
 T(list_overrun); T(neg_list_sized);
 /* vmtest_run.c */
-T(run_state); T(run_demand); T(neg_space_run);
+T(run_state); T(run_demand); T(neg_space_run); T(run_accel);
 #undef T
 
 #endif /* KVMEM_VMTEST_H */

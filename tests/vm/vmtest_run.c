@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <poll.h>
 #include <unistd.h>
 
+#include "accel.h"
 #include "vmtest.h"
 
 #define RUN_EV_MS	10000	/* an event that must come */
@@ -382,4 +384,101 @@ out:
 	if (m >= 0)
 		close(m);
 	close(o);
+}
+
+/* Ids of live spaces (up to max) from LIST_SPACES; how many. */
+static uint32_t space_ids(int m, uint32_t *ids, uint32_t max)
+{
+	static struct kvmem_space_info si[64];
+	struct kvmem_list l = {
+		.max = 64, .entries = (uintptr_t)si, .entry_size = sizeof(si[0]),
+	};
+	uint32_t n = 0;
+
+	if (kv_ioctl(m, KVMEM_IOC_LIST_SPACES, &l))
+		return 0;
+	for (uint32_t i = 0; i < l.count && n < max; i++)
+		ids[n++] = si[i].id;
+	return n;
+}
+
+/* The next completion of ctx within ms, through accel_fd(); false if none. */
+static bool next_completion(struct accel_ctx *ctx, int ms,
+			    struct accel_completion *c)
+{
+	struct pollfd p = { .fd = accel_fd(ctx), .events = POLLIN };
+
+	if (accel_poll_completions(ctx, c, 1) == 1)
+		return true;
+	return poll(&p, 1, ms) == 1 && accel_poll_completions(ctx, c, 1) == 1;
+}
+
+/* A SPACE_RUN reaches libaccel: may_run, completions; demand goes out. */
+void test_run_accel(void)
+{
+	const struct accel_geometry g = {
+		.layers = 2, .kv_heads = 2, .head_dim = 64,
+		.dtype = ACCEL_DTYPE_F16, .max_tokens = 512,
+		.layout = ACCEL_LAYOUT_PER_SEQ,
+	};
+	uint32_t before[64], after[64], nb, na, id = 0;
+	struct accel_open_opts o;
+	struct accel_completion c;
+	struct accel_ctx *ctx = NULL;
+	struct accel_seq *seq = NULL;
+	struct kvmem_event ev;
+	int m = run_mgr();
+
+	if (m < 0)
+		return;
+	nb = space_ids(m, before, 64);
+	accel_open_opts_init(&o);
+	o.backend = ACCEL_BACKEND_HOST;
+	if (!CHECK_ERR(-accel_open(&o, &ctx), 0, "accel_open") ||
+	    !CHECK_ERR(-accel_seq_create(ctx, &g, NULL, &seq), 0,
+		       "accel_seq_create"))
+		goto out;
+	CHECK(accel_seq_may_run(seq), "a new sequence may run");
+	CHECK(accel_seq_may_run(NULL), "NULL: may run");
+	na = space_ids(m, after, 64);
+	for (uint32_t i = 0; i < na && !id; i++) {
+		bool old = false;
+
+		for (uint32_t j = 0; j < nb; j++)
+			old |= after[i] == before[j];
+		if (!old)
+			id = after[i];
+	}
+	if (!CHECK(id, "the sequence's space in LIST_SPACES"))
+		goto out;
+	CHECK_ERR(space_run(m, id, KVMEM_RUN_PREEMPT, KVMEM_TIER_CXL, 1), 0,
+		  "SPACE_RUN PREEMPT of the sequence's space");
+	if (CHECK(next_completion(ctx, RUN_EV_MS, &c), "a completion")) {
+		CHECK_EQ(c.op, ACCEL_OP_PREEMPTED, "op PREEMPTED");
+		CHECK(c.seq == seq, "of the sequence");
+		CHECK_EQ(c.status, 0, "status");
+	}
+	CHECK(!accel_seq_may_run(seq), "a preempted sequence may not run");
+	CHECK_ERR(space_run(m, id, KVMEM_RUN_PREFETCH, KVMEM_TIER_DRAM, 2), 0,
+		  "SPACE_RUN PREFETCH");
+	CHECK_ERR(space_run(m, id, KVMEM_RUN_RUNNABLE, KVMEM_TIER_DRAM, 3), 0,
+		  "SPACE_RUN RUNNABLE");
+	if (CHECK(next_completion(ctx, RUN_EV_MS, &c), "a completion"))
+		CHECK_EQ(c.op, ACCEL_OP_RUNNABLE, "op RUNNABLE (PREFETCH in "
+			 "between is no change)");
+	CHECK(accel_seq_may_run(seq), "runnable again");
+	CHECK(!next_completion(ctx, RUN_QUIET_MS, &c), "no more completions");
+	CHECK_ERR(-accel_seq_set_demand(seq, ACCEL_DEMAND_WAITING), 0,
+		  "accel_seq_set_demand WAITING");
+	CHECK(next_of(m, KVMEM_EVENT_DEMAND, RUN_EV_MS, &ev) && ev.id == id &&
+	      ev.pages == KVMEM_DEMAND_WAITING, "the manager gets DEMAND "
+	      "WAITING of the space");
+	CHECK_ERR(-accel_seq_set_demand(seq, 4), EINVAL,
+		  "accel_seq_set_demand 4");
+	CHECK_ERR(-accel_seq_set_demand(NULL, 1), EINVAL,
+		  "accel_seq_set_demand NULL");
+out:
+	accel_seq_destroy(seq);
+	accel_close(ctx);
+	close(m);
 }
