@@ -179,6 +179,10 @@ int accel_ioctl_until(int fd, unsigned long req, void *arg,
 		      uint64_t deadline_ns);
 
 /* seq.c */
+struct kvmem_space_set;
+/* SPACE_SET of *tmpl (its handle ignored) on each space of seq; -errno. */
+int accel_seq_set_spaces(struct accel_seq *seq,
+			 const struct kvmem_space_set *tmpl);
 int accel_seq_map_locked(struct accel_seq *seq, uint64_t pages, bool ahead);
 void accel_seq_free(struct accel_seq *seq);
 

@@ -94,26 +94,14 @@ void accel_run_event(struct accel_ctx *ctx, const struct kvmem_event *ev)
 ACCEL_EXPORT
 int accel_seq_set_demand(struct accel_seq *seq, uint32_t demand)
 {
-	uint32_t i;
-	int ret;
+	struct kvmem_space_set set = {
+		.flags = KVMEM_SET_DEMAND, .demand = demand,
+	};
 
 	if (!seq || demand >= KVMEM_NR_DEMANDS)
 		return -EINVAL;
 	if (seq->ctx->fd < 0 ||
 	    !(seq->ctx->features & KVMEM_FEATURE_RUN_STATE))
 		return -EOPNOTSUPP;
-	for (i = 0; i < seq->nspaces; i++) {
-		struct kvmem_space_set set = {
-			.handle = seq->spaces[i].handle,
-			.flags = KVMEM_SET_DEMAND,
-			.demand = demand,
-		};
-
-		if (!set.handle)
-			continue;
-		ret = accel_ioctl(seq->ctx->fd, KVMEM_IOC_SPACE_SET, &set);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return accel_seq_set_spaces(seq, &set);
 }
