@@ -335,6 +335,11 @@ static int kvmem_ioctl_space_run(struct kvmem_client *client, void *arg)
 	return kvmem_manager_space_run(client, arg);
 }
 
+static int kvmem_ioctl_swap(struct kvmem_client *client, void *arg)
+{
+	return kvmem_space_swap(client, arg);
+}
+
 static int kvmem_ioctl_tenant_set(struct kvmem_client *client, void *arg)
 {
 	return kvmem_manager_tenant_set(client, arg);
@@ -428,6 +433,7 @@ static_assert(sizeof(struct kvmem_list) == KVMEM_LIST_SIZE_VER2);
 static_assert(sizeof(struct kvmem_tenant_set) == KVMEM_TENANT_SET_SIZE_VER1);
 static_assert(sizeof(struct kvmem_event) == 64);
 static_assert(sizeof(struct kvmem_run) == KVMEM_RUN_SIZE_VER1);
+static_assert(sizeof(struct kvmem_swap) == KVMEM_SWAP_SIZE_VER1);
 static_assert(sizeof(struct kvmem_space_info) == KVMEM_SPACE_INFO_SIZE_VER2);
 static_assert(sizeof(struct kvmem_client_info) == KVMEM_CLIENT_INFO_SIZE_VER1);
 static_assert(KVMEM_SPACE_CREATE_SIZE_VER2 <= KVMEM_IOCTL_MAX_SIZE);
@@ -467,6 +473,7 @@ static const struct kvmem_ioctl_desc kvmem_ioctls[] = {
 		    kvmem_ioctl_device_pool_remove),
 	KVMEM_IOCTL(KVMEM_IOC_SPACE_RUN, KVMEM_RUN_SIZE_VER1,
 		    kvmem_ioctl_space_run),
+	KVMEM_IOCTL(KVMEM_IOC_SWAP, KVMEM_SWAP_SIZE_VER1, kvmem_ioctl_swap),
 };
 
 /**

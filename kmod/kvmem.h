@@ -224,6 +224,7 @@ struct kvmem_migration {
  * @run_tier: the tier named with @run_state
  * @run_cookie: the cookie of the last KVMEM_IOC_SPACE_RUN
  * @demand: KVMEM_DEMAND_*, as the owner last reported it (under @lock)
+ * @swap: the owner's swap begun and not ended (KVMEM_IOC_SWAP), or NULL
  * @wait: faults, RELEASE and DESTROY wait here for pages in flight
  * @mq_lock: protects @mq and @mq_active
  * @mq: queued migration requests, run in order by @migrate_work
@@ -255,6 +256,7 @@ struct kvmem_space {
 	u32 run_tier;
 	u64 run_cookie;
 	u32 demand;
+	struct kvmem_swap_rec *swap;
 	wait_queue_head_t wait;
 	spinlock_t mq_lock;
 	struct list_head mq;
@@ -267,6 +269,12 @@ void kvmem_run_count(struct kvmem_space *space, int delta);
 int kvmem_manager_space_run(struct kvmem_client *client,
 			    const struct kvmem_run *r);
 void kvmem_space_set_demand(struct kvmem_space *space, u32 demand);
+
+/* swap.c */
+struct kvmem_swap_rec;
+int kvmem_space_swap(struct kvmem_client *client, const struct kvmem_swap *s);
+struct kvmem_swap_rec *kvmem_swap_kill(struct kvmem_space *space);
+void kvmem_swap_drop(struct kvmem_swap_rec *rec);
 
 /* main.c */
 extern bool kvmem_ready;

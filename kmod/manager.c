@@ -159,7 +159,8 @@ static bool kvmem_space_report(struct kvmem_space *space,
 	info->run_tier = space->run_tier;
 	info->run_cookie = space->run_cookie;
 	info->demand = space->demand;
-	info->flags = space->devpool ? KVMEM_SPACE_INFO_DEVICE : 0;
+	info->flags = (space->devpool ? KVMEM_SPACE_INFO_DEVICE : 0) |
+		      (space->swap ? KVMEM_SPACE_INFO_SWAPPING : 0);
 	xa_for_each(&space->pages, index, frame) {
 		idx = kvmem_frame_pool(frame)->index;
 		if (pools && idx < npools)

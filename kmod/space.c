@@ -338,9 +338,13 @@ static u64 kvmem_space_drop(struct kvmem_space *space, u64 first, u64 count)
  */
 void kvmem_space_kill(struct kvmem_space *space)
 {
+	struct kvmem_swap_rec *swap = NULL;
+
 	mutex_lock(&space->lock);
 	if (!space->dead) {
 		WRITE_ONCE(space->dead, true);
+		/* A swap begun ends: aborted, the space's frames go anyway. */
+		swap = kvmem_swap_kill(space);
 		kvmem_space_drop(space, 0, space->npages);
 		/* Not looked at again: the space is dead. */
 		if (space->devpool)
@@ -351,6 +355,8 @@ void kvmem_space_kill(struct kvmem_space *space)
 		kvmem_space_post(space, KVMEM_EVENT_SPACE_DESTROYED);
 	}
 	mutex_unlock(&space->lock);
+	/* Its host space's reference goes with no lock held. */
+	kvmem_swap_drop(swap);
 	/* End the waits of this space's faults and populates. */
 	wake_up_all(&kvmem_frame_wait);
 }

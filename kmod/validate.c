@@ -328,3 +328,27 @@ int kvmem_parse_quota(const char *s, size_t len, uint64_t *quota)
 	*quota = v;
 	return 0;
 }
+
+/**
+ * kvmem_check_swap() - check the fields of KVMEM_IOC_SWAP that need no space
+ * @s: the request, as copied from user space
+ *
+ * BEGIN's range and host offset are checked against the spaces by the
+ * caller; COMMIT and ABORT carry nothing but the handle (and COMMIT's
+ * @bytes).
+ *
+ * Return: 0 or -EINVAL.
+ */
+int kvmem_check_swap(const struct kvmem_swap *s)
+{
+	if (s->op >= KVMEM_NR_SWAP_OPS ||
+	    !kvmem_all_zero(s->reserved, sizeof(s->reserved)))
+		return -EINVAL;
+	if (s->op == KVMEM_SWAP_BEGIN)
+		return (s->flags & ~KVMEM_SWAP_OUT) || s->bytes || !s->count ?
+		       -EINVAL : 0;
+	if (s->flags || s->host || s->first || s->count || s->host_offset ||
+	    s->cookie || (s->op == KVMEM_SWAP_ABORT && s->bytes))
+		return -EINVAL;
+	return 0;
+}

@@ -7,9 +7,9 @@
  * accel_seq_may_run() is one atomic load on the engine's step path, and
  * queues a completion when a sequence becomes preempted or runnable. With
  * no daemon no RUN event ever comes: every sequence may run, as before.
- * Host spaces the daemon migrates itself; a device space's owner would
- * copy it (KVMEM_IOC_SWAP, not implemented by the module yet), so libaccel
- * only flips the flag for both.
+ * Host spaces the daemon migrates itself; a device space's owner copies it and
+ * reports through KVMEM_IOC_SWAP, which libaccel's cuda backend does not
+ * run yet: it only flips the flag for both.
  */
 #include <errno.h>
 #include <stdatomic.h>

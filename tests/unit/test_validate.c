@@ -296,6 +296,39 @@ static void run(void)
 	}
 }
 
+static void swap(void)
+{
+	struct kvmem_swap s;
+
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ(kvmem_check_swap(&s), -EINVAL);	/* BEGIN, count 0 */
+	s.count = 1;
+	s.flags = KVMEM_SWAP_OUT;
+	s.cookie = 5;
+	CHECK_EQ(kvmem_check_swap(&s), 0);
+	s.flags = 2;
+	CHECK_EQ(kvmem_check_swap(&s), -EINVAL);
+	s.flags = 0;
+	s.bytes = 1;
+	CHECK_EQ(kvmem_check_swap(&s), -EINVAL);
+	memset(&s, 0, sizeof(s));
+	s.op = KVMEM_SWAP_COMMIT;
+	s.bytes = 1;
+	CHECK_EQ(kvmem_check_swap(&s), 0);
+	s.count = 1;
+	CHECK_EQ(kvmem_check_swap(&s), -EINVAL);
+	s.count = 0;
+	s.op = KVMEM_SWAP_ABORT;
+	CHECK_EQ(kvmem_check_swap(&s), -EINVAL);
+	s.bytes = 0;
+	CHECK_EQ(kvmem_check_swap(&s), 0);
+	s.reserved[1] = 1;
+	CHECK_EQ(kvmem_check_swap(&s), -EINVAL);
+	s.reserved[1] = 0;
+	s.op = KVMEM_NR_SWAP_OPS;
+	CHECK_EQ(kvmem_check_swap(&s), -EINVAL);
+}
+
 static void quotas(void)
 {
 	uint64_t q = 0;
@@ -410,6 +443,7 @@ static const struct unit_case cases[] = {
 	UNIT_CASE(create_tenant_priority),
 	UNIT_CASE(space_set),
 	UNIT_CASE(run),
+	UNIT_CASE(swap),
 	UNIT_CASE(quotas),
 	UNIT_CASE(ranges),
 	UNIT_CASE(tier_orders),

@@ -187,6 +187,12 @@ static const struct vt_test tests[] = {
 	  "ENOENT, sizes"),
 	E(run_accel, "SPACE_RUN reaches libaccel: accel_seq_may_run, "
 	  "PREEMPTED/RUNNABLE completions; accel_seq_set_demand"),
+	E(swap_protocol, "SWAP: out/in, COMMIT/ABORT move device frames only "
+	  "when the source may go; SWAPPING; SWAP events; stale host"),
+	E(swap_kill, "SWAP: a SIGKILLed owner mid-swap, every frame back, "
+	  "the manager told"),
+	E(neg_swap, "SWAP: each bad field alone, ENOENT, EBUSY, EEXIST, "
+	  "sizes"),
 	E(final_baseline, "module state is the load-time state"),
 #undef E
 };

@@ -411,6 +411,8 @@ T(devpool_accounting); T(devpool_perm); T(neg_devpool);
 T(list_overrun); T(neg_list_sized);
 /* vmtest_run.c */
 T(run_state); T(run_demand); T(neg_space_run); T(run_accel);
+/* vmtest_swap.c */
+T(swap_protocol); T(swap_kill); T(neg_swap);
 #undef T
 
 #endif /* KVMEM_VMTEST_H */
