@@ -33,6 +33,7 @@ static int kvmem_open(struct inode *inode, struct file *file)
 	xa_init_flags(&client->handles, XA_FLAGS_ALLOC1);
 	atomic_set(&client->migrations, 0);
 	atomic64_set(&client->next_id, 0);
+	client->info_npools = U32_MAX;
 	kvmem_events_init(&client->events);
 	client->pid = get_pid(task_tgid(current));
 	/* The role goes with the file: judge whoever opened it, now. */
@@ -116,43 +117,46 @@ static u64 kvmem_client_migrated(struct kvmem_client *client)
  * kvmem_clients_report() - fill the manager's report of clients
  * @cursor: in: smallest client id to report; out: where to go on, or 0
  * @max: entries @out holds
- * @out: the reports
- * @pools: NULL, or @max * @npools counts of frames per pool
- * @npools: pools the caller sized @pools for
+ * @out: the reports, @entry_size bytes each (zeroed by the caller)
+ * @entry_size: the caller's entry size, at least the version-1 size
+ * @pools: NULL, or @max * @stride zeroed counts of frames per pool
+ * @stride: pool columns per entry of @pools, at least @npools
+ * @npools: pools the module had when the request started
  *
  * Reads only counters, under the lock that release() takes to remove a
  * client, so no client is freed while it is read.
  *
  * Return: entries filled.
  */
-u32 kvmem_clients_report(u64 *cursor, u32 max, struct kvmem_client_info *out,
-			 u64 *pools, unsigned int npools)
+u32 kvmem_clients_report(u64 *cursor, u32 max, void *out, size_t entry_size,
+			 u64 *pools, unsigned int stride, unsigned int npools)
 {
+	struct kvmem_client_info info;
 	struct kvmem_client *client;
 	unsigned long id = *cursor;
 	u32 n = 0, p;
 
 	xa_lock(&kvmem_clients);
 	xa_for_each_start(&kvmem_clients, id, client, *cursor) {
-		struct kvmem_client_info *info = &out[n];
-
 		if (n == max)
 			break;
-		memset(info, 0, sizeof(*info));
-		info->id = client->id;
-		info->pid = pid_vnr(client->pid);
-		info->spaces = atomic_read(&client->nr_spaces);
-		info->flags = kvmem_is_manager(client) ? KVMEM_CLIENT_MANAGER : 0;
+		memset(&info, 0, sizeof(info));
+		info.id = client->id;
+		info.pid = pid_vnr(client->pid);
+		info.spaces = atomic_read(&client->nr_spaces);
+		info.flags = kvmem_is_manager(client) ? KVMEM_CLIENT_MANAGER : 0;
 		/* Every slot: a pool added since @npools was read too. */
 		for (p = 0; p < KVMEM_MAX_POOLS; p++) {
 			long f = atomic_long_read(&client->frames[p]);
 
-			info->frames += f;
+			info.frames += f;
 			if (pools && p < npools)
-				pools[n * npools + p] = f;
+				pools[(size_t)n * stride + p] = f;
 		}
-		info->faults = atomic64_read(&client->faults);
-		info->migrated = kvmem_client_migrated(client);
+		info.faults = atomic64_read(&client->faults);
+		info.migrated = kvmem_client_migrated(client);
+		memcpy(out + (size_t)n * entry_size, &info,
+		       min(entry_size, sizeof(info)));
 		n++;
 	}
 	xa_unlock(&kvmem_clients);
@@ -222,6 +226,12 @@ static void kvmem_show_fdinfo(struct seq_file *m, struct file *file)
 	seq_printf(m, "kvmem-client-id:\t%u\n", client->id);
 	seq_printf(m, "kvmem-manager:\t%d\n", kvmem_is_manager(client));
 	seq_printf(m, "kvmem-spaces:\t%d\n", atomic_read(&client->nr_spaces));
+	seq_printf(m, "kvmem-spaces-runnable:\t%d\n",
+		   atomic_read(&client->nr_run[KVMEM_RUN_RUNNABLE]));
+	seq_printf(m, "kvmem-spaces-preempted:\t%d\n",
+		   atomic_read(&client->nr_run[KVMEM_RUN_PREEMPT]));
+	seq_printf(m, "kvmem-spaces-prefetch:\t%d\n",
+		   atomic_read(&client->nr_run[KVMEM_RUN_PREFETCH]));
 	for (p = 0; p < npools; p++) {
 		struct kvmem_pool *pool = kvmem_pools[p];
 		long f = atomic_long_read(&client->frames[p]);
@@ -267,6 +277,8 @@ int kvmem_client_add(struct kvmem_client *client, struct kvmem_space *space,
 	mutex_lock(&client->lock);
 	ret = xa_alloc(&client->handles, handle, space, xa_limit_31b,
 		       GFP_KERNEL_ACCOUNT);
+	if (!ret)
+		WRITE_ONCE(space->handle, *handle);
 	mutex_unlock(&client->lock);
 	return ret;
 }

@@ -47,9 +47,12 @@ static int kvmem_ioctl_get_info(struct kvmem_client *client, void *arg)
 
 	info->abi_version = KVMEM_ABI_VERSION;
 	info->npools = kvmem_pools_count();
+	/* What a version-1 LIST caller sizes its pools array by. */
+	WRITE_ONCE(client->info_npools, info->npools);
 	info->features = KVMEM_FEATURE_NODE_POOLS | KVMEM_FEATURE_MIGRATE |
 			 KVMEM_FEATURE_EVENTS | KVMEM_FEATURE_TENANTS |
-			 KVMEM_FEATURE_MANAGER | KVMEM_FEATURE_DEVICE_POOLS;
+			 KVMEM_FEATURE_MANAGER | KVMEM_FEATURE_DEVICE_POOLS |
+			 KVMEM_FEATURE_RUN_STATE | KVMEM_FEATURE_LIST_SIZED;
 	info->page_sizes = KVMEM_PAGE_SIZES;
 	info->page_size = kvmem_page_size();
 	info->max_space_bytes = KVMEM_SPACE_MAX_BYTES;
@@ -327,6 +330,16 @@ static int kvmem_ioctl_list_clients(struct kvmem_client *client, void *arg)
 	return kvmem_manager_list(client, arg, false);
 }
 
+static int kvmem_ioctl_space_run(struct kvmem_client *client, void *arg)
+{
+	return kvmem_manager_space_run(client, arg);
+}
+
+static int kvmem_ioctl_swap(struct kvmem_client *client, void *arg)
+{
+	return kvmem_space_swap(client, arg);
+}
+
 static int kvmem_ioctl_tenant_set(struct kvmem_client *client, void *arg)
 {
 	return kvmem_manager_tenant_set(client, arg);
@@ -419,6 +432,10 @@ static_assert(sizeof(struct kvmem_manager) == KVMEM_MANAGER_SIZE_VER1);
 static_assert(sizeof(struct kvmem_list) == KVMEM_LIST_SIZE_VER2);
 static_assert(sizeof(struct kvmem_tenant_set) == KVMEM_TENANT_SET_SIZE_VER1);
 static_assert(sizeof(struct kvmem_event) == 64);
+static_assert(sizeof(struct kvmem_run) == KVMEM_RUN_SIZE_VER1);
+static_assert(sizeof(struct kvmem_swap) == KVMEM_SWAP_SIZE_VER1);
+static_assert(sizeof(struct kvmem_space_info) == KVMEM_SPACE_INFO_SIZE_VER2);
+static_assert(sizeof(struct kvmem_client_info) == KVMEM_CLIENT_INFO_SIZE_VER1);
 static_assert(KVMEM_SPACE_CREATE_SIZE_VER2 <= KVMEM_IOCTL_MAX_SIZE);
 
 static const struct kvmem_ioctl_desc kvmem_ioctls[] = {
@@ -454,6 +471,9 @@ static const struct kvmem_ioctl_desc kvmem_ioctls[] = {
 	KVMEM_IOCTL(KVMEM_IOC_DEVICE_POOL_REMOVE,
 		    KVMEM_DEVICE_POOL_REMOVE_SIZE_VER1,
 		    kvmem_ioctl_device_pool_remove),
+	KVMEM_IOCTL(KVMEM_IOC_SPACE_RUN, KVMEM_RUN_SIZE_VER1,
+		    kvmem_ioctl_space_run),
+	KVMEM_IOCTL(KVMEM_IOC_SWAP, KVMEM_SWAP_SIZE_VER1, kvmem_ioctl_swap),
 };
 
 /**
@@ -464,7 +484,8 @@ static const struct kvmem_ioctl_desc kvmem_ioctls[] = {
  *
  * Return: the handler's result, -ENOTTY for an unknown command, -EINVAL
  * for a struct smaller than its version-1 size, -E2BIG for a larger one
- * with a non-zero tail, -EFAULT for a bad pointer.
+ * with a non-zero tail, -EFAULT for a bad pointer. A handler's -EOVERFLOW
+ * copies the struct back (its out fields say what would have fitted).
  */
 long kvmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
@@ -495,7 +516,8 @@ long kvmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	}
 
 	ret = desc->fn(file->private_data, kbuf);
-	if (ret)
+	/* -EOVERFLOW: the out fields say what would have fitted. */
+	if (ret && ret != -EOVERFLOW)
 		return ret;
 
 	if (_IOC_DIR(cmd) & _IOC_READ) {
@@ -505,10 +527,10 @@ long kvmem_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		 */
 		if (copy_to_user(uarg, kbuf, min(usize, ksize)) ||
 		    (usize > ksize && clear_user(uarg + ksize, usize - ksize))) {
-			if (desc->undo)
+			if (desc->undo && !ret)
 				desc->undo(file->private_data, kbuf);
 			return -EFAULT;
 		}
 	}
-	return 0;
+	return ret;
 }

@@ -108,6 +108,8 @@ struct kvmem_pool {
  * @faults: page faults on the tenant's spaces
  * @migrated_in: bytes migrated into each tier
  * @migrated_out: bytes migrated out of each tier
+ * @nr_run: live spaces per run state (KVMEM_RUN_*)
+ * @preemptions: KVMEM_RUN_PREEMPT directives given to its spaces
  */
 struct kvmem_tenant {
 	struct kobject kobj;
@@ -119,6 +121,8 @@ struct kvmem_tenant {
 	atomic64_t faults;
 	atomic64_t migrated_in[KVMEM_NR_TIERS];
 	atomic64_t migrated_out[KVMEM_NR_TIERS];
+	atomic_t nr_run[KVMEM_NR_RUN_STATES];
+	atomic64_t preemptions;
 };
 
 /**
@@ -136,6 +140,9 @@ struct kvmem_tenant {
  * @migrated_in: bytes of its spaces migrated into each tier
  * @migrated_out: bytes of its spaces migrated out of each tier
  * @events: what read() returns
+ * @nr_run: live spaces per run state (KVMEM_RUN_*)
+ * @info_npools: npools its last KVMEM_IOC_GET_INFO returned, U32_MAX if it
+ *	never asked: how a version-1 LIST caller sized its pools array
  *
  * The counters are atomics, read with no lock by the manager's reports
  * and by fdinfo. The bytes a client's spaces moved in all are the sum of
@@ -156,6 +163,8 @@ struct kvmem_client {
 	atomic64_t migrated_in[KVMEM_NR_TIERS];
 	atomic64_t migrated_out[KVMEM_NR_TIERS];
 	struct kvmem_events events;
+	atomic_t nr_run[KVMEM_NR_RUN_STATES];
+	u32 info_npools;
 };
 
 /**
@@ -210,6 +219,12 @@ struct kvmem_migration {
  * @copies: logical page -> a clean copy of it in another frame
  * @nr_resident: entries in @pages and @grants
  * @dead: destroyed: faults raise SIGBUS, the handle is gone
+ * @handle: its handle in @client (0 until it has one), for RUN events
+ * @run_state: KVMEM_RUN_*, as the manager last set it (under @lock)
+ * @run_tier: the tier named with @run_state
+ * @run_cookie: the cookie of the last KVMEM_IOC_SPACE_RUN
+ * @demand: KVMEM_DEMAND_*, as the owner last reported it (under @lock)
+ * @swap: the owner's swap begun and not ended (KVMEM_IOC_SWAP), or NULL
  * @wait: faults, RELEASE and DESTROY wait here for pages in flight
  * @mq_lock: protects @mq and @mq_active
  * @mq: queued migration requests, run in order by @migrate_work
@@ -236,12 +251,30 @@ struct kvmem_space {
 	struct xarray copies;
 	u64 nr_resident;
 	bool dead;
+	u32 handle;
+	u32 run_state;
+	u32 run_tier;
+	u64 run_cookie;
+	u32 demand;
+	struct kvmem_swap_rec *swap;
 	wait_queue_head_t wait;
 	spinlock_t mq_lock;
 	struct list_head mq;
 	bool mq_active;
 	struct work_struct migrate_work;
 };
+
+/* run.c */
+void kvmem_run_count(struct kvmem_space *space, int delta);
+int kvmem_manager_space_run(struct kvmem_client *client,
+			    const struct kvmem_run *r);
+void kvmem_space_set_demand(struct kvmem_space *space, u32 demand);
+
+/* swap.c */
+struct kvmem_swap_rec;
+int kvmem_space_swap(struct kvmem_client *client, const struct kvmem_swap *s);
+struct kvmem_swap_rec *kvmem_swap_kill(struct kvmem_space *space);
+void kvmem_swap_drop(struct kvmem_swap_rec *rec);
 
 /* main.c */
 extern bool kvmem_ready;
@@ -364,8 +397,8 @@ void kvmem_migrate_submit(struct kvmem_space *space, struct kvmem_migration *m);
 /* client.c */
 void kvmem_client_migration_done(struct kvmem_client *client,
 				 const struct kvmem_event *ev);
-u32 kvmem_clients_report(u64 *cursor, u32 max, struct kvmem_client_info *out,
-			 u64 *pools, unsigned int npools);
+u32 kvmem_clients_report(u64 *cursor, u32 max, void *out, size_t entry_size,
+			 u64 *pools, unsigned int stride, unsigned int npools);
 void kvmem_client_moved(struct kvmem_client *client, u32 from, u32 to);
 
 static inline u64 kvmem_space_offset(const struct kvmem_space *space)

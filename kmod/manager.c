@@ -128,12 +128,14 @@ void kvmem_manager_client_exit(struct kvmem_client *client)
 
 /*
  * Fills one space's report, and its counts per pool below @npools (page
- * frames, then clean copies); returns false if it is dead.
+ * frames at [p], then clean copies at [@stride + p]); returns false if it
+ * is dead.
  */
 static bool kvmem_space_report(struct kvmem_space *space,
 			       struct kvmem_space_info *info, u64 *pools,
-			       unsigned int npools)
+			       unsigned int stride, unsigned int npools)
 {
+	unsigned int idx;
 	struct page *frame;
 	unsigned long index;
 	void *entry;
@@ -153,14 +155,22 @@ static bool kvmem_space_report(struct kvmem_space *space,
 	info->tier = space->tier;
 	info->policy = space->policy;
 	info->resident = space->nr_resident;
+	info->run_state = space->run_state;
+	info->run_tier = space->run_tier;
+	info->run_cookie = space->run_cookie;
+	info->demand = space->demand;
+	info->flags = (space->devpool ? KVMEM_SPACE_INFO_DEVICE : 0) |
+		      (space->swap ? KVMEM_SPACE_INFO_SWAPPING : 0);
 	xa_for_each(&space->pages, index, frame) {
-		if (pools)
-			pools[kvmem_frame_pool(frame)->index]++;
+		idx = kvmem_frame_pool(frame)->index;
+		if (pools && idx < npools)
+			pools[idx]++;
 	}
 	xa_for_each(&space->copies, index, frame) {
 		info->copies++;
-		if (pools)
-			pools[npools + kvmem_frame_pool(frame)->index]++;
+		idx = kvmem_frame_pool(frame)->index;
+		if (pools && idx < npools)
+			pools[stride + idx]++;
 	}
 	/* A device pool added after @npools was read is left out. */
 	xa_for_each(&space->grants, index, entry) {
@@ -171,11 +181,15 @@ static bool kvmem_space_report(struct kvmem_space *space,
 	return true;
 }
 
-/* Collects up to @max live spaces from id *@cursor on. */
-static u32 kvmem_list_spaces(u64 *cursor, u32 max,
-			     struct kvmem_space_info *out, u64 *pools,
-			     unsigned int npools)
+/*
+ * Collects up to @max live spaces from id *@cursor on, @entry_size bytes
+ * each into @out, 2 * @stride counts each into @pools.
+ */
+static u32 kvmem_list_spaces(u64 *cursor, u32 max, void *out,
+			     size_t entry_size, u64 *pools,
+			     unsigned int stride, unsigned int npools)
 {
+	struct kvmem_space_info info;
 	struct kvmem_space *space;
 	unsigned long id = *cursor;
 	u32 n = 0;
@@ -186,10 +200,13 @@ static u32 kvmem_list_spaces(u64 *cursor, u32 max,
 			*cursor = 0;
 			return n;
 		}
-		if (kvmem_space_report(space, &out[n],
-				       pools ? pools + 2 * n * npools : NULL,
-				       npools))
+		if (kvmem_space_report(space, &info,
+				       pools ? pools + 2 * (size_t)n * stride :
+					       NULL, stride, npools)) {
+			memcpy(out + (size_t)n * entry_size, &info,
+			       min(entry_size, sizeof(info)));
 			n++;
+		}
 		kvmem_space_put(space);
 		id++;
 	}
@@ -203,41 +220,89 @@ static u32 kvmem_list_spaces(u64 *cursor, u32 max,
 	return n;
 }
 
-/* The reports are built in kernel memory, then copied with no lock held. */
-static int kvmem_list(struct kvmem_list *l, bool spaces)
+/*
+ * The caller's pool columns per entry: its npools, or for a version-1
+ * caller (npools 0) the module's npools if that is what its last GET_INFO
+ * said. -EOVERFLOW (l->npools = the module's) if the module has more.
+ */
+static int kvmem_list_stride(struct kvmem_client *client,
+			     struct kvmem_list *l, unsigned int npools,
+			     unsigned int *stride)
 {
-	size_t esize = spaces ? sizeof(struct kvmem_space_info) :
-				sizeof(struct kvmem_client_info);
+	if (!l->pools) {
+		*stride = 0;
+		return l->npools ? -EINVAL : 0;
+	}
+	if (l->npools > KVMEM_LIST_NPOOLS_MAX)
+		return -EINVAL;
+	if (!l->npools) {
+		if (READ_ONCE(client->info_npools) != npools)
+			return -EOVERFLOW;
+		*stride = npools;
+		return 0;
+	}
+	if (l->npools < npools) {
+		l->npools = npools;
+		return -EOVERFLOW;
+	}
+	*stride = l->npools;
+	return 0;
+}
+
+/* The caller's bytes per entry; 0 if it is not a valid entry_size. */
+static size_t kvmem_list_entry_size(const struct kvmem_list *l, bool spaces)
+{
+	size_t v1 = spaces ? KVMEM_SPACE_INFO_SIZE_VER1 :
+			     KVMEM_CLIENT_INFO_SIZE_VER1;
+
+	if (!l->entry_size)
+		return v1;
+	if (l->entry_size < v1 || l->entry_size % 8 ||
+	    l->entry_size > KVMEM_LIST_ENTRY_MAX)
+		return 0;
+	return l->entry_size;
+}
+
+/*
+ * The reports are built in kernel memory at the caller's entry size and
+ * pool stride, then copied out once, with no lock held: nothing past what
+ * the caller said its arrays hold is written.
+ */
+static int kvmem_list(struct kvmem_client *client, struct kvmem_list *l,
+		      bool spaces)
+{
+	size_t esize = kvmem_list_entry_size(l, spaces);
 	/* Read once: the buffer and the reports must agree on it. */
 	unsigned int npools = kvmem_pools_count();
-	size_t per = spaces ? 2 * npools : npools;
+	unsigned int stride;
+	size_t per;
 	u64 *pools = NULL;
 	void *out;
-	int ret = 0;
+	int ret;
 
-	if (l->flags || l->pad || l->npools || l->entry_size ||
+	if (l->flags || l->pad || !esize ||
 	    !kvmem_all_zero(l->reserved, sizeof(l->reserved)))
 		return -EINVAL;
 	if (!l->max || l->max > KVMEM_LIST_MAX || !l->entries)
 		return -EINVAL;
-	out = kvcalloc(l->max, esize, GFP_KERNEL);
+	ret = kvmem_list_stride(client, l, npools, &stride);
+	if (ret)
+		return ret;
+	per = spaces ? 2 * (size_t)stride : stride;
+	out = kvcalloc(l->max, esize, GFP_KERNEL_ACCOUNT);
 	if (l->pools)
-		pools = kvcalloc(l->max * per, sizeof(*pools), GFP_KERNEL);
+		pools = kvcalloc(l->max * per, sizeof(*pools),
+				 GFP_KERNEL_ACCOUNT);
 	if (!out || (l->pools && !pools)) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	if (spaces)
-		l->count = kvmem_list_spaces(&l->cursor, l->max, out, pools,
-					     npools);
+		l->count = kvmem_list_spaces(&l->cursor, l->max, out, esize,
+					     pools, stride, npools);
 	else
-		l->count = kvmem_clients_report(&l->cursor, l->max, out, pools,
-						npools);
-	/*
-	 * FIXME(run-state work): entries go out at this kernel's stride, so a
-	 * caller built against version 1 is overrun; entry_size and npools
-	 * (kvmem_list version 2) fix that.
-	 */
+		l->count = kvmem_clients_report(&l->cursor, l->max, out, esize,
+						pools, stride, npools);
 	if (copy_to_user(u64_to_user_ptr(l->entries), out, l->count * esize) ||
 	    (pools && copy_to_user(u64_to_user_ptr(l->pools), pools,
 				   l->count * per * sizeof(*pools))))
@@ -254,15 +319,16 @@ out:
  * @l: the request
  * @spaces: list spaces, else clients
  *
- * Return: 0, -EPERM if @client is not the manager, -EINVAL, -ENOMEM or
- * -EFAULT.
+ * Return: 0, -EPERM if @client is not the manager, -EINVAL, -EOVERFLOW
+ * if the caller's pool columns are fewer than the module's pools, -ENOMEM
+ * or -EFAULT.
  */
 int kvmem_manager_list(struct kvmem_client *client, struct kvmem_list *l,
 		       bool spaces)
 {
 	if (!kvmem_is_manager(client))
 		return -EPERM;
-	return kvmem_list(l, spaces);
+	return kvmem_list(client, l, spaces);
 }
 
 /**

@@ -109,6 +109,8 @@ struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
 	}
 	atomic_inc(&kvmem_nr_spaces);
 	atomic_inc(&client->nr_spaces);
+	/* RUNNABLE, demand NONE: zeroed. */
+	kvmem_run_count(space, 1);
 	/* Paired with SPACE_DESTROYED in kvmem_space_kill(), on every path. */
 	kvmem_space_post(space, KVMEM_EVENT_SPACE_CREATED);
 	return space;
@@ -336,18 +338,25 @@ static u64 kvmem_space_drop(struct kvmem_space *space, u64 first, u64 count)
  */
 void kvmem_space_kill(struct kvmem_space *space)
 {
+	struct kvmem_swap_rec *swap = NULL;
+
 	mutex_lock(&space->lock);
 	if (!space->dead) {
 		WRITE_ONCE(space->dead, true);
+		/* A swap begun ends: aborted, the space's frames go anyway. */
+		swap = kvmem_swap_kill(space);
 		kvmem_space_drop(space, 0, space->npages);
 		/* Not looked at again: the space is dead. */
 		if (space->devpool)
 			kvmem_devpool_unuse(space->devpool);
 		atomic_dec(&kvmem_nr_spaces);
 		atomic_dec(&space->client->nr_spaces);
+		kvmem_run_count(space, -1);
 		kvmem_space_post(space, KVMEM_EVENT_SPACE_DESTROYED);
 	}
 	mutex_unlock(&space->lock);
+	/* Its host space's reference goes with no lock held. */
+	kvmem_swap_drop(swap);
 	/* End the waits of this space's faults and populates. */
 	wake_up_all(&kvmem_frame_wait);
 }
@@ -377,9 +386,14 @@ int kvmem_space_set(struct kvmem_space *space,
 		ret = -EBUSY;
 		goto out;
 	}
-	if (args->flags & KVMEM_SET_TENANT)
+	if (args->flags & KVMEM_SET_TENANT) {
+		kvmem_run_count(space, -1);
 		space->tenant = kvmem_tenants[array_index_nospec(args->tenant,
 							 kvmem_nr_tenants)];
+		kvmem_run_count(space, 1);
+	}
+	if (args->flags & KVMEM_SET_DEMAND)
+		kvmem_space_set_demand(space, args->demand);
 	if (args->flags & KVMEM_SET_PRIORITY)
 		WRITE_ONCE(space->priority, args->priority);
 	if (args->flags & KVMEM_SET_TOKENS)

@@ -272,6 +272,30 @@ static ssize_t faults_show(struct kobject *kobj, struct kobj_attribute *attr,
 }
 static struct kobj_attribute faults_attr = __ATTR_RO(faults);
 
+/* spaces_<state>: live spaces of the tenant in that run state. */
+static ssize_t run_show(struct kobject *kobj, struct kobj_attribute *attr,
+			char *buf)
+{
+	/* The attribute's "tier" is the run state here. */
+	u32 s = attr_tier(attr);
+
+	return sysfs_emit(buf, "%d\n", atomic_read(&to_tenant(kobj)->nr_run[s]));
+}
+KVMEM_TIER_ATTR(run_runnable, spaces_runnable, 0444, run_show, NULL,
+		KVMEM_RUN_RUNNABLE);
+KVMEM_TIER_ATTR(run_preempt, spaces_preempted, 0444, run_show, NULL,
+		KVMEM_RUN_PREEMPT);
+KVMEM_TIER_ATTR(run_prefetch, spaces_prefetch, 0444, run_show, NULL,
+		KVMEM_RUN_PREFETCH);
+
+static ssize_t preemptions_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lld\n",
+			  atomic64_read(&to_tenant(kobj)->preemptions));
+}
+static struct kobj_attribute preemptions_attr = __ATTR_RO(preemptions);
+
 static ssize_t weight_show(struct kobject *kobj, struct kobj_attribute *attr,
 			   char *buf)
 {
@@ -310,6 +334,10 @@ static struct attribute *kvmem_tenant_attrs[] = {
 	&frames_by_pool_attr.attr,
 	&faults_attr.attr,
 	&weight_attr.attr,
+	&run_runnable_attr.attr.attr,
+	&run_preempt_attr.attr.attr,
+	&run_prefetch_attr.attr.attr,
+	&preemptions_attr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(kvmem_tenant);

@@ -116,17 +116,34 @@ int kvmem_check_device_pool_remove(const struct kvmem_device_pool_remove *r)
  * @s: the request, as copied from user space
  * @ntenants: number of tenants
  *
- * Return: 0 or -EINVAL: no or an unknown flag, a reserved field set, or a
- * tenant out of range when the tenant is to be set.
+ * Return: 0 or -EINVAL: no or an unknown flag, a reserved field or @pad
+ * set, a tenant out of range when the tenant is to be set, or a demand
+ * that is not a KVMEM_DEMAND_* when it is.
  */
 int kvmem_check_space_set(const struct kvmem_space_set *s, uint32_t ntenants)
 {
-	/* Demand is not carried yet: KVMEM_SET_DEMAND is refused. */
-	if (!s->flags || (s->flags & ~KVMEM_SET_FLAGS) ||
-	    (s->flags & KVMEM_SET_DEMAND) || s->demand || s->pad ||
+	if (!s->flags || (s->flags & ~KVMEM_SET_FLAGS) || s->pad ||
 	    !kvmem_all_zero(s->reserved, sizeof(s->reserved)))
 		return -EINVAL;
 	if ((s->flags & KVMEM_SET_TENANT) && s->tenant >= ntenants)
+		return -EINVAL;
+	if ((s->flags & KVMEM_SET_DEMAND) && s->demand >= KVMEM_NR_DEMANDS)
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * kvmem_check_run() - check the input of KVMEM_IOC_SPACE_RUN
+ * @r: the request, as copied from user space
+ *
+ * Return: 0 or -EINVAL: @flags or @reserved set, a state that is not a
+ * KVMEM_RUN_*, or a tier that is not a KVMEM_TIER_*.
+ */
+int kvmem_check_run(const struct kvmem_run *r)
+{
+	if (r->flags || !kvmem_all_zero(r->reserved, sizeof(r->reserved)))
+		return -EINVAL;
+	if (r->state >= KVMEM_NR_RUN_STATES || r->tier >= KVMEM_NR_TIERS)
 		return -EINVAL;
 	return 0;
 }
@@ -309,5 +326,29 @@ int kvmem_parse_quota(const char *s, size_t len, uint64_t *quota)
 		v = v * 10 + (uint64_t)(s[i] - '0');
 	}
 	*quota = v;
+	return 0;
+}
+
+/**
+ * kvmem_check_swap() - check the fields of KVMEM_IOC_SWAP that need no space
+ * @s: the request, as copied from user space
+ *
+ * BEGIN's range and host offset are checked against the spaces by the
+ * caller; COMMIT and ABORT carry nothing but the handle (and COMMIT's
+ * @bytes).
+ *
+ * Return: 0 or -EINVAL.
+ */
+int kvmem_check_swap(const struct kvmem_swap *s)
+{
+	if (s->op >= KVMEM_NR_SWAP_OPS ||
+	    !kvmem_all_zero(s->reserved, sizeof(s->reserved)))
+		return -EINVAL;
+	if (s->op == KVMEM_SWAP_BEGIN)
+		return (s->flags & ~KVMEM_SWAP_OUT) || s->bytes || !s->count ?
+		       -EINVAL : 0;
+	if (s->flags || s->host || s->first || s->count || s->host_offset ||
+	    s->cookie || (s->op == KVMEM_SWAP_ABORT && s->bytes))
+		return -EINVAL;
 	return 0;
 }

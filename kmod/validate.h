@@ -25,6 +25,8 @@ int kvmem_check_device_pool(const struct kvmem_device_pool *d,
 			    uint64_t cpu_page_size);
 int kvmem_check_device_pool_remove(const struct kvmem_device_pool_remove *r);
 int kvmem_check_space_set(const struct kvmem_space_set *s, uint32_t ntenants);
+int kvmem_check_run(const struct kvmem_run *r);
+int kvmem_check_swap(const struct kvmem_swap *s);
 int kvmem_check_range(uint64_t first, uint64_t count, uint64_t npages);
 int kvmem_check_migrate(const struct kvmem_migrate *m);
 int kvmem_check_map(uint64_t first, uint64_t count, uint64_t total);

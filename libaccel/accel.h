@@ -26,6 +26,7 @@
 #define ACCEL_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -340,6 +341,39 @@ int accel_seq_tensor(struct accel_seq *seq, uint32_t layer, uint32_t kv,
 int accel_seq_set_progress(struct accel_seq *seq, uint64_t tokens_written);
 int accel_seq_set_priority(struct accel_seq *seq, int32_t priority);
 
+/* ------------------------------------------------- scheduling daemon */
+
+/*
+ * Whether the scheduling daemon (kvmemd, the kvmem manager) lets the
+ * sequence run now: false from the moment the event thread learns that
+ * any of its spaces was set to PREEMPT or PREFETCH until all are RUNNABLE
+ * again. No system call: one atomic load, for the step path. With no
+ * daemon (none running, or it died before deciding) always true. NULL:
+ * true. Each change of a live sequence also queues a completion
+ * (ACCEL_OP_PREEMPTED, ACCEL_OP_RUNNABLE; status 0) through
+ * accel_poll_completions() and accel_fd(), unless memory ran out (the flag
+ * is what counts). The daemon moves host sequences itself; the engine
+ * only stops stepping them. Thread-safe (any thread, any time).
+ */
+bool accel_seq_may_run(const struct accel_seq *seq);
+
+/* accel_seq_set_demand() values: the kvmem KVMEM_DEMAND_* values. */
+#define ACCEL_DEMAND_NONE	0	/* not reported */
+#define ACCEL_DEMAND_WAITING	1	/* has work queued, waits to run */
+#define ACCEL_DEMAND_RUNNING	2	/* being stepped now */
+#define ACCEL_DEMAND_IDLE	3	/* between turns of a conversation */
+
+/*
+ * Tells the daemon what the sequence's work is (ACCEL_DEMAND_*): waiting
+ * to run, running, or idle between turns (the cheapest to preempt). kvmem
+ * passes on only changes, so calling it at every step costs one ioctl per
+ * space and nothing at the daemon. Works with no daemon too (the module
+ * keeps it for one that comes). Errors: -EINVAL (bad demand),
+ * -EOPNOTSUPP (no /dev/kvmem, or a module without
+ * KVMEM_FEATURE_RUN_STATE), or the module's. seq-serial.
+ */
+int accel_seq_set_demand(struct accel_seq *seq, uint32_t demand);
+
 /* ---------------------------------------------------------------- swap */
 
 enum accel_seq_state {
@@ -384,6 +418,8 @@ int accel_seq_wait(struct accel_seq *seq, int timeout_ms);
 enum accel_op {
 	ACCEL_OP_SWAP_OUT = 1,
 	ACCEL_OP_SWAP_IN = 2,
+	ACCEL_OP_PREEMPTED = 3,	/* the scheduler stopped it: may_run false */
+	ACCEL_OP_RUNNABLE = 4,	/* it may run again: may_run true */
 };
 
 /**

@@ -39,6 +39,7 @@ struct accel_space {
 	uint64_t bytes;
 	uint64_t mapped;
 	uint32_t handle;
+	bool run_stopped;	/* its last RUN event said PREEMPT/PREFETCH */
 	void *host;
 	void *priv;
 };
@@ -164,6 +165,8 @@ struct accel_seq {
 	int swap_status;		/* first error of the swap in flight */
 	int last_status;		/* of the last swap that ended */
 	uint64_t swap_copied, swap_reused;
+	/* Spaces whose run state is not RUNNABLE (ctx->lock to write). */
+	_Atomic uint32_t not_runnable;
 
 	struct accel_seq *next;		/* ctx->live or ctx->kept */
 	struct accel_seq *ahead_next;	/* ctx->ahead_head */
@@ -176,6 +179,10 @@ int accel_ioctl_until(int fd, unsigned long req, void *arg,
 		      uint64_t deadline_ns);
 
 /* seq.c */
+struct kvmem_space_set;
+/* SPACE_SET of *tmpl (its handle ignored) on each space of seq; -errno. */
+int accel_seq_set_spaces(struct accel_seq *seq,
+			 const struct kvmem_space_set *tmpl);
 int accel_seq_map_locked(struct accel_seq *seq, uint64_t pages, bool ahead);
 void accel_seq_free(struct accel_seq *seq);
 
@@ -195,6 +202,12 @@ int accel_kv_range(struct accel_ctx *ctx, uint32_t handle, uint64_t first,
 
 /* swap.c */
 void accel_cq_forget(struct accel_ctx *ctx, struct accel_seq *seq);
+bool accel_cq_push_grow(struct accel_ctx *ctx,
+			const struct accel_completion *c);
+
+/* run.c */
+struct kvmem_event;
+void accel_run_event(struct accel_ctx *ctx, const struct kvmem_event *ev);
 int accel_events_start(struct accel_ctx *ctx);
 void accel_events_stop(struct accel_ctx *ctx);
 void accel_swap_part_done(struct accel_seq *seq, int status, uint64_t copied,

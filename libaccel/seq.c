@@ -102,20 +102,16 @@ static struct accel_seq *accel_take_kept(struct accel_ctx *ctx,
 }
 
 /* SPACE_SET of every space that has a kvmem handle. */
-static int accel_seq_set(struct accel_seq *seq, uint32_t flags,
-			 int32_t priority, uint64_t tokens)
+int accel_seq_set_spaces(struct accel_seq *seq,
+			 const struct kvmem_space_set *tmpl)
 {
 	uint32_t i;
 	int ret;
 
 	for (i = 0; i < seq->nspaces; i++) {
-		struct kvmem_space_set set = {
-			.handle = seq->spaces[i].handle,
-			.flags = flags,
-			.priority = priority,
-			.tokens = tokens,
-		};
+		struct kvmem_space_set set = *tmpl;
 
+		set.handle = seq->spaces[i].handle;
 		if (!set.handle)
 			continue;
 		ret = accel_ioctl(seq->ctx->fd, KVMEM_IOC_SPACE_SET, &set);
@@ -123,6 +119,16 @@ static int accel_seq_set(struct accel_seq *seq, uint32_t flags,
 			return ret;
 	}
 	return 0;
+}
+
+static int accel_seq_set(struct accel_seq *seq, uint32_t flags,
+			 int32_t priority, uint64_t tokens)
+{
+	struct kvmem_space_set set = {
+		.flags = flags, .priority = priority, .tokens = tokens,
+	};
+
+	return accel_seq_set_spaces(seq, &set);
 }
 
 ACCEL_EXPORT

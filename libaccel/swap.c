@@ -30,32 +30,43 @@
 #define ACCEL_MIG_WINDOW	128
 
 /*
+ * Makes room in the queue for one more completion beyond those queued and
+ * reserved; false if there is no memory. Called with ctx->lock held.
+ */
+static bool accel_cq_room(struct accel_ctx *ctx)
+{
+	struct accel_cq *q = &ctx->cq;
+	unsigned int cap, i;
+	struct accel_completion *n;
+
+	if (q->count + ctx->swaps_inflight + 1 <= q->cap)
+		return true;
+	cap = q->cap ? 2 * q->cap : 16;
+	n = malloc(cap * sizeof(*n));
+	if (!n)
+		return false;
+	for (i = 0; i < q->count; i++)
+		n[i] = q->c[(q->head + i) % q->cap];
+	free(q->c);
+	q->c = n;
+	q->head = 0;
+	q->cap = cap;
+	return true;
+}
+
+/*
  * Makes room in the queue for the completion of one more swap, so that
  * queuing it can never fail. 0 or -ENOMEM.
  */
 static int accel_cq_reserve(struct accel_ctx *ctx)
 {
-	struct accel_cq *q = &ctx->cq;
 	int ret = 0;
 
 	pthread_mutex_lock(&ctx->lock);
-	if (q->count + ctx->swaps_inflight + 1 > q->cap) {
-		unsigned int cap = q->cap ? 2 * q->cap : 16, i;
-		struct accel_completion *n = malloc(cap * sizeof(*n));
-
-		if (n) {
-			for (i = 0; i < q->count; i++)
-				n[i] = q->c[(q->head + i) % q->cap];
-			free(q->c);
-			q->c = n;
-			q->head = 0;
-			q->cap = cap;
-		} else {
-			ret = -ENOMEM;
-		}
-	}
-	if (!ret)
+	if (accel_cq_room(ctx))
 		ctx->swaps_inflight++;
+	else
+		ret = -ENOMEM;
 	pthread_mutex_unlock(&ctx->lock);
 	return ret;
 }
@@ -72,6 +83,21 @@ static void accel_cq_push(struct accel_ctx *ctx, const struct accel_completion *
 	if (q->count == 1 && write(ctx->cq_fd, &one, sizeof(one)) < 0) {
 		/* Cannot fail: the counter is 0 or 1, far below its limit. */
 	}
+}
+
+/*
+ * Queues a completion that no swap reserved room for (a run-state change);
+ * false (nothing queued) if there is no memory. Called with ctx->lock held.
+ */
+bool accel_cq_push_grow(struct accel_ctx *ctx,
+			const struct accel_completion *c)
+{
+	if (!accel_cq_room(ctx))
+		return false;
+	/* accel_cq_push() takes back one reserved slot. */
+	ctx->swaps_inflight++;
+	accel_cq_push(ctx, c);
+	return true;
 }
 
 /* Drops the queued completions of a sequence. Called with ctx->lock. */
@@ -273,6 +299,8 @@ static void accel_events_handle(struct accel_ctx *ctx,
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
+		if (ev[i].type == KVMEM_EVENT_RUN)
+			accel_run_event(ctx, &ev[i]);
 		if (ev[i].type != KVMEM_EVENT_MIGRATE)
 			continue;	/* only the manager gets the others */
 		pthread_mutex_lock(&ctx->lock);

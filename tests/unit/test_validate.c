@@ -253,6 +253,80 @@ static void space_set(void)
 		CHECK_EQ(kvmem_check_space_set(&s, 4), -EINVAL);
 		s.reserved[i] = 0;
 	}
+	s.flags = KVMEM_SET_DEMAND;
+	for (i = 0; i < KVMEM_NR_DEMANDS; i++) {
+		s.demand = i;
+		CHECK_EQ(kvmem_check_space_set(&s, 4), 0);
+	}
+	s.demand = KVMEM_NR_DEMANDS;
+	CHECK_EQ(kvmem_check_space_set(&s, 4), -EINVAL);
+	s.demand = UINT32_MAX;
+	CHECK_EQ(kvmem_check_space_set(&s, 4), -EINVAL);
+	s.flags = KVMEM_SET_PRIORITY;	/* ignored without KVMEM_SET_DEMAND */
+	CHECK_EQ(kvmem_check_space_set(&s, 4), 0);
+	s.demand = 0;
+	s.pad = 1;
+	CHECK_EQ(kvmem_check_space_set(&s, 4), -EINVAL);
+}
+
+static void run(void)
+{
+	struct kvmem_run r;
+	int i;
+
+	memset(&r, 0, sizeof(r));
+	CHECK_EQ(kvmem_check_run(&r), 0);
+	r.state = KVMEM_RUN_PREFETCH;
+	r.tier = KVMEM_TIER_CXL;
+	r.cookie = UINT64_MAX;
+	CHECK_EQ(kvmem_check_run(&r), 0);
+	r.state = KVMEM_NR_RUN_STATES;
+	CHECK_EQ(kvmem_check_run(&r), -EINVAL);
+	r.state = 0;
+	r.tier = KVMEM_NR_TIERS;
+	CHECK_EQ(kvmem_check_run(&r), -EINVAL);
+	r.tier = 0;
+	r.flags = 1;
+	CHECK_EQ(kvmem_check_run(&r), -EINVAL);
+	r.flags = 0;
+	for (i = 0; i < 2; i++) {
+		r.reserved[i] = 1;
+		CHECK_EQ(kvmem_check_run(&r), -EINVAL);
+		r.reserved[i] = 0;
+	}
+}
+
+static void swap(void)
+{
+	struct kvmem_swap s;
+
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ(kvmem_check_swap(&s), -EINVAL);	/* BEGIN, count 0 */
+	s.count = 1;
+	s.flags = KVMEM_SWAP_OUT;
+	s.cookie = 5;
+	CHECK_EQ(kvmem_check_swap(&s), 0);
+	s.flags = 2;
+	CHECK_EQ(kvmem_check_swap(&s), -EINVAL);
+	s.flags = 0;
+	s.bytes = 1;
+	CHECK_EQ(kvmem_check_swap(&s), -EINVAL);
+	memset(&s, 0, sizeof(s));
+	s.op = KVMEM_SWAP_COMMIT;
+	s.bytes = 1;
+	CHECK_EQ(kvmem_check_swap(&s), 0);
+	s.count = 1;
+	CHECK_EQ(kvmem_check_swap(&s), -EINVAL);
+	s.count = 0;
+	s.op = KVMEM_SWAP_ABORT;
+	CHECK_EQ(kvmem_check_swap(&s), -EINVAL);
+	s.bytes = 0;
+	CHECK_EQ(kvmem_check_swap(&s), 0);
+	s.reserved[1] = 1;
+	CHECK_EQ(kvmem_check_swap(&s), -EINVAL);
+	s.reserved[1] = 0;
+	s.op = KVMEM_NR_SWAP_OPS;
+	CHECK_EQ(kvmem_check_swap(&s), -EINVAL);
 }
 
 static void quotas(void)
@@ -368,6 +442,8 @@ static const struct unit_case cases[] = {
 	UNIT_CASE(create_ignores_out_fields),
 	UNIT_CASE(create_tenant_priority),
 	UNIT_CASE(space_set),
+	UNIT_CASE(run),
+	UNIT_CASE(swap),
 	UNIT_CASE(quotas),
 	UNIT_CASE(ranges),
 	UNIT_CASE(tier_orders),

@@ -177,6 +177,24 @@ static const struct vt_test tests[] = {
 	E(devpool_perm, "DEVICE_POOL_ADD/REMOVE: EPERM unprivileged"),
 	E(neg_devpool, "DEVICE_POOL_ADD/REMOVE, device SPACE_CREATE: each "
 	  "bad field alone; ENOSPC"),
+	E(list_overrun, "LIST_*: a version-1 caller with a pool added since "
+	  "GET_INFO gets EOVERFLOW, nothing past its arrays"),
+	E(neg_list_sized, "LIST_* version 2: each bad entry_size and npools, "
+	  "EOVERFLOW with npools out, zeroed tails and columns"),
+	E(run_state, "SPACE_RUN reaches the owner process's file only; "
+	  "LIST_SPACES v2, fdinfo, sysfs counts"),
+	E(run_demand, "SET_DEMAND: one DEMAND event per change to the "
+	  "manager, LIST shows it"),
+	E(neg_space_run, "SPACE_RUN, SET_DEMAND: each bad field alone, EPERM, "
+	  "ENOENT, sizes"),
+	E(run_accel, "SPACE_RUN reaches libaccel: accel_seq_may_run, "
+	  "PREEMPTED/RUNNABLE completions; accel_seq_set_demand"),
+	E(swap_protocol, "SWAP: out/in, COMMIT/ABORT move device frames only "
+	  "when the source may go; SWAPPING; SWAP events; stale host"),
+	E(swap_kill, "SWAP: a SIGKILLed owner mid-swap, every frame back, "
+	  "the manager told"),
+	E(neg_swap, "SWAP: each bad field alone, ENOENT, EBUSY, EEXIST, "
+	  "sizes"),
 	E(final_baseline, "module state is the load-time state"),
 #undef E
 };

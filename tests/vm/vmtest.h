@@ -164,6 +164,8 @@ uint64_t kv_sys_spaces(void);
 uint64_t kv_sys_clients(void);
 /* Number of pools/pool<N> directories; -1 if none. */
 int kv_sys_npools(void);
+/* A value of this process's fdinfo of fd, by key; UINT64_MAX if absent. */
+uint64_t kv_fdinfo_u64(int fd, const char *key);
 uint64_t pool_u64(int pool, const char *attr);
 /* sysfs frames_free of a pool. */
 uint64_t pool_free(int pool);
@@ -406,6 +408,12 @@ T(fdinfo_format); T(fdinfo_accounting); T(fdinfo_fork);
 /* vmtest_devpool.c */
 T(devpool_register); T(devpool_grants); T(devpool_wait);
 T(devpool_accounting); T(devpool_perm); T(neg_devpool);
+/* vmtest_list.c */
+T(list_overrun); T(neg_list_sized);
+/* vmtest_run.c */
+T(run_state); T(run_demand); T(neg_space_run); T(run_accel);
+/* vmtest_swap.c */
+T(swap_protocol); T(swap_kill); T(neg_swap);
 #undef T
 
 #endif /* KVMEM_VMTEST_H */

@@ -56,25 +56,6 @@ static int dp_space(int fd, uint32_t pool, uint64_t frames, uint32_t policy,
 	return kv_ioctl(fd, KVMEM_IOC_SPACE_CREATE, c);
 }
 
-/* A value of this process's fdinfo of fd, by key; UINT64_MAX if absent. */
-static uint64_t fdinfo_u64(int fd, const char *key)
-{
-	char path[64], line[256];
-	uint64_t v = UINT64_MAX;
-	size_t kl = strlen(key);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return v;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, kl) && line[kl] == ':')
-			v = strtoull(line + kl + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 /* ------------------------------------------------------ devpool_register */
 
 void test_devpool_register(void)
@@ -388,17 +369,19 @@ void test_devpool_accounting(void)
 	}
 
 	snprintf(key, sizeof(key), "kvmem-frames-pool%u", idx);
-	CHECK_EQ(fdinfo_u64(fd, key), 3, "fdinfo %s", key);
-	CHECK_EQ(fdinfo_u64(fd, "kvmem-memory-hbm"), 3 * DP_FS / 1024,
+	CHECK_EQ(kv_fdinfo_u64(fd, key), 3, "fdinfo %s", key);
+	CHECK_EQ(kv_fdinfo_u64(fd, "kvmem-memory-hbm"), 3 * DP_FS / 1024,
 		 "fdinfo kvmem-memory-hbm (KiB)");
-	cid = fdinfo_u64(fd, "kvmem-client-id");
+	cid = kv_fdinfo_u64(fd, "kvmem-client-id");
 
 	/* The manager's lists. */
 	if (CHECK_ERR(kv_ioctl(mfd, KVMEM_IOC_MANAGER, &mg), 0, "MANAGER")) {
 		memset(&l, 0, sizeof(l));
 		l.max = 64;
 		l.entries = (uintptr_t)si;
+		l.entry_size = sizeof(si[0]);
 		l.pools = (uintptr_t)pools;
+		l.npools = np;
 		CHECK_ERR(kv_ioctl(mfd, KVMEM_IOC_LIST_SPACES, &l), 0,
 			  "LIST_SPACES");
 		found = false;
@@ -415,7 +398,9 @@ void test_devpool_accounting(void)
 		memset(&l, 0, sizeof(l));
 		l.max = 64;
 		l.entries = (uintptr_t)ci;
+		l.entry_size = sizeof(ci[0]);
 		l.pools = (uintptr_t)pools;
+		l.npools = np;
 		CHECK_ERR(kv_ioctl(mfd, KVMEM_IOC_LIST_CLIENTS, &l), 0,
 			  "LIST_CLIENTS");
 		found = false;
@@ -431,7 +416,7 @@ void test_devpool_accounting(void)
 	}
 	CHECK_ERR(kv_destroy(fd, c.handle), 0, "DESTROY");
 	CHECK_EQ(tenant_u64(tenant, "frames_hbm"), hbm0, "tenant uncharged");
-	CHECK_EQ(fdinfo_u64(fd, key), 0, "fdinfo uncharged");
+	CHECK_EQ(kv_fdinfo_u64(fd, key), 0, "fdinfo uncharged");
 	CHECK_ERR(tenant_write(tenant, "quota_hbm", "max"), 0, "quota back");
 	CHECK_ERR(dp_remove(fd, idx), 0, "REMOVE");
 	close(mfd);

@@ -34,6 +34,7 @@
 /* The kvmem numbers of one fdinfo; mem[] is what memory-<tier> said. */
 struct fdi {
 	uint64_t id, manager, spaces, faults;
+	uint64_t runnable, preempted, prefetch;	/* spaces per run state */
 	uint64_t frames[KV_MAX_POOLS];
 	uint64_t mem_kib[KVMEM_NR_TIERS];
 	uint64_t in[KVMEM_NR_TIERS], out[KVMEM_NR_TIERS];
@@ -59,6 +60,9 @@ static int fdi_keys(struct fdi *f, int npools, struct fdi_key *k)
 	KEY(f->id, false, "kvmem-client-id");
 	KEY(f->manager, false, "kvmem-manager");
 	KEY(f->spaces, false, "kvmem-spaces");
+	KEY(f->runnable, false, "kvmem-spaces-runnable");
+	KEY(f->preempted, false, "kvmem-spaces-preempted");
+	KEY(f->prefetch, false, "kvmem-spaces-prefetch");
 	for (int p = 0; p < npools; p++)
 		KEY(f->frames[p], false, "kvmem-frames-pool%d", p);
 	for (uint32_t t = 0; t < KVMEM_NR_TIERS; t++)
@@ -111,7 +115,7 @@ static bool fdi_parse(const char *path, int npools, struct fdi *f,
 		      const char *what)
 {
 	static char buf[FDI_BUF];
-	struct fdi_key k[8 + KV_MAX_POOLS + 4 * KVMEM_NR_TIERS];
+	struct fdi_key k[11 + KV_MAX_POOLS + 4 * KVMEM_NR_TIERS];
 	int nk, next = 0, err;
 	bool ok = true;
 	char *line, *save = NULL;
@@ -234,6 +238,10 @@ static bool fdi_is(const struct ffx *x, const char *path,
 		ok &= same(now.id, ex->id, what, "kvmem-client-id");
 	ok &= same(now.manager, ex->manager, what, "kvmem-manager");
 	ok &= same(now.spaces, ex->spaces, what, "kvmem-spaces");
+	/* No manager sets run states here: every space is runnable. */
+	ok &= same(now.runnable, ex->spaces, what, "kvmem-spaces-runnable");
+	ok &= same(now.preempted, 0, what, "kvmem-spaces-preempted");
+	ok &= same(now.prefetch, 0, what, "kvmem-spaces-prefetch");
 	for (int p = 0; p < np; p++) {
 		ok &= same(now.frames[p], ex->frames[p], what,
 			   "kvmem-frames-pool%d", p);
@@ -358,7 +366,8 @@ static bool list_client(int m, uint64_t id, struct kvmem_client_info *out,
 	static uint64_t cp[LIST_N * KV_MAX_POOLS];
 	struct kvmem_list l = {
 		.max = LIST_N, .entries = (uint64_t)(uintptr_t)ci,
-		.pools = (uint64_t)(uintptr_t)cp,
+		.pools = (uint64_t)(uintptr_t)cp, .npools = (uint32_t)npools,
+		.entry_size = sizeof(ci[0]),
 	};
 
 	if (kv_ioctl(m, KVMEM_IOC_LIST_CLIENTS, &l))
@@ -381,7 +390,7 @@ static uint64_t list_space_client(int m, const struct kvmem_space_create *c)
 	uint32_t id = (uint32_t)(c->mmap_offset >> KVMEM_SPACE_SHIFT);
 	struct kvmem_list l = {
 		.cursor = id, .max = 1,
-		.entries = (uint64_t)(uintptr_t)&si,
+		.entries = (uint64_t)(uintptr_t)&si, .entry_size = sizeof(si),
 	};
 
 	if (kv_ioctl(m, KVMEM_IOC_LIST_SPACES, &l) || l.count != 1 ||

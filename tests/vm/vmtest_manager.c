@@ -64,6 +64,10 @@ static int list(int fd, unsigned long cmd, struct kvmem_list *l,
 		.cursor = cursor, .max = max,
 		.entries = (uint64_t)(uintptr_t)entries,
 		.pools = (uint64_t)(uintptr_t)pools,
+		.npools = pools ? (uint32_t)kv_sys_npools() : 0,
+		.entry_size = cmd == KVMEM_IOC_LIST_SPACES ?
+			      sizeof(struct kvmem_space_info) :
+			      sizeof(struct kvmem_client_info),
 	};
 	return kv_ioctl(fd, cmd, l);
 }
@@ -1207,6 +1211,7 @@ static void neg_lists(int m, uint8_t *ro)
 			struct kvmem_list l = {
 				.max = 1, .entries = (uintptr_t)ent,
 				.pools = (uintptr_t)pools,
+				.npools = KV_MAX_POOLS,
 			};
 			uint64_t a = cs[i].a;
 

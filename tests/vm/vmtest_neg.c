@@ -236,13 +236,13 @@ void test_neg_common(void)
 		return;
 
 	/* Commands that are not kvmem's. */
-	neg_ioctl(x.fd, _IOWR(KVMEM_IOC_MAGIC, 0x0f, struct kvmem_query), buf,
-		  ENOTTY, "unknown number 0x0f (size of kvmem_query)");
+	neg_ioctl(x.fd, _IOWR(KVMEM_IOC_MAGIC, 0x1f, struct kvmem_query), buf,
+		  ENOTTY, "unknown number 0x1f (size of kvmem_query)");
 	memset(buf, 0, sizeof(buf));
 	neg_ioctl(x.fd, _IOC(_IOC_READ | _IOC_WRITE, KVMEM_IOC_MAGIC, 0xff, 64),
 		  buf, ENOTTY, "unknown number 0xff");
-	neg_ioctl(x.fd, _IO(KVMEM_IOC_MAGIC, 0x10), NULL, ENOTTY,
-		  "unknown number 0x10, no argument");
+	neg_ioctl(x.fd, _IO(KVMEM_IOC_MAGIC, 0x1f), NULL, ENOTTY,
+		  "unknown number 0x1f, no argument");
 	neg_ioctl(x.fd, _IOR(0xC6, 0x00, struct kvmem_info), buf, ENOTTY,
 		  "wrong magic 0xC6 with GET_INFO's number and size");
 	memset(buf, 0, sizeof(buf));

@@ -496,6 +496,25 @@ static int count_numbered(const char *dir, const char *prefix)
 	return n;
 }
 
+/* A value of this process's fdinfo of fd, by key; UINT64_MAX if absent. */
+uint64_t kv_fdinfo_u64(int fd, const char *key)
+{
+	char path[64], line[256];
+	uint64_t v = UINT64_MAX;
+	size_t kl = strlen(key);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return v;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, kl) && line[kl] == ':')
+			v = strtoull(line + kl + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
 int kv_sys_npools(void)
 {
 	return count_numbered(KV_SYSFS "/pools", "pool");

@@ -465,12 +465,14 @@ struct kvmem_client_info {
  * @flags: in: zero
  * @pad: in: zero
  * @reserved: in: zero
- * @npools: (version 2) in: pool columns per entry that @pools holds (the
- *	kernel fails with -EOVERFLOW, writing nothing, if the module has more
- *	pools; out: the module's npools then); 0 with @pools 0
+ * @npools: (version 2) in: pool columns per entry that @pools holds, up
+ *	to KVMEM_LIST_NPOOLS_MAX (the kernel fails with -EOVERFLOW, writing
+ *	nothing, if the module has more pools; out: the module's npools
+ *	then); columns past the module's pools are zeroed; 0 with @pools 0
  * @entry_size: (version 2) in: bytes per entry of @entries, at least the
- *	version-1 entry size; the kernel fills what it knows and zeroes the
- *	rest. 0 means the version-1 size.
+ *	version-1 entry size, a multiple of 8, at most KVMEM_LIST_ENTRY_MAX;
+ *	the kernel fills what it knows and zeroes the rest. 0 means the
+ *	version-1 size.
  *
  * A version-1 caller (56 bytes) that passes @pools gets -EOVERFLOW unless
  * the module has exactly the pools it had when the caller last asked
@@ -490,6 +492,9 @@ struct kvmem_list {
 };
 
 #define KVMEM_LIST_MAX		1024
+/* kvmem_list.entry_size bound, and .npools bound (pool columns) */
+#define KVMEM_LIST_ENTRY_MAX	512
+#define KVMEM_LIST_NPOOLS_MAX	64
 
 /* kvmem_tenant_set.flags */
 #define KVMEM_TENANT_SET_WEIGHT	(1U << 0)
@@ -589,6 +594,50 @@ struct kvmem_run {
 	__u64 reserved[2];
 };
 
+/* kvmem_swap.op */
+#define KVMEM_SWAP_BEGIN	0	/* a swap of the range starts */
+#define KVMEM_SWAP_COMMIT	1	/* the copy is complete: the target holds it */
+#define KVMEM_SWAP_ABORT	2	/* the swap ends, the source keeps it */
+#define KVMEM_NR_SWAP_OPS	3
+
+/* kvmem_swap.flags (BEGIN only) */
+#define KVMEM_SWAP_OUT		(1U << 0)	/* device -> host; else host -> device */
+
+/**
+ * struct kvmem_swap - KVMEM_IOC_SWAP input (the owner of a device space)
+ * @handle: the device space (KVMEM_SPACE_DEVICE) in the caller's file
+ * @op: KVMEM_SWAP_BEGIN, _COMMIT or _ABORT; one swap at a time per space
+ * @flags: BEGIN: KVMEM_SWAP_OUT (device -> host) or 0 (host -> device,
+ *	a swap-in: BEGIN takes device frames for the range); else zero
+ * @host: BEGIN: handle of a host (node) space of the caller's file that
+ *	holds, or will hold, the range's bytes; else zero
+ * @first: BEGIN: first page of the device range; else zero
+ * @count: BEGIN: pages of the device range; else zero
+ * @host_offset: BEGIN: byte offset in @host of the range's copy, a
+ *	multiple of the host page size; the range's bytes must fit; else zero
+ * @cookie: BEGIN: any value (the RUN cookie); comes back in the manager's
+ *	KVMEM_EVENT_SWAP; else zero
+ * @bytes: COMMIT: bytes the owner copied (for the event); else zero
+ * @reserved: zero
+ *
+ * The source is authoritative until COMMIT: a swap-out's device frames
+ * stay granted until COMMIT gives them back; a swap-in's frames, taken at
+ * BEGIN, are given back by ABORT. Destroying the device space or closing
+ * its file aborts; a COMMIT after @host was destroyed aborts (-ESTALE).
+ */
+struct kvmem_swap {
+	__u32 handle;
+	__u32 op;
+	__u32 flags;
+	__u32 host;
+	__u64 first;
+	__u64 count;
+	__u64 host_offset;
+	__u64 cookie;
+	__u64 bytes;
+	__u64 reserved[2];
+};
+
 #define KVMEM_MIGRATE_SIZE_VER1		80
 #define KVMEM_MANAGER_SIZE_VER1		24
 #define KVMEM_LIST_SIZE_VER1		56
@@ -601,6 +650,8 @@ struct kvmem_run {
 #define KVMEM_SPACE_INFO_SIZE_VER1	72
 #define KVMEM_SPACE_INFO_SIZE_VER2	96
 #define KVMEM_RUN_SIZE_VER1		40
+#define KVMEM_CLIENT_INFO_SIZE_VER1	56
+#define KVMEM_SWAP_SIZE_VER1		72
 
 #define KVMEM_IOC_MAGIC		0xC7
 
@@ -620,6 +671,6 @@ struct kvmem_run {
 #define KVMEM_IOC_DEVICE_POOL_ADD	_IOWR(KVMEM_IOC_MAGIC, 0x0d, struct kvmem_device_pool)
 #define KVMEM_IOC_DEVICE_POOL_REMOVE	_IOW(KVMEM_IOC_MAGIC, 0x0e, struct kvmem_device_pool_remove)
 #define KVMEM_IOC_SPACE_RUN	_IOW(KVMEM_IOC_MAGIC, 0x0f, struct kvmem_run)
-/* 0x10: KVMEM_IOC_SWAP (owner's begin/commit/abort of a device-space swap) */
+#define KVMEM_IOC_SWAP		_IOW(KVMEM_IOC_MAGIC, 0x10, struct kvmem_swap)
 
 #endif /* _UAPI_LINUX_KVMEM_H */
