@@ -1,18 +1,27 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# kvmem top-level build.
+# kvmem top-level build. Everything is built under build/.
 #
-#   make             kvmem.ko for KDIR, and the user-space programs
+#   make             (= make all) kvmem.ko for KDIR (build/module/), libaccel,
+#                    the in-VM test programs and the example
+#   make module      kvmem.ko for KDIR into build/module/kvmem.ko; KDIR
+#                    defaults to the running kernel's build dir, else the 6.1
+#                    test kernel's (it says which it uses)
+#   make modules-all kvmem.ko for both test kernels, W=1, build/kmod-KVER/
+#   make libaccel    libaccel.so.1, libaccel.a and libaccel.pc (build/libaccel/)
+#   make example     build/accel-example (host) and build/vm/accel-example
+#   make cuda-emu    the CUDA Driver API emulation and its tests (needs cuda.h)
 #   make check       install what is missing, build, run every test (unit,
 #                    style, both kernels' W=1 builds, the in-VM suite on 6.1
 #                    and 6.12); last line: "N passed, N failed"
 #   make bench       benchmarks in the VM, figures in build/bench/results.json
-#   make libaccel    libaccel.so.1, libaccel.a and libaccel.pc
-#   make install-libaccel [DESTDIR=...] [PREFIX=/usr/local]
 #   make demo        boot a test kernel and run tools/accel-example in it:
 #                    sequences decoded through libaccel, attention checked
-#
-# Everything is built under build/.
+#   make install     [DESTDIR=...] [PREFIX=/usr/local] everything built
+#   make install-libaccel [DESTDIR=...] [PREFIX=/usr/local] libaccel only
+#   make deps        install the Debian packages the above need (root)
+#   make clean       remove build/
+#   make help        this text
 
 BUILD     := build
 CC        ?= gcc
@@ -25,8 +34,9 @@ INC       := -Iuapi -Ikmod
 K61       := $(lastword $(sort $(notdir $(wildcard /lib/modules/6.1.*-amd64))))
 K612      := $(lastword $(sort $(notdir $(wildcard /lib/modules/6.12.*-amd64))))
 KVERS     := $(K61) $(K612)
-KDIR      ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
-		$(wildcard /lib/modules/$(K61)/build))
+# make module's kernel: KDIR, else the running kernel's, else 6.1's.
+KDIR_RUNNING := $(wildcard /lib/modules/$(shell uname -r)/build)
+KDIR      ?= $(firstword $(KDIR_RUNNING) $(wildcard /lib/modules/$(K61)/build))
 
 KSRC      := Kbuild $(wildcard kmod/*.c kmod/*.h) uapi/linux/kvmem.h
 UNIT      := frame_alloc validate
@@ -50,8 +60,6 @@ BENCH_PARAMS := reserve_mib=96
 # The demo's kernel: 6.12, else 6.1.
 DEMO_KVER  := $(firstword $(K612) $(K61))
 
-FORCE:
-
 .PHONY: all module modules-all unit vm-bins libaccel install-libaccel \
 	example cuda-emu check check-run deps bench bench-run demo demo-run \
 	clean help FORCE
@@ -59,16 +67,32 @@ FORCE:
 all: module vm-bins libaccel example
 
 help:
-	@sed -n '3,16p' Makefile
+	@sed -n '3,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
+
+# Prerequisite of rules that must always run; after all: so that all is the
+# default goal.
+FORCE:
 
 deps:
 	@tools/install-deps.sh
 
 # ---- kernel module ---------------------------------------------------------
 
+# make module: a copy of the sources under build/module/, built there, so
+# that nothing is written into the source tree.
+MODULE_DIR := $(BUILD)/module
+
 module:
-	@test -n "$(KDIR)" || { echo "no kernel build dir: make deps, or KDIR=..."; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+	@test -n "$(KDIR)" || { echo "make module: no kernel build dir" \
+		"(/lib/modules/$$(uname -r)/build missing): make deps, or" \
+		"KDIR=/lib/modules/VERSION/build"; exit 1; }
+	@test -d "$(KDIR)" || { echo "make module: KDIR=$(KDIR) does not exist"; exit 1; }
+	@echo "make module: building kvmem.ko for kernel" \
+		"$(patsubst /lib/modules/%/build,%,$(patsubst %/,%,$(KDIR)))" \
+		"(KDIR=$(KDIR)$(if $(filter $(KDIR),$(KDIR_RUNNING)),, - not the running kernel $(shell uname -r))) into $(MODULE_DIR)/"
+	@mkdir -p $(MODULE_DIR) && rm -rf $(MODULE_DIR)/kmod $(MODULE_DIR)/uapi
+	@cp -r Kbuild kmod uapi $(MODULE_DIR)/
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(MODULE_DIR) modules
 
 # One copy of the sources per kernel, so both builds can coexist.
 $(BUILD)/kmod-%/kvmem.ko: $(KSRC)
@@ -98,8 +122,12 @@ $(BUILD)/unit-san/%: tests/unit/test_%.c kmod/%.c kmod/%.h $(UNIT_DEPS)
 ACCEL_UNIT_DEPS := $(ACCEL_SRC) $(ACCEL_HDR) $(KERNEL_SRC) $(KERNEL_HDR) \
 	tests/unit/unit.h
 
-# cuda.h only for the test that checks libaccel/cuda_abi.h against it.
-CUDA_INC  := /usr/local/cuda/include
+# cuda.h only for the test that checks libaccel/cuda_abi.h against it and
+# for the emulation: NVIDIA's toolkit (/usr/local/cuda), else Debian's
+# nvidia-cuda-dev (non-free, /usr/include); tools/install-deps.sh checks.
+CUDA_INC  ?= $(firstword $(patsubst %/cuda.h,%,$(wildcard \
+		/usr/local/cuda/include/cuda.h /usr/include/cuda.h)) \
+		/usr/local/cuda/include)
 
 $(BUILD)/unit/accel_%: tests/accel/test_%.c $(ACCEL_UNIT_DEPS)
 	@mkdir -p $(@D)
@@ -116,7 +144,6 @@ unit: $(addprefix $(BUILD)/unit/,$(UNIT)) $(addprefix $(BUILD)/unit-san/,$(UNIT)
 # The CUDA Driver API emulation, libcuda.so.1, and its tests (tests/cuda-emu/),
 # plainly and with the emulation and the test under ASan+UBSan. Tests load it
 # with dlopen("libcuda.so.1") and LD_LIBRARY_PATH=build/cuda-emu[-san].
-CUDA_INC       ?= /usr/local/cuda/include
 CUEMU_SRC      := $(wildcard tests/cuda-emu/emu_*.c)
 CUEMU_DEPS     := $(CUEMU_SRC) tests/cuda-emu/emu_internal.h \
 		  tests/cuda-emu/cuemu.h tests/cuda-emu/libcuda.map
@@ -192,6 +219,14 @@ $(BUILD)/libaccel/libaccel.a: $(ACCEL_SRC) $(ACCEL_HDR)
 			-o $(@D)/obj/$$(basename $$f .c).o; done
 	rm -f $@ && ar rcs $@ $(@D)/obj/*.o
 
+# The archive fully static programs link (the guest's): no run-time loading.
+$(BUILD)/libaccel-static/libaccel.a: $(ACCEL_SRC) $(ACCEL_HDR)
+	@mkdir -p $(@D)/obj
+	@set -e; for f in $(ACCEL_SRC); do \
+		$(CC) $(ACCEL_CFLAGS) $(ACCEL_STATIC) -O2 -fvisibility=hidden -c $$f \
+			-o $(@D)/obj/$$(basename $$f .c).o; done
+	rm -f $@ && ar rcs $@ $(@D)/obj/*.o
+
 # Rebuilt when PREFIX changes (the file records it).
 $(BUILD)/libaccel/libaccel.pc: libaccel/libaccel.pc.in FORCE
 	@mkdir -p $(@D)
@@ -214,12 +249,14 @@ libaccel: $(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION) \
 
 # ---- the example ---------------------------------------------------------------
 
-# Linked as an engine links libaccel: statically (libaccel.a) for the guest,
-# which has no libc; against libaccel.so for the host, found next to it.
-$(BUILD)/vm/accel-example: $(EXAMPLE_SRC) $(KERNEL_HDR) $(BUILD)/libaccel/libaccel.a
+# Linked as an engine links libaccel: fully statically for the guest, which
+# has no libc, against the no-dlopen archive (any linker warning, such as
+# glibc's static-dlopen one, fails the link); against libaccel.so for the
+# host, found next to it.
+$(BUILD)/vm/accel-example: $(EXAMPLE_SRC) $(KERNEL_HDR) $(BUILD)/libaccel-static/libaccel.a
 	@mkdir -p $(@D)
-	$(CC) $(EXAMPLE_CFLAGS) -O2 -static -o $@ $(EXAMPLE_SRC) \
-		$(BUILD)/libaccel/libaccel.a -lm
+	$(CC) $(EXAMPLE_CFLAGS) -O2 -static -Wl,--fatal-warnings -o $@ \
+		$(EXAMPLE_SRC) $(BUILD)/libaccel-static/libaccel.a -lm
 
 $(BUILD)/accel-example: $(EXAMPLE_SRC) $(KERNEL_HDR) \
 		$(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION)

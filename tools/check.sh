@@ -84,6 +84,8 @@ for k in $k61 $k612; do
 	record build.txt "build/kmod-$k-W1" \
 		sh -c "make --no-print-directory $ko && ! grep -n 'warning:' build/kmod-$k/build.log"
 done
+# A plain make in a fresh copy of the tree builds, all under build/.
+record build.txt build/fresh-make tools/check-fresh-make.sh
 record build.txt build/vmtest mk build/vm/kvmem-vmtest
 record build.txt build/accel-example mk build/vm/accel-example build/accel-example
 
