@@ -73,11 +73,14 @@ enum accel_tier {
  *	explicit tier must have a pool and differ from @tier). The cuda
  *	backend checks it but swaps to the host copies in @tier
  * @tenant: kvmem tenant the sequences are charged to (cuda backend: their
- *	host copies only; the module does not see device memory)
+ *	host copies, and their device pages when the GPU is a kvmem device
+ *	pool)
  * @priority: default scheduling priority of new sequences
  * @wait_ms: 0: a grow that finds no free frame fails with -ENOMEM; else it
  *	waits up to this long for one (kvmem's WAIT policy), at most 60000.
- *	Cuda backend: applies to the host copies; device memory never waits
+ *	Cuda backend: applies to the host copies and to device pages'
+ *	grants from a kvmem device pool (without one, a full device fails
+ *	at once)
  * @step_ahead: steps kept mapped ahead of every sequence by a background
  *	thread; 0: no background mapping
  * @tokens_per_step: tokens one step adds to a sequence (1 for decoding);
