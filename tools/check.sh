@@ -90,6 +90,8 @@ record build.txt build/vmtest mk build/vm/kvmem-vmtest
 record build.txt build/accel-example mk build/vm/accel-example build/accel-example
 
 record build.txt build/accel-backend-test mk build/vm/accel-backend-test
+# The documentation's minimal program and admin one-liner, for doc_* tests.
+record build.txt build/doc-snippets tools/doc-snippets.sh
 record build.txt build/cuda-emu mk build/cuda-emu/libcuda.so.1
 
 echo "== in-VM suites"
@@ -105,7 +107,9 @@ for k in $k61 $k612; do
 			--module "build/kmod-$k/kvmem.ko" --params "$vm_params" \
 			--mode test --out "$out" build/vm/kvmem-vmtest \
 			build/vm/accel-example \
-			$(ls build/vm/accel-backend-test build/cuda-emu/libcuda.so.1 2>/dev/null)
+			$(ls build/vm/accel-backend-test build/cuda-emu/libcuda.so.1 \
+				build/vm/libaccel-minimal build/vm/admin-guide-fdinfo.sh \
+				build/doc/prefix/lib/libaccel.so.1 2>/dev/null)
 		cat "$out/results.txt" >>"$res/vm.txt"
 	else
 		echo "FAIL vm-$k/not-built" >>"$res/vm.txt"

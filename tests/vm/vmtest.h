@@ -405,6 +405,8 @@ T(fdinfo_format); T(fdinfo_accounting); T(fdinfo_fork);
 /* vmtest_devpool.c */
 T(devpool_register); T(devpool_grants); T(devpool_wait);
 T(devpool_accounting); T(devpool_perm); T(neg_devpool);
+/* vmtest_docs.c */
+T(doc_libaccel_minimal); T(doc_admin_fdinfo);
 #undef T
 
 #endif /* KVMEM_VMTEST_H */
