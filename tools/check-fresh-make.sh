@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # A plain `make` in a fresh copy of the tracked tree (as after git clone)
 # builds what `make help` says it builds, and writes nothing outside build/.
 # Usage: tools/check-fresh-make.sh

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Takes what the documentation tells users to type out of its pages, so
 # that the test VM runs exactly that (tests/vm/vmtest_docs.c):
 # - Documentation/libaccel.md's minimal program, built with that page's
