@@ -17,7 +17,9 @@
 #   make bench       benchmarks in the VM, figures in build/bench/results.json
 #   make demo        boot a test kernel and run tools/accel-example in it:
 #                    sequences decoded through libaccel, attention checked
-#   make install     [DESTDIR=...] [PREFIX=/usr/local] everything built
+#   make install     [DESTDIR=...] [PREFIX=/usr/local] libaccel, <linux/kvmem.h>,
+#                    man pages, udev rule, modprobe.d/modules-load.d examples,
+#                    the DKMS source tree (/usr/src), kvmemd/kvmemctl if built
 #   make install-libaccel [DESTDIR=...] [PREFIX=/usr/local] libaccel only
 #   make deps        install the Debian packages the above need (root)
 #   make clean       remove build/
@@ -60,6 +62,7 @@ BENCH_PARAMS := reserve_mib=96
 # The demo's kernel: 6.12, else 6.1.
 DEMO_KVER  := $(firstword $(K612) $(K61))
 
+.PHONY: install install-uapi install-man install-dist install-dkms install-daemon
 .PHONY: all module modules-all unit vm-bins libaccel install-libaccel \
 	example cuda-emu check check-run deps bench bench-run demo demo-run \
 	clean help FORCE
@@ -246,6 +249,72 @@ install-libaccel: libaccel
 
 libaccel: $(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION) \
 	$(BUILD)/libaccel/libaccel.a $(BUILD)/libaccel/libaccel.pc
+
+# ---- install -------------------------------------------------------------------
+#
+# make install [DESTDIR=...] [PREFIX=/usr/local]: everything that exists:
+# libaccel, <linux/kvmem.h>, man pages, the udev rule, modprobe.d and
+# modules-load.d examples (commented out: they change nothing until
+# edited), the DKMS source tree, and kvmemd, its unit file and kvmemctl
+# when they have been built. Files outside PREFIX (udev, modprobe.d, the
+# DKMS tree, the unit) go where the system reads them; override the
+# directories below for a package (debian/rules does).
+
+KVMEM_VERSION  := 0.1.0
+SYSCONFDIR     ?= /etc
+UDEVRULESDIR   ?= $(SYSCONFDIR)/udev/rules.d
+MODPROBEDIR    ?= $(SYSCONFDIR)/modprobe.d
+MODLOADDIR     ?= $(SYSCONFDIR)/modules-load.d
+DKMSSRCDIR     ?= /usr/src/kvmem-$(KVMEM_VERSION)
+SYSTEMDUNITDIR ?= /lib/systemd/system
+MANDIR         ?= $(PREFIX)/share/man
+SBINDIR        ?= $(PREFIX)/sbin
+# Hooks for the daemon and the admin tool: installed when built.
+KVMEMD_BIN     ?= $(BUILD)/daemon/kvmemd
+KVMEMD_UNIT    ?= daemon/kvmemd.service
+KVMEMCTL_BIN   ?= $(BUILD)/tools/kvmemctl
+MAN_PAGES      := $(wildcard man/*.[1-8])
+
+install: install-libaccel install-uapi install-man install-dist install-dkms \
+	install-daemon
+
+install-uapi:
+	install -d $(DESTDIR)$(PREFIX)/include/linux
+	install -m 0644 uapi/linux/kvmem.h $(DESTDIR)$(PREFIX)/include/linux/
+
+install-man:
+	@set -e; for m in $(MAN_PAGES); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		echo "install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/"; \
+		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+install-dist:
+	install -d $(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(MODPROBEDIR) \
+		$(DESTDIR)$(MODLOADDIR)
+	install -m 0644 dist/udev/60-kvmem.rules $(DESTDIR)$(UDEVRULESDIR)/
+	install -m 0644 dist/modprobe.d/kvmem.conf $(DESTDIR)$(MODPROBEDIR)/
+	install -m 0644 dist/modules-load.d/kvmem.conf $(DESTDIR)$(MODLOADDIR)/
+
+# The module's sources as DKMS wants them: dkms.conf, Kbuild, kmod/, uapi/.
+install-dkms:
+	install -d $(DESTDIR)$(DKMSSRCDIR)/kmod $(DESTDIR)$(DKMSSRCDIR)/uapi/linux
+	install -m 0644 Kbuild $(DESTDIR)$(DKMSSRCDIR)/
+	install -m 0644 $(wildcard kmod/*.c kmod/*.h) $(DESTDIR)$(DKMSSRCDIR)/kmod/
+	install -m 0644 uapi/linux/kvmem.h $(DESTDIR)$(DKMSSRCDIR)/uapi/linux/
+	sed 's|@VERSION@|$(KVMEM_VERSION)|g' dist/dkms/dkms.conf.in \
+		> $(DESTDIR)$(DKMSSRCDIR)/dkms.conf
+
+install-daemon:
+	@set -e; \
+	if [ -x $(KVMEMD_BIN) ]; then \
+		install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSTEMDUNITDIR); \
+		install -m 0755 $(KVMEMD_BIN) $(DESTDIR)$(SBINDIR)/kvmemd; \
+		install -m 0644 $(KVMEMD_UNIT) $(DESTDIR)$(SYSTEMDUNITDIR)/; \
+	else echo "install: no $(KVMEMD_BIN) (not built): kvmemd skipped"; fi; \
+	if [ -x $(KVMEMCTL_BIN) ]; then \
+		install -d $(DESTDIR)$(SBINDIR); \
+		install -m 0755 $(KVMEMCTL_BIN) $(DESTDIR)$(SBINDIR)/kvmemctl; \
+	else echo "install: no $(KVMEMCTL_BIN) (not built): kvmemctl skipped"; fi
 
 # ---- the example ---------------------------------------------------------------
 
