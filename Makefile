@@ -14,6 +14,7 @@
 #   make check       install what is missing, build, run every test (unit,
 #                    style, both kernels' W=1 builds, the in-VM suite on 6.1
 #                    and 6.12); last line: "N passed, N failed"
+#   make check-packages  DKMS builds for both test kernels, loaded in the VM
 #   make bench       benchmarks in the VM, figures in build/bench/results.json
 #   make demo        boot a test kernel and run tools/accel-example in it:
 #                    sequences decoded through libaccel, attention checked
@@ -62,7 +63,7 @@ BENCH_PARAMS := reserve_mib=96
 # The demo's kernel: 6.12, else 6.1.
 DEMO_KVER  := $(firstword $(K612) $(K61))
 
-.PHONY: install install-uapi install-man install-dist install-dkms install-daemon
+.PHONY: check-packages install install-uapi install-man install-dist install-dkms install-daemon
 .PHONY: all module modules-all unit vm-bins libaccel install-libaccel \
 	example cuda-emu check check-run deps bench bench-run demo demo-run \
 	clean help FORCE
@@ -341,6 +342,11 @@ check: deps
 
 check-run:
 	@tools/check.sh "$(K61)" "$(K612)" "$(VM_PARAMS)"
+
+# Slower than make check wants (about a minute per kernel here): DKMS builds
+# of the module for both test kernels, each loaded in the VM.
+check-packages: deps
+	@set -e; for k in $(KVERS); do tools/check-dkms.sh $$k "$(VM_PARAMS)"; done
 
 bench: deps
 	@$(MAKE) --no-print-directory bench-run
