@@ -74,6 +74,7 @@ echo "== style (kernel; libaccel's exported symbols)"
 record style.txt style/checkpatch tools/checkpatch.sh
 record style.txt style/kernel-doc tools/kernel-doc.sh
 record style.txt style/licenses tools/check-licenses.sh
+record style.txt style/man-pages tools/check-man.sh
 # accel.h, libaccel.map, libaccel.so.1 and Documentation/libaccel.md name
 # the same functions.
 record style.txt style/libaccel-symbols \

@@ -3,7 +3,8 @@
 # this machine lacks: both test kernels (Debian 12's 6.1 and 6.12, image and
 # headers), QEMU, busybox-static for the guest, checkpatch's source package,
 # file (to tell static from dynamic test programs), the libdrm and libnuma
-# headers libaccel's GPU topology code uses, the compilers, and cuda.h
+# headers libaccel's GPU topology code uses, the compilers, man-db (the man
+# pages' check), dkms (make check-packages), and cuda.h
 # (below). Does nothing
 # when everything is there. Needs root.
 set -euo pipefail
@@ -15,6 +16,7 @@ pkgs=(
 	linux-source-6.1
 	qemu-system-x86 busybox-static file
 	libdrm-dev libnuma-dev
+	man-db dkms
 )
 
 # cuda.h (the emulation's tests, libaccel's CUDA ABI check) is not in
