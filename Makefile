@@ -14,7 +14,8 @@
 #   make check       install what is missing, build, run every test (unit,
 #                    style, both kernels' W=1 builds, the in-VM suite on 6.1
 #                    and 6.12); last line: "N passed, N failed"
-#   make check-packages  DKMS builds for both test kernels, loaded in the VM
+#   make check-packages  the Debian packages (built, lintian, unpacked) and
+#                    DKMS builds for both test kernels, loaded in the VM
 #   make bench       benchmarks in the VM, figures in build/bench/results.json
 #   make demo        boot a test kernel and run tools/accel-example in it:
 #                    sequences decoded through libaccel, attention checked
@@ -234,19 +235,21 @@ $(BUILD)/libaccel-static/libaccel.a: $(ACCEL_SRC) $(ACCEL_HDR)
 # Rebuilt when PREFIX changes (the file records it).
 $(BUILD)/libaccel/libaccel.pc: libaccel/libaccel.pc.in FORCE
 	@mkdir -p $(@D)
-	sed 's|@VERSION@|$(ACCEL_VERSION)|; s|@PREFIX@|$(PREFIX)|' $< > $@
+	sed 's|@VERSION@|$(ACCEL_VERSION)|; s|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|' $< > $@
 
 PREFIX ?= /usr/local
+# A package sets LIBDIR to its multiarch directory (debian/rules does).
+LIBDIR ?= $(PREFIX)/lib
 
 # Installs libaccel under $(DESTDIR)$(PREFIX): library, header, pkg-config.
 install-libaccel: libaccel
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
-	install -m 0755 $(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libaccel.so.$(ACCEL_VERSION) $(DESTDIR)$(PREFIX)/lib/libaccel.so.1
-	ln -sf libaccel.so.1 $(DESTDIR)$(PREFIX)/lib/libaccel.so
-	install -m 0644 $(BUILD)/libaccel/libaccel.a $(DESTDIR)$(PREFIX)/lib/
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 0755 $(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libaccel.so.$(ACCEL_VERSION) $(DESTDIR)$(LIBDIR)/libaccel.so.1
+	ln -sf libaccel.so.1 $(DESTDIR)$(LIBDIR)/libaccel.so
+	install -m 0644 $(BUILD)/libaccel/libaccel.a $(DESTDIR)$(LIBDIR)/
 	install -m 0644 libaccel/accel.h $(DESTDIR)$(PREFIX)/include/
-	install -m 0644 $(BUILD)/libaccel/libaccel.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 0644 $(BUILD)/libaccel/libaccel.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 
 libaccel: $(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION) \
 	$(BUILD)/libaccel/libaccel.a $(BUILD)/libaccel/libaccel.pc
@@ -343,9 +346,11 @@ check: deps
 check-run:
 	@tools/check.sh "$(K61)" "$(K612)" "$(VM_PARAMS)"
 
-# Slower than make check wants (about a minute per kernel here): DKMS builds
-# of the module for both test kernels, each loaded in the VM.
+# Slower than make check wants (a minute or two each here): the Debian
+# packages built, lintian-clean and unpacked into a scratch root; DKMS
+# builds of the module for both test kernels, each loaded in the VM.
 check-packages: deps
+	@tools/check-deb.sh
 	@set -e; for k in $(KVERS); do tools/check-dkms.sh $$k "$(VM_PARAMS)"; done
 
 bench: deps

@@ -4,7 +4,7 @@
 # headers), QEMU, busybox-static for the guest, checkpatch's source package,
 # file (to tell static from dynamic test programs), the libdrm and libnuma
 # headers libaccel's GPU topology code uses, the compilers, man-db (the man
-# pages' check), dkms (make check-packages), and cuda.h
+# pages' check), dkms and Debian's packaging tools (make check-packages), and cuda.h
 # (below). Does nothing
 # when everything is there. Needs root.
 set -euo pipefail
@@ -17,6 +17,7 @@ pkgs=(
 	qemu-system-x86 busybox-static file
 	libdrm-dev libnuma-dev
 	man-db dkms
+	debhelper dh-dkms dpkg-dev fakeroot lintian
 )
 
 # cuda.h (the emulation's tests, libaccel's CUDA ABI check) is not in
