@@ -116,10 +116,12 @@ void accel_open_opts_init(struct accel_open_opts *opts);
  * Opens the device and starts the context's background threads. Errors:
  * -ENOENT: no kvmem device (module not loaded; a device node left behind
  * by an unloaded module counts as none); -EACCES: no permission;
- * -EPROTO: the module speaks another ABI version; -EOPNOTSUPP: the backend
+ * -EPROTO: the device is not kvmem or speaks another ABI version (check
+ * the device path and $ACCEL_DEVICE); -ENODEV: no pool has the preferred
+ * tier or the explicit swap tier; -EOPNOTSUPP: the backend
  * asked for is not available (no libcuda.so.1, no CUDA device, no virtual
  * memory management); -EINVAL: bad options (among them a cuda_device that
- * does not exist); -EIO: a CUDA call failed; -ENOMEM. With the host
+ * does not exist, and an $ACCEL_BACKEND other than host, cuda or auto); -EIO: a CUDA call failed; -ENOMEM. With the host
  * backend, a module without migration or events opens, but its context
  * cannot swap (accel_info() reports no swap tier). ctx-safe.
  */
