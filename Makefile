@@ -1,19 +1,32 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# kvmem top-level build.
+# kvmem top-level build. Everything is built under build/.
 #
-#   make             kvmem.ko for KDIR, and the user-space programs
+#   make             (= make all) kvmem.ko for KDIR (build/module/), libaccel,
+#                    the in-VM test programs and the example
+#   make module      kvmem.ko for KDIR into build/module/kvmem.ko; KDIR
+#                    defaults to the running kernel's build dir, else the 6.1
+#                    test kernel's (it says which it uses)
+#   make modules-all kvmem.ko for both test kernels, W=1, build/kmod-KVER/
+#   make libaccel    libaccel.so.1, libaccel.a and libaccel.pc (build/libaccel/)
+#   make example     build/accel-example (host) and build/vm/accel-example
+#   make cuda-emu    the CUDA Driver API emulation and its tests (needs cuda.h)
 #   make check       install what is missing, build, run every test (unit,
 #                    style, both kernels' W=1 builds, the in-VM suite on 6.1
 #                    and 6.12); last line: "N passed, N failed"
+#   make check-packages  the Debian packages (built, lintian, unpacked) and
+#                    DKMS builds for both test kernels, loaded in the VM
 #   make bench       benchmarks in the VM, figures in build/bench/results.json
-#   make libaccel    libaccel.so.1, libaccel.a and libaccel.pc
 #   make kvmemd      build/kvmemd, the scheduling daemon (daemon/)
-#   make install-libaccel [DESTDIR=...] [PREFIX=/usr/local]
 #   make demo        boot a test kernel and run tools/accel-example in it:
 #                    sequences decoded through libaccel, attention checked
-#
-# Everything is built under build/.
+#   make install     [DESTDIR=...] [PREFIX=/usr/local] libaccel, <linux/kvmem.h>,
+#                    man pages, udev rule, modprobe.d/modules-load.d examples,
+#                    the DKMS source tree (/usr/src), kvmemd/kvmemctl if built
+#   make install-libaccel [DESTDIR=...] [PREFIX=/usr/local] libaccel only
+#   make deps        install the Debian packages the above need (root)
+#   make clean       remove build/
+#   make help        this text
 
 BUILD     := build
 CC        ?= gcc
@@ -26,8 +39,9 @@ INC       := -Iuapi -Ikmod
 K61       := $(lastword $(sort $(notdir $(wildcard /lib/modules/6.1.*-amd64))))
 K612      := $(lastword $(sort $(notdir $(wildcard /lib/modules/6.12.*-amd64))))
 KVERS     := $(K61) $(K612)
-KDIR      ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
-		$(wildcard /lib/modules/$(K61)/build))
+# make module's kernel: KDIR, else the running kernel's, else 6.1's.
+KDIR_RUNNING := $(wildcard /lib/modules/$(shell uname -r)/build)
+KDIR      ?= $(firstword $(KDIR_RUNNING) $(wildcard /lib/modules/$(K61)/build))
 
 KSRC      := Kbuild $(wildcard kmod/*.c kmod/*.h) uapi/linux/kvmem.h
 UNIT      := frame_alloc validate
@@ -51,8 +65,7 @@ BENCH_PARAMS := reserve_mib=96
 # The demo's kernel: 6.12, else 6.1.
 DEMO_KVER  := $(firstword $(K612) $(K61))
 
-FORCE:
-
+.PHONY: check-packages install install-uapi install-man install-dist install-dkms install-daemon
 .PHONY: all module modules-all unit vm-bins libaccel install-libaccel kvmemd \
 	example cuda-emu check check-run deps bench bench-run demo demo-run \
 	clean help FORCE
@@ -60,16 +73,32 @@ FORCE:
 all: module vm-bins libaccel example kvmemd
 
 help:
-	@sed -n '3,17p' Makefile
+	@sed -n '3,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
+
+# Prerequisite of rules that must always run; after all: so that all is the
+# default goal.
+FORCE:
 
 deps:
 	@tools/install-deps.sh
 
 # ---- kernel module ---------------------------------------------------------
 
+# make module: a copy of the sources under build/module/, built there, so
+# that nothing is written into the source tree.
+MODULE_DIR := $(BUILD)/module
+
 module:
-	@test -n "$(KDIR)" || { echo "no kernel build dir: make deps, or KDIR=..."; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+	@test -n "$(KDIR)" || { echo "make module: no kernel build dir" \
+		"(/lib/modules/$$(uname -r)/build missing): make deps, or" \
+		"KDIR=/lib/modules/VERSION/build"; exit 1; }
+	@test -d "$(KDIR)" || { echo "make module: KDIR=$(KDIR) does not exist"; exit 1; }
+	@echo "make module: building kvmem.ko for kernel" \
+		"$(patsubst /lib/modules/%/build,%,$(patsubst %/,%,$(KDIR)))" \
+		"(KDIR=$(KDIR)$(if $(filter $(KDIR),$(KDIR_RUNNING)),, - not the running kernel $(shell uname -r))) into $(MODULE_DIR)/"
+	@mkdir -p $(MODULE_DIR) && rm -rf $(MODULE_DIR)/kmod $(MODULE_DIR)/uapi
+	@cp -r Kbuild kmod uapi $(MODULE_DIR)/
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/$(MODULE_DIR) modules
 
 # One copy of the sources per kernel, so both builds can coexist.
 $(BUILD)/kmod-%/kvmem.ko: $(KSRC)
@@ -99,8 +128,12 @@ $(BUILD)/unit-san/%: tests/unit/test_%.c kmod/%.c kmod/%.h $(UNIT_DEPS)
 ACCEL_UNIT_DEPS := $(ACCEL_SRC) $(ACCEL_HDR) $(KERNEL_SRC) $(KERNEL_HDR) \
 	tests/unit/unit.h
 
-# cuda.h only for the test that checks libaccel/cuda_abi.h against it.
-CUDA_INC  := /usr/local/cuda/include
+# cuda.h only for the test that checks libaccel/cuda_abi.h against it and
+# for the emulation: NVIDIA's toolkit (/usr/local/cuda), else Debian's
+# nvidia-cuda-dev (non-free, /usr/include); tools/install-deps.sh checks.
+CUDA_INC  ?= $(firstword $(patsubst %/cuda.h,%,$(wildcard \
+		/usr/local/cuda/include/cuda.h /usr/include/cuda.h)) \
+		/usr/local/cuda/include)
 
 $(BUILD)/unit/accel_%: tests/accel/test_%.c $(ACCEL_UNIT_DEPS)
 	@mkdir -p $(@D)
@@ -156,7 +189,6 @@ unit: $(addprefix $(BUILD)/unit/,$(UNIT)) $(addprefix $(BUILD)/unit-san/,$(UNIT)
 # The CUDA Driver API emulation, libcuda.so.1, and its tests (tests/cuda-emu/),
 # plainly and with the emulation and the test under ASan+UBSan. Tests load it
 # with dlopen("libcuda.so.1") and LD_LIBRARY_PATH=build/cuda-emu[-san].
-CUDA_INC       ?= /usr/local/cuda/include
 CUEMU_SRC      := $(wildcard tests/cuda-emu/emu_*.c)
 CUEMU_DEPS     := $(CUEMU_SRC) tests/cuda-emu/emu_internal.h \
 		  tests/cuda-emu/cuemu.h tests/cuda-emu/libcuda.map
@@ -232,34 +264,112 @@ $(BUILD)/libaccel/libaccel.a: $(ACCEL_SRC) $(ACCEL_HDR)
 			-o $(@D)/obj/$$(basename $$f .c).o; done
 	rm -f $@ && ar rcs $@ $(@D)/obj/*.o
 
+# The archive fully static programs link (the guest's): no run-time loading.
+$(BUILD)/libaccel-static/libaccel.a: $(ACCEL_SRC) $(ACCEL_HDR)
+	@mkdir -p $(@D)/obj
+	@set -e; for f in $(ACCEL_SRC); do \
+		$(CC) $(ACCEL_CFLAGS) $(ACCEL_STATIC) -O2 -fvisibility=hidden -c $$f \
+			-o $(@D)/obj/$$(basename $$f .c).o; done
+	rm -f $@ && ar rcs $@ $(@D)/obj/*.o
+
 # Rebuilt when PREFIX changes (the file records it).
 $(BUILD)/libaccel/libaccel.pc: libaccel/libaccel.pc.in FORCE
 	@mkdir -p $(@D)
-	sed 's|@VERSION@|$(ACCEL_VERSION)|; s|@PREFIX@|$(PREFIX)|' $< > $@
+	sed 's|@VERSION@|$(ACCEL_VERSION)|; s|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|' $< > $@
 
 PREFIX ?= /usr/local
+# A package sets LIBDIR to its multiarch directory (debian/rules does).
+LIBDIR ?= $(PREFIX)/lib
 
 # Installs libaccel under $(DESTDIR)$(PREFIX): library, header, pkg-config.
 install-libaccel: libaccel
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
-	install -m 0755 $(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf libaccel.so.$(ACCEL_VERSION) $(DESTDIR)$(PREFIX)/lib/libaccel.so.1
-	ln -sf libaccel.so.1 $(DESTDIR)$(PREFIX)/lib/libaccel.so
-	install -m 0644 $(BUILD)/libaccel/libaccel.a $(DESTDIR)$(PREFIX)/lib/
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 0755 $(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libaccel.so.$(ACCEL_VERSION) $(DESTDIR)$(LIBDIR)/libaccel.so.1
+	ln -sf libaccel.so.1 $(DESTDIR)$(LIBDIR)/libaccel.so
+	install -m 0644 $(BUILD)/libaccel/libaccel.a $(DESTDIR)$(LIBDIR)/
 	install -m 0644 libaccel/accel.h $(DESTDIR)$(PREFIX)/include/
-	install -m 0644 $(BUILD)/libaccel/libaccel.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 0644 $(BUILD)/libaccel/libaccel.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 
 libaccel: $(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION) \
 	$(BUILD)/libaccel/libaccel.a $(BUILD)/libaccel/libaccel.pc
 
+# ---- install -------------------------------------------------------------------
+#
+# make install [DESTDIR=...] [PREFIX=/usr/local]: everything that exists:
+# libaccel, <linux/kvmem.h>, man pages, the udev rule, modprobe.d and
+# modules-load.d examples (commented out: they change nothing until
+# edited), the DKMS source tree, and kvmemd, its unit file and kvmemctl
+# when they have been built. Files outside PREFIX (udev, modprobe.d, the
+# DKMS tree, the unit) go where the system reads them; override the
+# directories below for a package (debian/rules does).
+
+KVMEM_VERSION  := 0.1.0
+SYSCONFDIR     ?= /etc
+UDEVRULESDIR   ?= $(SYSCONFDIR)/udev/rules.d
+MODPROBEDIR    ?= $(SYSCONFDIR)/modprobe.d
+MODLOADDIR     ?= $(SYSCONFDIR)/modules-load.d
+DKMSSRCDIR     ?= /usr/src/kvmem-$(KVMEM_VERSION)
+SYSTEMDUNITDIR ?= /lib/systemd/system
+MANDIR         ?= $(PREFIX)/share/man
+SBINDIR        ?= $(PREFIX)/sbin
+# Hooks for the daemon and the admin tool: installed when built.
+KVMEMD_BIN     ?= $(BUILD)/kvmemd
+KVMEMD_UNIT    ?= daemon/kvmemd.service
+KVMEMCTL_BIN   ?= $(BUILD)/tools/kvmemctl
+MAN_PAGES      := $(wildcard man/*.[1-8])
+
+install: install-libaccel install-uapi install-man install-dist install-dkms \
+	install-daemon
+
+install-uapi:
+	install -d $(DESTDIR)$(PREFIX)/include/linux
+	install -m 0644 uapi/linux/kvmem.h $(DESTDIR)$(PREFIX)/include/linux/
+
+install-man:
+	@set -e; for m in $(MAN_PAGES); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		echo "install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/"; \
+		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+install-dist:
+	install -d $(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(MODPROBEDIR) \
+		$(DESTDIR)$(MODLOADDIR)
+	install -m 0644 dist/udev/60-kvmem.rules $(DESTDIR)$(UDEVRULESDIR)/
+	install -m 0644 dist/modprobe.d/kvmem.conf $(DESTDIR)$(MODPROBEDIR)/
+	install -m 0644 dist/modules-load.d/kvmem.conf $(DESTDIR)$(MODLOADDIR)/
+
+# The module's sources as DKMS wants them: dkms.conf, Kbuild, kmod/, uapi/.
+install-dkms:
+	install -d $(DESTDIR)$(DKMSSRCDIR)/kmod $(DESTDIR)$(DKMSSRCDIR)/uapi/linux
+	install -m 0644 Kbuild $(DESTDIR)$(DKMSSRCDIR)/
+	install -m 0644 $(wildcard kmod/*.c kmod/*.h) $(DESTDIR)$(DKMSSRCDIR)/kmod/
+	install -m 0644 uapi/linux/kvmem.h $(DESTDIR)$(DKMSSRCDIR)/uapi/linux/
+	sed 's|@VERSION@|$(KVMEM_VERSION)|g' dist/dkms/dkms.conf.in \
+		> $(DESTDIR)$(DKMSSRCDIR)/dkms.conf
+
+install-daemon:
+	@set -e; \
+	if [ -x $(KVMEMD_BIN) ]; then \
+		install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSTEMDUNITDIR); \
+		install -m 0755 $(KVMEMD_BIN) $(DESTDIR)$(SBINDIR)/kvmemd; \
+		install -m 0644 $(KVMEMD_UNIT) $(DESTDIR)$(SYSTEMDUNITDIR)/; \
+	else echo "install: no $(KVMEMD_BIN) (not built): kvmemd skipped"; fi; \
+	if [ -x $(KVMEMCTL_BIN) ]; then \
+		install -d $(DESTDIR)$(SBINDIR); \
+		install -m 0755 $(KVMEMCTL_BIN) $(DESTDIR)$(SBINDIR)/kvmemctl; \
+	else echo "install: no $(KVMEMCTL_BIN) (not built): kvmemctl skipped"; fi
+
 # ---- the example ---------------------------------------------------------------
 
-# Linked as an engine links libaccel: statically (libaccel.a) for the guest,
-# which has no libc; against libaccel.so for the host, found next to it.
-$(BUILD)/vm/accel-example: $(EXAMPLE_SRC) $(KERNEL_HDR) $(BUILD)/libaccel/libaccel.a
+# Linked as an engine links libaccel: fully statically for the guest, which
+# has no libc, against the no-dlopen archive (any linker warning, such as
+# glibc's static-dlopen one, fails the link); against libaccel.so for the
+# host, found next to it.
+$(BUILD)/vm/accel-example: $(EXAMPLE_SRC) $(KERNEL_HDR) $(BUILD)/libaccel-static/libaccel.a
 	@mkdir -p $(@D)
-	$(CC) $(EXAMPLE_CFLAGS) -O2 -static -o $@ $(EXAMPLE_SRC) \
-		$(BUILD)/libaccel/libaccel.a -lm
+	$(CC) $(EXAMPLE_CFLAGS) -O2 -static -Wl,--fatal-warnings -o $@ \
+		$(EXAMPLE_SRC) $(BUILD)/libaccel-static/libaccel.a -lm
 
 $(BUILD)/accel-example: $(EXAMPLE_SRC) $(KERNEL_HDR) \
 		$(BUILD)/libaccel/libaccel.so.$(ACCEL_VERSION)
@@ -275,6 +385,13 @@ check: deps
 
 check-run:
 	@tools/check.sh "$(K61)" "$(K612)" "$(VM_PARAMS)"
+
+# Slower than make check wants (a minute or two each here): the Debian
+# packages built, lintian-clean and unpacked into a scratch root; DKMS
+# builds of the module for both test kernels, each loaded in the VM.
+check-packages: deps
+	@tools/check-deb.sh
+	@set -e; for k in $(KVERS); do tools/check-dkms.sh $$k "$(VM_PARAMS)"; done
 
 bench: deps
 	@$(MAKE) --no-print-directory bench-run

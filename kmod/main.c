@@ -111,28 +111,37 @@ static void kvmem_mapping_exit(void)
 	kern_unmount(kvmem_mnt);
 }
 
-/* Tier of each node id from the "tiers" parameter; -1 = default. */
+/*
+ * Tier of each node id from the "tiers" parameter; -1 = default. Parsed
+ * for any node id the kernel could have, so that a node that does not
+ * exist here is named as such, not taken for a syntax error.
+ */
 static int *kvmem_parse_tiers(void)
 {
 	int *map, node, ret;
 
-	map = kmalloc_array(nr_node_ids, sizeof(*map), GFP_KERNEL);
+	map = kmalloc_array(MAX_NUMNODES, sizeof(*map), GFP_KERNEL);
 	if (!map)
 		return ERR_PTR(-ENOMEM);
-	for (node = 0; node < nr_node_ids; node++)
+	for (node = 0; node < MAX_NUMNODES; node++)
 		map[node] = -1;
-	ret = kvmem_parse_tier_map(tiers, map, nr_node_ids);
+	ret = kvmem_parse_tier_map(tiers, map, MAX_NUMNODES);
 	if (ret) {
 		pr_err("tiers=\"%s\": expected <node>:<hbm|dram|cxl>[,...]\n",
 		       tiers);
 		goto err;
 	}
-	for (node = 0; node < nr_node_ids; node++) {
-		if (map[node] >= 0 && !node_state(node, N_MEMORY)) {
-			pr_err("tiers: node %d has no memory\n", node);
-			ret = -EINVAL;
-			goto err;
-		}
+	for (node = 0; node < MAX_NUMNODES; node++) {
+		if (map[node] < 0 ||
+		    (node < nr_node_ids && node_state(node, N_MEMORY)))
+			continue;
+		pr_err("tiers=\"%s\": node %d %s; nodes with memory: %*pbl\n",
+		       tiers, node,
+		       node < nr_node_ids && node_online(node) ?
+		       "has no memory" : "does not exist",
+		       nodemask_pr_args(&node_states[N_MEMORY]));
+		ret = -EINVAL;
+		goto err;
 	}
 	return map;
 err:

@@ -74,11 +74,14 @@ enum accel_tier {
  *	explicit tier must have a pool and differ from @tier). The cuda
  *	backend checks it but swaps to the host copies in @tier
  * @tenant: kvmem tenant the sequences are charged to (cuda backend: their
- *	host copies only; the module does not see device memory)
+ *	host copies, and their device pages when the GPU is a kvmem device
+ *	pool)
  * @priority: default scheduling priority of new sequences
  * @wait_ms: 0: a grow that finds no free frame fails with -ENOMEM; else it
  *	waits up to this long for one (kvmem's WAIT policy), at most 60000.
- *	Cuda backend: applies to the host copies; device memory never waits
+ *	Cuda backend: applies to the host copies and to device pages'
+ *	grants from a kvmem device pool (without one, a full device fails
+ *	at once)
  * @step_ahead: steps kept mapped ahead of every sequence by a background
  *	thread; 0: no background mapping
  * @tokens_per_step: tokens one step adds to a sequence (1 for decoding);
@@ -114,10 +117,12 @@ void accel_open_opts_init(struct accel_open_opts *opts);
  * Opens the device and starts the context's background threads. Errors:
  * -ENOENT: no kvmem device (module not loaded; a device node left behind
  * by an unloaded module counts as none); -EACCES: no permission;
- * -EPROTO: the module speaks another ABI version; -EOPNOTSUPP: the backend
+ * -EPROTO: the device is not kvmem or speaks another ABI version (check
+ * the device path and $ACCEL_DEVICE); -ENODEV: no pool has the preferred
+ * tier or the explicit swap tier; -EOPNOTSUPP: the backend
  * asked for is not available (no libcuda.so.1, no CUDA device, no virtual
  * memory management); -EINVAL: bad options (among them a cuda_device that
- * does not exist); -EIO: a CUDA call failed; -ENOMEM. With the host
+ * does not exist, and an $ACCEL_BACKEND other than host, cuda or auto); -EIO: a CUDA call failed; -ENOMEM. With the host
  * backend, a module without migration or events opens, but its context
  * cannot swap (accel_info() reports no swap tier). ctx-safe.
  */

@@ -172,14 +172,17 @@ static int accel_open_device(struct accel_ctx *ctx,
 	ret = accel_scan_pools(ctx, ctx->tier, &tiers, &ctx->numa_node);
 	if (ret)
 		return ret;
+	/* No pool of a tier: -ENODEV, as the module says for a space. */
 	if (!(tiers & (1U << ctx->tier)))
-		return -EINVAL;		/* no pool of the preferred tier */
+		return -ENODEV;
 	if (o->swap_tier == ACCEL_TIER_DEFAULT)
 		ctx->swap_tier = accel_default_swap_tier(tiers, ctx->tier);
-	else if ((tiers & (1U << o->swap_tier)) && o->swap_tier != ctx->tier)
+	else if (o->swap_tier == ctx->tier)
+		return -EINVAL;
+	else if (tiers & (1U << o->swap_tier))
 		ctx->swap_tier = o->swap_tier;
 	else
-		return -EINVAL;	/* no pool of it, or the preferred tier */
+		return -ENODEV;
 	/* Swapping needs the module's migrations and their events. */
 	if ((ctx->features & (KVMEM_FEATURE_MIGRATE | KVMEM_FEATURE_EVENTS)) !=
 	    (KVMEM_FEATURE_MIGRATE | KVMEM_FEATURE_EVENTS))

@@ -90,6 +90,8 @@ done
 echo "== style (kernel; libaccel's exported symbols)"
 record style.txt style/checkpatch tools/checkpatch.sh
 record style.txt style/kernel-doc tools/kernel-doc.sh
+record style.txt style/licenses tools/check-licenses.sh
+record style.txt style/man-pages tools/check-man.sh
 # accel.h, libaccel.map, libaccel.so.1 and Documentation/libaccel.md name
 # the same functions.
 record style.txt style/libaccel-symbols \
@@ -101,10 +103,14 @@ for k in $k61 $k612; do
 	record build.txt "build/kmod-$k-W1" \
 		sh -c "make --no-print-directory $ko && ! grep -n 'warning:' build/kmod-$k/build.log"
 done
+# A plain make in a fresh copy of the tree builds, all under build/.
+record build.txt build/fresh-make tools/check-fresh-make.sh
 record build.txt build/vmtest mk build/vm/kvmem-vmtest
 record build.txt build/accel-example mk build/vm/accel-example build/accel-example
 
 record build.txt build/accel-backend-test mk build/vm/accel-backend-test
+# The documentation's minimal program and admin one-liner, for doc_* tests.
+record build.txt build/doc-snippets tools/doc-snippets.sh
 record build.txt build/cuda-emu mk build/cuda-emu/libcuda.so.1
 record build.txt build/kvmemd mk build/kvmemd build/policy-bench
 
@@ -122,7 +128,9 @@ for k in $k61 $k612; do
 			--module "build/kmod-$k/kvmem.ko" --params "$vm_params" \
 			--mode test --out "$out" build/vm/kvmem-vmtest \
 			build/vm/accel-example build/kvmemd \
-			$(ls build/vm/accel-backend-test build/cuda-emu/libcuda.so.1 2>/dev/null)
+			$(ls build/vm/accel-backend-test build/cuda-emu/libcuda.so.1 \
+				build/vm/libaccel-minimal build/vm/admin-guide-fdinfo.sh \
+				build/doc/prefix/lib/libaccel.so.1 2>/dev/null)
 		cat "$out/results.txt" >>"$res/vm.txt"
 	else
 		echo "FAIL vm-$k/not-built" >>"$res/vm.txt"

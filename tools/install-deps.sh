@@ -5,7 +5,9 @@
 # file (to tell static from dynamic test programs), the libdrm and libnuma
 # headers libaccel's GPU topology code uses, kvmemd's libraries (sd-event
 # and sd_notify, the ini parser, json-c, libmicrohttpd, found with
-# pkg-config), and the compilers. Does nothing
+# pkg-config), the compilers, man-db (the man pages' check), dkms and
+# Debian's packaging tools (make check-packages), and cuda.h (below). Does
+# nothing
 # when everything is there. Needs root.
 set -euo pipefail
 
@@ -17,7 +19,31 @@ pkgs=(
 	qemu-system-x86 busybox-static file
 	libdrm-dev libnuma-dev
 	pkg-config libsystemd-dev libinih-dev libjson-c-dev libmicrohttpd-dev
+	man-db dkms
+	debhelper dh-dkms dpkg-dev fakeroot lintian
 )
+
+# cuda.h (the emulation's tests, libaccel's CUDA ABI check) is not in
+# Debian's main archive: NVIDIA's toolkit, or Debian's nvidia-cuda-dev from
+# non-free when apt knows it; else stop and say how to get it.
+cuda_h=${CUDA_INC:+$CUDA_INC/cuda.h}
+if [ -z "$cuda_h" ]; then
+	for h in /usr/local/cuda/include/cuda.h /usr/include/cuda.h; do
+		[ -f "$h" ] && cuda_h=$h && break
+	done
+fi
+if [ -z "$cuda_h" ] || [ ! -f "$cuda_h" ]; then
+	if apt-cache policy nvidia-cuda-dev 2>/dev/null |
+		grep -q 'Candidate: [0-9]'; then
+		pkgs+=(nvidia-cuda-dev)
+	else
+		echo "install-deps: no cuda.h (needed by the CUDA emulation's" \
+			"tests): enable Debian's non-free component and rerun" \
+			"(installs nvidia-cuda-dev), install NVIDIA's CUDA" \
+			"toolkit in /usr/local/cuda, or set CUDA_INC=DIR" >&2
+		exit 1
+	fi
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

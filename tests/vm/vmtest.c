@@ -134,6 +134,10 @@ static const struct vt_test tests[] = {
 	  "tensors matches a naive one, before and after a swap"),
 	E(kvmemd_restart, "kvmemd: manager, sees the spaces, kill -9 and "
 	  "restart with the same view, second manager refused, SIGTERM"),
+	E(doc_libaccel_minimal, "Documentation/libaccel.md's minimal "
+	  "program, built with its pkg-config recipe, runs"),
+	E(doc_admin_fdinfo, "admin-guide.md's per-client memory one-liner "
+	  "prints the client under busybox"),
 	E(accel_backend_host, "libaccel scenarios, host backend (ASan)"),
 	E(accel_backend_cuda, "libaccel scenarios, cuda backend on the "
 	  "strict Driver API emulation (ASan)"),

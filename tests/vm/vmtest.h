@@ -414,6 +414,8 @@ T(list_overrun); T(neg_list_sized);
 T(run_state); T(run_demand); T(neg_space_run); T(run_accel);
 /* vmtest_swap.c */
 T(swap_protocol); T(swap_kill); T(neg_swap);
+/* vmtest_docs.c */
+T(doc_libaccel_minimal); T(doc_admin_fdinfo);
 #undef T
 
 #endif /* KVMEM_VMTEST_H */

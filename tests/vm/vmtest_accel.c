@@ -1259,10 +1259,10 @@ static void errors_open(void)
 	open_fails(&o, EINVAL, "tenant = ntenants");
 	opts_host(&o, 0, 1);
 	o.tier = ACCEL_TIER_HBM;
-	open_fails(&o, EINVAL, "a preferred tier with no pool (hbm)");
+	open_fails(&o, ENODEV, "a preferred tier with no pool (hbm)");
 	opts_host(&o, 0, 1);
 	o.swap_tier = ACCEL_TIER_HBM;
-	open_fails(&o, EINVAL, "a swap tier with no pool (hbm)");
+	open_fails(&o, ENODEV, "a swap tier with no pool (hbm)");
 	opts_host(&o, 0, 1);
 	o.tier = ACCEL_TIER_DRAM;
 	o.swap_tier = ACCEL_TIER_DRAM;

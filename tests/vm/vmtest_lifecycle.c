@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/klog.h>
 #include <unistd.h>
 
 #include "vmtest.h"
@@ -307,6 +308,27 @@ void test_modparam_page_size(void)
 
 /* -------------------------------------------------------- modparam_bad */
 
+/* The kernel's log buffer holds `what`. */
+static bool klog_has(const char *what)
+{
+	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+	bool found = false;
+	char *buf;
+
+	if (len <= 0)
+		return false;
+	buf = malloc((size_t)len + 1);
+	if (!buf)
+		return false;
+	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
+	if (len >= 0) {
+		buf[len] = 0;
+		found = strstr(buf, what) != NULL;
+	}
+	free(buf);
+	return found;
+}
+
 void test_modparam_bad(void)
 {
 	static const char *const bad[] = {
@@ -333,12 +355,13 @@ void test_modparam_bad(void)
 		      "no module and no %s left after the failed load",
 		      KV_SYSFS);
 	}
-	/* A node that does not exist: not specified, report only. */
+	/* A node that does not exist: EINVAL, and the log says so. */
 	err = load_with("tiers=7:hbm");
-	INFO("insmod with tiers=7:hbm (no node 7): %s",
-	     err ? errname(err) : "loaded");
+	CHECK_ERR(err, EINVAL, "insmod with tiers=7:hbm (no node 7)");
 	if (!err)
 		unload_ok("tiers=7:hbm loaded");
+	CHECK(klog_has("tiers=\"7:hbm\": node 7 does not exist; nodes with "
+		       "memory: "), "the kernel log names node 7 as missing");
 	m1 = total_memfree();
 	CHECK(m1 + 4 * MiB >= m0, "failed loads leaked no memory: MemFree "
 	      "%llu KiB before, %llu KiB after", U(m0 / 1024), U(m1 / 1024));
