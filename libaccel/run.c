@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: MIT
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * libaccel: run states from a scheduling daemon (kvmemd, the kvmem
  * manager). The module sends each of the context's spaces the run state
