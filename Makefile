@@ -40,8 +40,8 @@ ACCEL_VERSION := 1.0.0
 # Fully static programs (the guest's) cannot dlopen: libaccel is built for
 # them without its run-time loading (no cuda backend, no libdrm/libnuma).
 ACCEL_STATIC := -DACCEL_NO_DLOPEN
-KERNEL_SRC := kernels/attention_ref.c
-KERNEL_HDR := kernels/attention_ref.h
+KERNEL_SRC := kernels/attention_ref.c kernels/attention.c
+KERNEL_HDR := kernels/attention_ref.h kernels/attention.h
 EXAMPLE_SRC := tools/accel-example.c $(KERNEL_SRC)
 EXAMPLE_CFLAGS := $(ACCEL_CFLAGS) -Ikernels
 VM_PARAMS  := reserve_mib=16
