@@ -53,7 +53,7 @@ DEMO_KVER  := $(firstword $(K612) $(K61))
 FORCE:
 
 .PHONY: all module modules-all unit vm-bins libaccel install-libaccel \
-	example cuda-emu check check-run deps bench bench-run demo demo-run \
+	example kernels cuda-emu check check-run deps bench bench-run demo demo-run \
 	clean help FORCE
 
 all: module vm-bins libaccel example
@@ -155,9 +155,11 @@ $(BUILD)/vm/kvmem-vmtest: $(VMTEST_SRC) $(VMTEST_HDR) $(ACCEL_SRC) $(ACCEL_HDR)
 	$(CC) $(ACCEL_CFLAGS) $(ACCEL_STATIC) -O2 -static -o $@ $(VMTEST_SRC) $(ACCEL_SRC)
 
 # kvmem-bench measures libaccel too: linked in, as for kvmem-vmtest.
-$(BUILD)/vm/kvmem-bench: $(BENCH_SRC) tools/bench/bench.h $(ACCEL_SRC) $(ACCEL_HDR)
+$(BUILD)/vm/kvmem-bench: $(BENCH_SRC) tools/bench/bench.h $(ACCEL_SRC) $(ACCEL_HDR) \
+	$(KERNEL_SRC) $(KERNEL_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(ACCEL_CFLAGS) $(ACCEL_STATIC) -O2 -static -o $@ $(BENCH_SRC) $(ACCEL_SRC)
+	$(CC) $(ACCEL_CFLAGS) $(ACCEL_STATIC) -Ikernels -O2 -static -o $@ \
+		$(BENCH_SRC) $(ACCEL_SRC) $(KERNEL_SRC) -lm
 
 # The backend scenarios, dynamically linked (so that libaccel can dlopen the
 # CUDA emulation) and under ASan+UBSan; mkinitramfs.sh copies their libraries.
@@ -227,6 +229,44 @@ $(BUILD)/accel-example: $(EXAMPLE_SRC) $(KERNEL_HDR) \
 		-laccel -Wl,-rpath,'$$ORIGIN/libaccel' -lm
 
 example: $(BUILD)/accel-example $(BUILD)/vm/accel-example
+
+# ---- kernels (kernels/, Documentation/kernels.md) ---------------------------
+
+# The CUDA kernels: built, never run here (no GPU). sm_90 code plus compute_90
+# PTX, which newer GPUs compile at load time. The rule fails if an entry
+# point an engine looks up with cuModuleGetFunction is missing.
+NVCC           ?= /usr/local/cuda/bin/nvcc
+KERNELS_FATBIN := $(BUILD)/kernels/kvmem_kernels.fatbin
+KERNELS_CU_ENTRIES := kvmem_attn_decode_f32 kvmem_attn_decode_f16 \
+	kvmem_attn_decode_paged_f32 kvmem_attn_decode_paged_f16 kvmem_copy_blocks
+
+$(KERNELS_FATBIN): kernels/attention.cu
+	@mkdir -p $(@D)
+	$(NVCC) -std=c++14 -O3 -Werror all-warnings -fatbin \
+		-gencode arch=compute_90,code=sm_90 \
+		-gencode arch=compute_90,code=compute_90 -o $@.tmp $<
+	@for e in $(KERNELS_CU_ENTRIES); do grep -aq "$$e" $@.tmp || \
+		{ echo "$@: no entry point $$e"; exit 1; }; done
+	@mv $@.tmp $@
+
+# Every loop marked /* VEC */ in attention.c vectorizes, in both builds.
+$(BUILD)/kernels/vec-report.txt: kernels/attention.c $(KERNEL_HDR) tools/check-vec.sh
+	@mkdir -p $(@D)
+	$(CC) $(EXAMPLE_CFLAGS) -O3 -fopt-info-vec-optimized=$@.tmp -c \
+		-o $(@D)/attention.o $<
+	tools/check-vec.sh $@.tmp && mv $@.tmp $@
+
+# The attention benchmark on the host (bench_attn.c; in the VM it is part
+# of kvmem-bench).
+$(BUILD)/attn-bench: tools/bench/bench_attn.c tools/bench/pairs.c \
+	tools/bench/bench.h $(KERNEL_SRC) $(KERNEL_HDR) libaccel/layout.c \
+	libaccel/layout.h
+	@mkdir -p $(@D)
+	$(CC) $(EXAMPLE_CFLAGS) -O2 -DATTN_BENCH_HOST -o $@ \
+		tools/bench/bench_attn.c tools/bench/pairs.c $(KERNEL_SRC) \
+		libaccel/layout.c -lm
+
+kernels: $(KERNELS_FATBIN) $(BUILD)/kernels/vec-report.txt $(BUILD)/attn-bench
 
 # ---- tests -------------------------------------------------------------------
 

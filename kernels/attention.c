@@ -206,7 +206,7 @@ ATTN_INLINE float h2f(uint32_t h)
 ATTN_INLINE void row_f16(const uint16_t *restrict h, float *restrict f,
 			 uint32_t d)
 {
-	for (uint32_t i = 0; i < d; i++)
+	for (uint32_t i = 0; i < d; i++) /* VEC */
 		f[i] = h2f(h[i]);
 }
 
@@ -219,7 +219,7 @@ ATTN_INLINE float dot(const float *restrict a, const float *restrict b,
 	float p[8] = { 0 }, s = 0;
 	uint32_t i, l;
 
-	for (i = 0; i + 8 <= d; i += 8)
+	for (i = 0; i + 8 <= d; i += 8) /* VEC */
 		for (l = 0; l < 8; l++)
 			p[l] += a[i + l] * b[i + l];
 	for (; i < d; i++)
@@ -232,13 +232,13 @@ ATTN_INLINE float dot(const float *restrict a, const float *restrict b,
 ATTN_INLINE void axpy(float *restrict y, float a, const float *restrict x,
 		      uint32_t d)
 {
-	for (uint32_t i = 0; i < d; i++)
+	for (uint32_t i = 0; i < d; i++) /* VEC */
 		y[i] += a * x[i];
 }
 
 ATTN_INLINE void scale(float *restrict y, float a, uint32_t d)
 {
-	for (uint32_t i = 0; i < d; i++)
+	for (uint32_t i = 0; i < d; i++) /* VEC */
 		y[i] *= a;
 }
 
@@ -326,7 +326,7 @@ ATTN_INLINE void state_out(const struct attn_state *s, float *out)
 		float inv = 1.0f / s->l[j];
 		float *o = out + (size_t)j * s->d;
 
-		for (uint32_t i = 0; i < s->d; i++)
+		for (uint32_t i = 0; i < s->d; i++) /* VEC */
 			o[i] = s->acc[j][i] * inv;
 	}
 }

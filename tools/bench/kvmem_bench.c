@@ -13,6 +13,7 @@
  *	prefault of anonymous memory (MADV_POPULATE_WRITE). Same limit.
  *  migrate_*, round_trip_reuse: see bench_migrate.c.
  *  accel_*: libaccel's host backend, see bench_accel.c.
+ *  attn_*: decode attention over libaccel's tensors, see bench_attn.c.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -257,6 +258,7 @@ int main(void)
 		   "MADV_POPULATE_WRITE of anonymous memory", limit, true);
 	bench_migrate();
 	bench_accel();
+	bench_attn();
 	close(kvmem_fd);
 	return 0;
 }
