@@ -205,29 +205,18 @@ __device__ void decode_paged(const float *q, float *out, const char *k_pool,
 	tokens, block_stride, token_stride, head_stride, q_heads, kv_heads, \
 	head_dim
 
-extern "C" __global__ void __launch_bounds__(ATTN_CU_THREADS)
-kvmem_attn_decode_f32(TENSOR_ARGS)
-{
-	decode_tensor<float>(TENSOR_PASS);
-}
+/* The entry points: extern "C" (unmangled), so not templates themselves. */
+#define TENSOR_ENTRY(name, T)						\
+	extern "C" __global__ void __launch_bounds__(ATTN_CU_THREADS)	\
+	name(TENSOR_ARGS) { decode_tensor<T>(TENSOR_PASS); }
+#define PAGED_ENTRY(name, T)						\
+	extern "C" __global__ void __launch_bounds__(ATTN_CU_THREADS)	\
+	name(PAGED_ARGS) { decode_paged<T>(PAGED_PASS); }
 
-extern "C" __global__ void __launch_bounds__(ATTN_CU_THREADS)
-kvmem_attn_decode_f16(TENSOR_ARGS)
-{
-	decode_tensor<__half>(TENSOR_PASS);
-}
-
-extern "C" __global__ void __launch_bounds__(ATTN_CU_THREADS)
-kvmem_attn_decode_paged_f32(PAGED_ARGS)
-{
-	decode_paged<float>(PAGED_PASS);
-}
-
-extern "C" __global__ void __launch_bounds__(ATTN_CU_THREADS)
-kvmem_attn_decode_paged_f16(PAGED_ARGS)
-{
-	decode_paged<__half>(PAGED_PASS);
-}
+TENSOR_ENTRY(kvmem_attn_decode_f32, float)
+TENSOR_ENTRY(kvmem_attn_decode_f16, __half)
+PAGED_ENTRY(kvmem_attn_decode_paged_f32, float)
+PAGED_ENTRY(kvmem_attn_decode_paged_f16, __half)
 
 /* One CUDA block per copied block: 16-byte moves where both ends and the
  * size allow, bytes otherwise. */
