@@ -8,6 +8,8 @@
 #                    and 6.12); last line: "N passed, N failed"
 #   make bench       benchmarks in the VM, figures in build/bench/results.json
 #   make libaccel    libaccel.so.1, libaccel.a and libaccel.pc
+#   make kernels     kernels/: CUDA fatbin (built, not run here), the
+#                    vectorization check, build/attn-bench (host bench)
 #   make install-libaccel [DESTDIR=...] [PREFIX=/usr/local]
 #   make demo        boot a test kernel and run tools/accel-example in it:
 #                    sequences decoded through libaccel, attention checked
@@ -59,7 +61,7 @@ FORCE:
 all: module vm-bins libaccel example
 
 help:
-	@sed -n '3,16p' Makefile
+	@sed -n '3,18p' Makefile
 
 deps:
 	@tools/install-deps.sh
