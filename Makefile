@@ -18,6 +18,8 @@
 #                    DKMS builds for both test kernels, loaded in the VM
 #   make bench       benchmarks in the VM, figures in build/bench/results.json
 #   make kvmemd      build/kvmemd, the scheduling daemon (daemon/)
+#   make kernels     kernels/: CUDA fatbin (built, not run here), the
+#                    vectorization check, build/attn-bench (host bench)
 #   make demo        boot a test kernel and run tools/accel-example in it:
 #                    sequences decoded through libaccel, attention checked
 #   make install     [DESTDIR=...] [PREFIX=/usr/local] libaccel, <linux/kvmem.h>,
@@ -55,8 +57,8 @@ ACCEL_VERSION := 1.0.0
 # Fully static programs (the guest's) cannot dlopen: libaccel is built for
 # them without its run-time loading (no cuda backend, no libdrm/libnuma).
 ACCEL_STATIC := -DACCEL_NO_DLOPEN
-KERNEL_SRC := kernels/attention_ref.c
-KERNEL_HDR := kernels/attention_ref.h
+KERNEL_SRC := kernels/attention_ref.c kernels/attention.c
+KERNEL_HDR := kernels/attention_ref.h kernels/attention.h
 EXAMPLE_SRC := tools/accel-example.c $(KERNEL_SRC)
 EXAMPLE_CFLAGS := $(ACCEL_CFLAGS) -Ikernels
 VM_PARAMS  := reserve_mib=16
@@ -67,7 +69,7 @@ DEMO_KVER  := $(firstword $(K612) $(K61))
 
 .PHONY: check-packages install install-uapi install-man install-dist install-dkms install-daemon
 .PHONY: all module modules-all unit vm-bins libaccel install-libaccel kvmemd \
-	example cuda-emu check check-run deps bench bench-run demo demo-run \
+	example kernels cuda-emu check check-run deps bench bench-run demo demo-run \
 	clean help FORCE
 
 all: module vm-bins libaccel example kvmemd
@@ -227,9 +229,11 @@ $(BUILD)/vm/kvmem-vmtest: $(VMTEST_SRC) $(VMTEST_HDR) $(ACCEL_SRC) $(ACCEL_HDR)
 	$(CC) $(ACCEL_CFLAGS) $(ACCEL_STATIC) -O2 -static -o $@ $(VMTEST_SRC) $(ACCEL_SRC)
 
 # kvmem-bench measures libaccel too: linked in, as for kvmem-vmtest.
-$(BUILD)/vm/kvmem-bench: $(BENCH_SRC) tools/bench/bench.h $(ACCEL_SRC) $(ACCEL_HDR)
+$(BUILD)/vm/kvmem-bench: $(BENCH_SRC) tools/bench/bench.h $(ACCEL_SRC) $(ACCEL_HDR) \
+	$(KERNEL_SRC) $(KERNEL_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(ACCEL_CFLAGS) $(ACCEL_STATIC) -O2 -static -o $@ $(BENCH_SRC) $(ACCEL_SRC)
+	$(CC) $(ACCEL_CFLAGS) $(ACCEL_STATIC) -Ikernels -O2 -static -o $@ \
+		$(BENCH_SRC) $(ACCEL_SRC) $(KERNEL_SRC) -lm
 
 # The backend scenarios, dynamically linked (so that libaccel can dlopen the
 # CUDA emulation) and under ASan+UBSan; mkinitramfs.sh copies their libraries.
@@ -377,6 +381,44 @@ $(BUILD)/accel-example: $(EXAMPLE_SRC) $(KERNEL_HDR) \
 		-laccel -Wl,-rpath,'$$ORIGIN/libaccel' -lm
 
 example: $(BUILD)/accel-example $(BUILD)/vm/accel-example
+
+# ---- kernels (kernels/, Documentation/kernels.md) ---------------------------
+
+# The CUDA kernels: built, never run here (no GPU). sm_90 code plus compute_90
+# PTX, which newer GPUs compile at load time. The rule fails if an entry
+# point an engine looks up with cuModuleGetFunction is missing.
+NVCC           ?= /usr/local/cuda/bin/nvcc
+KERNELS_FATBIN := $(BUILD)/kernels/kvmem_kernels.fatbin
+KERNELS_CU_ENTRIES := kvmem_attn_decode_f32 kvmem_attn_decode_f16 \
+	kvmem_attn_decode_paged_f32 kvmem_attn_decode_paged_f16 kvmem_copy_blocks
+
+$(KERNELS_FATBIN): kernels/attention.cu
+	@mkdir -p $(@D)
+	$(NVCC) -std=c++14 -O3 -Werror all-warnings -fatbin \
+		-gencode arch=compute_90,code=sm_90 \
+		-gencode arch=compute_90,code=compute_90 -o $@.tmp $<
+	@for e in $(KERNELS_CU_ENTRIES); do grep -aq "$$e" $@.tmp || \
+		{ echo "$@: no entry point $$e"; exit 1; }; done
+	@mv $@.tmp $@
+
+# Every loop marked /* VEC */ in attention.c vectorizes, in both builds.
+$(BUILD)/kernels/vec-report.txt: kernels/attention.c $(KERNEL_HDR) tools/check-vec.sh
+	@mkdir -p $(@D)
+	$(CC) $(EXAMPLE_CFLAGS) -O3 -fopt-info-vec-optimized=$@.tmp -c \
+		-o $(@D)/attention.o $<
+	tools/check-vec.sh $@.tmp && mv $@.tmp $@
+
+# The attention benchmark on the host (bench_attn.c; in the VM it is part
+# of kvmem-bench).
+$(BUILD)/attn-bench: tools/bench/bench_attn.c tools/bench/pairs.c \
+	tools/bench/bench.h $(KERNEL_SRC) $(KERNEL_HDR) libaccel/layout.c \
+	libaccel/layout.h
+	@mkdir -p $(@D)
+	$(CC) $(EXAMPLE_CFLAGS) -O2 -DATTN_BENCH_HOST -o $@ \
+		tools/bench/bench_attn.c tools/bench/pairs.c $(KERNEL_SRC) \
+		libaccel/layout.c -lm
+
+kernels: $(KERNELS_FATBIN) $(BUILD)/kernels/vec-report.txt $(BUILD)/attn-bench
 
 # ---- tests -------------------------------------------------------------------
 

@@ -113,6 +113,11 @@ record build.txt build/accel-backend-test mk build/vm/accel-backend-test
 record build.txt build/doc-snippets tools/doc-snippets.sh
 record build.txt build/cuda-emu mk build/cuda-emu/libcuda.so.1
 record build.txt build/kvmemd mk build/kvmemd build/policy-bench
+# kernels/: the CUDA kernels build (not run: no GPU) with their entry
+# points; attention.c's marked loops vectorize; the attention bench builds.
+record build.txt build/kernels-cuda mk build/kernels/kvmem_kernels.fatbin
+record build.txt build/kernels-vectorized mk build/kernels/vec-report.txt
+record build.txt build/attn-bench mk build/attn-bench
 
 echo "== in-VM suites"
 # The suite runs libaccel's backend scenarios too (accel_backend_*): the

@@ -25,9 +25,28 @@ void report_sized(const char *name, const char *unit, double kvmem,
 		  const char *base_name, double base, double limit,
 		  const char *limit_name, const char *better,
 		  unsigned long size_mib, int rounds);
+/**
+ * struct pair_stats - interleaved rounds of kvmem (k) and a baseline (a)
+ * @kvmem: median of k; @base: median of a
+ * @ratio: median of k[i] / a[i]; @min, @p25, @p75, @max: their spread
+ * @rounds: pairs
+ */
+struct pair_stats {
+	double kvmem, base, ratio, min, p25, p75, max;
+	int rounds;
+};
+
+/* pairs.c: the statistics of n <= 64 pairs, and their report lines (ratio:
+ * the median paired ratio; ratio_min/p25/p75/max; ratio_of_medians). */
+void pair_stats(const double *k, const double *a, int n, struct pair_stats *s);
+void report_paired(const char *name, const char *unit, const double *k,
+		   const double *a, int n, const char *base_name, double limit,
+		   const char *limit_name, const char *better,
+		   unsigned long size_mib);
 void copy_bytes(void *dst, const void *src, size_t len);
 char *node_buf(size_t len, int node);
 void bench_migrate(void);
 void bench_accel(void);
+void bench_attn(void);
 
 #endif /* KVMEM_BENCH_H */

@@ -3,7 +3,11 @@
  * kvmem-bench: runs inside the test VM (make bench). Each figure is
  * printed next to a baseline measured in the same run, their ratio, and
  * the physical limit, and emitted as one "BENCH-JSON {...}" line that the
- * host collects into build/bench/results.json.
+ * host collects into build/bench/results.json. Where kvmem's round and
+ * the baseline's run back to back (first_touch, populate, migrate_*,
+ * round_trip_reuse, accel_swap_*, attn_*), "ratio" is the median of the
+ * paired rounds' ratios, with ratio_min/p25/p75/max their spread: a ratio
+ * of figures measured apart moves with the host's load.
  *
  *  first_touch: time to touch every 4 KiB page of a fresh kvmem space
  *	(one write per page), per MiB, against the same on anonymous private
@@ -13,6 +17,7 @@
  *	prefault of anonymous memory (MADV_POPULATE_WRITE). Same limit.
  *  migrate_*, round_trip_reuse: see bench_migrate.c.
  *  accel_*: libaccel's host backend, see bench_accel.c.
+ *  attn_*: decode attention over libaccel's tensors, see bench_attn.c.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -214,7 +219,8 @@ static double anon_populate_round(size_t len)
 
 /*
  * Runs kvmem's and the baseline's rounds alternately (so that both see the
- * same machine state) and reports the medians, as time per MiB or, for a
+ * same machine state) and reports the median of the paired ratios and
+ * their spread (pairs.c), and the medians, as time per MiB or, for a
  * throughput, MiB per second.
  */
 static void bench_pair(const char *name, round_fn kvmem, round_fn base,
@@ -233,10 +239,11 @@ static void bench_pair(const char *name, round_fn kvmem, round_fn base,
 			a[r] = 1e6 / a[r];
 		}
 	}
-	report(name, throughput ? "MiB/s" : "us/MiB", median(k, ROUNDS),
-	       base_name, median(a, ROUNDS),
-	       throughput ? 1e6 / limit_us_per_mib : limit_us_per_mib,
-	       "memset of mapped memory", throughput ? "higher" : "lower");
+	report_paired(name, throughput ? "MiB/s" : "us/MiB", k, a, ROUNDS,
+		      base_name,
+		      throughput ? 1e6 / limit_us_per_mib : limit_us_per_mib,
+		      "memset of mapped memory",
+		      throughput ? "higher" : "lower", SIZE_MIB);
 }
 
 int main(void)
@@ -257,6 +264,7 @@ int main(void)
 		   "MADV_POPULATE_WRITE of anonymous memory", limit, true);
 	bench_migrate();
 	bench_accel();
+	bench_attn();
 	close(kvmem_fd);
 	return 0;
 }
