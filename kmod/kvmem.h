@@ -245,6 +245,7 @@ struct kvmem_space {
 
 /* main.c */
 extern bool kvmem_ready;
+extern unsigned int kvmem_locked_wait_ms;
 extern kgid_t kvmem_manager_kgid;
 extern unsigned int kvmem_frame_order;
 extern struct address_space *kvmem_mapping;

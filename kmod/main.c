@@ -49,6 +49,11 @@ module_param(tiers, charp, 0444);
 MODULE_PARM_DESC(tiers,
 		 "Tier of nodes, as <node>:<hbm|dram|cxl>[,...]; default: dram for nodes with CPUs, cxl for CPU-less ones");
 
+unsigned int kvmem_locked_wait_ms = 100;
+module_param_named(locked_wait_ms, kvmem_locked_wait_ms, uint, 0644);
+MODULE_PARM_DESC(locked_wait_ms,
+		 "Longest wait in ms of a WAIT-space fault that cannot drop mmap_lock (kernel-mode access, get_user_pages); a space's smaller timeout_ms wins (default 100)");
+
 /* Set once init is complete: open() fails before, so no client can see a
  * failed init undo the pools.
  */

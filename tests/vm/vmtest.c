@@ -79,6 +79,8 @@ static const struct vt_test tests[] = {
 	  "mmap_lock; counted once"),
 	E(policy_wait_populate_madvise, "WAIT: MADV_POPULATE_WRITE fails "
 	  "after one wait, never loops"),
+	E(policy_wait_inflight_after_wait, "WAIT: a locked fault that waited "
+	  "never maps a page in flight"),
 	E(policy_wait_two_waiters, "WAIT: two faults of one page share one "
 	  "frame"),
 	E(fork_shared, "fork: shared data, same client, exit frees nothing"),
