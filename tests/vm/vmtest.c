@@ -139,6 +139,8 @@ static const struct vt_test tests[] = {
 	  "strict Driver API emulation (ASan)"),
 	E(events_read, "read(): sizes, EAGAIN, EINTR, EFAULT, several"),
 	E(events_overflow, "event queue overflow is counted, never silent"),
+	E(tenant_bind, "an unprivileged client charges only tenants granted "
+	  "to it; priority_max"),
 	E(tenant_sysfs, "tenants/<id>/: directories, defaults, valid and "
 	  "invalid writes"),
 	E(tenant_accounting, "frames per tier and pool, faults, bytes "

@@ -396,7 +396,7 @@ T(accel_example);
 /* vmtest_events.c */
 T(events_read); T(events_overflow);
 /* vmtest_tenant.c */
-T(tenant_sysfs); T(tenant_accounting); T(tenant_quota_policies);
+T(tenant_sysfs); T(tenant_bind); T(tenant_accounting); T(tenant_quota_policies);
 T(tenant_quota_migrate); T(neg_space_set); T(modparam_tenants);
 /* vmtest_manager.c */
 T(manager_acquire); T(manager_list); T(manager_migrate_any);
