@@ -592,20 +592,28 @@ u64 kvmem_space_residency(struct kvmem_space *space, u64 first, u64 count,
 		}
 	}
 	mutex_lock(&space->lock);
+	/*
+	 * A range may hold millions of pages: let others run (the xarray
+	 * walk holds no spinlock between entries, only space->lock).
+	 */
 	xa_for_each_range(&space->pages, index, frame, first, first + count - 1) {
 		if (out)
 			out[index - first].pool = kvmem_frame_pool(frame)->index;
 		resident++;
+		cond_resched();
 	}
 	if (out) {
 		xa_for_each_range(&space->copies, index, frame, first,
-				  first + count - 1)
+				  first + count - 1) {
 			out[index - first].copy = kvmem_frame_pool(frame)->index;
+			cond_resched();
+		}
 	}
 	xa_for_each_range(&space->grants, index, entry, first, first + count - 1) {
 		if (out)
 			out[index - first].pool = xa_to_value(entry);
 		resident++;
+		cond_resched();
 	}
 	mutex_unlock(&space->lock);
 	return resident;

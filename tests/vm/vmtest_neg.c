@@ -236,8 +236,8 @@ void test_neg_common(void)
 		return;
 
 	/* Commands that are not kvmem's. */
-	neg_ioctl(x.fd, _IOWR(KVMEM_IOC_MAGIC, 0x0f, struct kvmem_query), buf,
-		  ENOTTY, "unknown number 0x0f (size of kvmem_query)");
+	neg_ioctl(x.fd, _IOWR(KVMEM_IOC_MAGIC, 0x1f, struct kvmem_query), buf,
+		  ENOTTY, "unknown number 0x1f (size of kvmem_query)");
 	memset(buf, 0, sizeof(buf));
 	neg_ioctl(x.fd, _IOC(_IOC_READ | _IOC_WRITE, KVMEM_IOC_MAGIC, 0xff, 64),
 		  buf, ENOTTY, "unknown number 0xff");
