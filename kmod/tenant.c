@@ -233,23 +233,23 @@ KVMEM_TIER_ATTR(quota_dram, quota_dram, 0644, quota_show, quota_store,
 		KVMEM_TIER_DRAM);
 KVMEM_TIER_ATTR(quota_cxl, quota_cxl, 0644, quota_show, quota_store,
 		KVMEM_TIER_CXL);
-KVMEM_TIER_ATTR(frames_hbm, frames_hbm, 0444, frames_show, NULL,
+KVMEM_TIER_ATTR(frames_hbm, frames_hbm, 0400, frames_show, NULL,
 		KVMEM_TIER_HBM);
-KVMEM_TIER_ATTR(frames_dram, frames_dram, 0444, frames_show, NULL,
+KVMEM_TIER_ATTR(frames_dram, frames_dram, 0400, frames_show, NULL,
 		KVMEM_TIER_DRAM);
-KVMEM_TIER_ATTR(frames_cxl, frames_cxl, 0444, frames_show, NULL,
+KVMEM_TIER_ATTR(frames_cxl, frames_cxl, 0400, frames_show, NULL,
 		KVMEM_TIER_CXL);
-KVMEM_TIER_ATTR(in_hbm, migrated_in_hbm, 0444, migrated_in_show, NULL,
+KVMEM_TIER_ATTR(in_hbm, migrated_in_hbm, 0400, migrated_in_show, NULL,
 		KVMEM_TIER_HBM);
-KVMEM_TIER_ATTR(in_dram, migrated_in_dram, 0444, migrated_in_show, NULL,
+KVMEM_TIER_ATTR(in_dram, migrated_in_dram, 0400, migrated_in_show, NULL,
 		KVMEM_TIER_DRAM);
-KVMEM_TIER_ATTR(in_cxl, migrated_in_cxl, 0444, migrated_in_show, NULL,
+KVMEM_TIER_ATTR(in_cxl, migrated_in_cxl, 0400, migrated_in_show, NULL,
 		KVMEM_TIER_CXL);
-KVMEM_TIER_ATTR(out_hbm, migrated_out_hbm, 0444, migrated_out_show, NULL,
+KVMEM_TIER_ATTR(out_hbm, migrated_out_hbm, 0400, migrated_out_show, NULL,
 		KVMEM_TIER_HBM);
-KVMEM_TIER_ATTR(out_dram, migrated_out_dram, 0444, migrated_out_show, NULL,
+KVMEM_TIER_ATTR(out_dram, migrated_out_dram, 0400, migrated_out_show, NULL,
 		KVMEM_TIER_DRAM);
-KVMEM_TIER_ATTR(out_cxl, migrated_out_cxl, 0444, migrated_out_show, NULL,
+KVMEM_TIER_ATTR(out_cxl, migrated_out_cxl, 0400, migrated_out_show, NULL,
 		KVMEM_TIER_CXL);
 
 static ssize_t frames_by_pool_show(struct kobject *kobj,
@@ -264,7 +264,9 @@ static ssize_t frames_by_pool_show(struct kobject *kobj,
 				     READ_ONCE(t->frames[i]));
 	return len + sysfs_emit_at(buf, len, "\n");
 }
-static struct kobj_attribute frames_by_pool_attr = __ATTR_RO(frames_by_pool);
+/* Usage is the admin's and the manager's to read, not every tenant's. */
+static struct kobj_attribute frames_by_pool_attr =
+	__ATTR(frames_by_pool, 0400, frames_by_pool_show, NULL);
 
 static ssize_t faults_show(struct kobject *kobj, struct kobj_attribute *attr,
 			   char *buf)
@@ -272,7 +274,8 @@ static ssize_t faults_show(struct kobject *kobj, struct kobj_attribute *attr,
 	return sysfs_emit(buf, "%lld\n",
 			  atomic64_read(&to_tenant(kobj)->faults));
 }
-static struct kobj_attribute faults_attr = __ATTR_RO(faults);
+static struct kobj_attribute faults_attr =
+	__ATTR(faults, 0400, faults_show, NULL);
 
 static ssize_t weight_show(struct kobject *kobj, struct kobj_attribute *attr,
 			   char *buf)

@@ -1011,7 +1011,7 @@ void test_policy_wait_inflight_after_wait(void)
 {
 	const int rounds = 150;
 	struct inflight f = { 0 };
-	int bad = 0, raced = 0, waited = 0;
+	int bad = 0, raced = 0, waited = 0, short_err = 0;
 	uint8_t pat[256];
 	struct pfx x;
 	int p[2] = { -1, -1 };
@@ -1047,6 +1047,7 @@ void test_policy_wait_inflight_after_wait(void)
 		if (f.got != (ssize_t)sizeof(pat)) {
 			/* The bounded locked wait may end first: no data. */
 			waited++;
+			short_err = f.got < 0 ? f.err : 0;
 		} else {
 			fresh = kv_map(x.fd, x.s.c.mmap_offset, x.e.ps);
 			if (!CHECK(fresh, "map page 0 again"))
@@ -1065,7 +1066,7 @@ void test_policy_wait_inflight_after_wait(void)
 	}
 	INFO("%d rounds: %d migrated during the read, %d read()s came short "
 	     "(the last with %s)", rounds, raced, waited,
-	     errname(f.err));
+	     errname(short_err));
 	CHECK_EQ(bad, 0, "rounds whose read() data a fresh mapping (or "
 		 "the reader's) does not see");
 out:

@@ -1112,4 +1112,22 @@ void test_tenant_bind(void)
 		sysfs_write(path, "0");
 	}
 	chmod(KV_DEV, old);
+	{
+		/* Per-tenant usage is not for every user to read. */
+		pid_t pid = xfork();
+		int st2;
+
+		if (pid == 0) {
+			int fd;
+
+			if (setgroups(0, NULL) || setgid(NOBODY) ||
+			    setuid(NOBODY))
+				_exit(200);
+			fd = open(KV_SYSFS "/tenants/0/frames_dram", O_RDONLY);
+			_exit(fd < 0 ? errno : 0);
+		}
+		st2 = pid > 0 ? xwait_timeout(pid, 20000) : -1;
+		CHECK_EQ(st2 >= 0 && WIFEXITED(st2) ? WEXITSTATUS(st2) : -1,
+			 EACCES, "nobody cannot open tenants/0/frames_dram");
+	}
 }
