@@ -36,6 +36,7 @@ static int kvmem_open(struct inode *inode, struct file *file)
 	client->info_npools = U32_MAX;
 	kvmem_events_init(&client->events);
 	client->pid = get_pid(task_tgid(current));
+	client->cred = get_current_cred();
 	/* The role goes with the file: judge whoever opened it, now. */
 	client->may_manage = ns_capable_noaudit(&init_user_ns, CAP_SYS_ADMIN) ||
 			     (gid_valid(kvmem_manager_kgid) &&
@@ -43,6 +44,7 @@ static int kvmem_open(struct inode *inode, struct file *file)
 	if (xa_alloc_cyclic(&kvmem_clients, &client->id, client, xa_limit_31b,
 			    &kvmem_next_client, GFP_KERNEL_ACCOUNT) < 0) {
 		put_pid(client->pid);
+		put_cred(client->cred);
 		kvfree(client);
 		return -ENOMEM;
 	}
@@ -82,6 +84,7 @@ static int kvmem_release(struct inode *inode, struct file *file)
 	xa_erase(&kvmem_clients, client->id);
 	kvmem_manager_client_exit(client);
 	put_pid(client->pid);
+	put_cred(client->cred);
 	xa_destroy(&client->handles);
 	mutex_destroy(&client->events.read_lock);
 	mutex_destroy(&client->lock);

@@ -111,6 +111,10 @@ static int kvmem_ioctl_space_create(struct kvmem_client *client, void *arg)
 		page_size = devpool->frame_size;
 	}
 	ret = kvmem_check_space_create(args, page_size, kvmem_nr_tenants);
+	if (!ret)
+		ret = kvmem_client_may_charge(client, args->tenant);
+	if (!ret)
+		ret = kvmem_client_may_prioritize(client, args->priority);
 	if (!ret && devpool && args->tier != READ_ONCE(devpool->tier))
 		ret = -EINVAL;
 	if (!ret && !devpool && !kvmem_tier_has_pool(args->tier))
@@ -253,6 +257,10 @@ static int kvmem_ioctl_space_set(struct kvmem_client *client, void *arg)
 	int ret;
 
 	ret = kvmem_check_space_set(args, kvmem_nr_tenants);
+	if (!ret && (args->flags & KVMEM_SET_TENANT))
+		ret = kvmem_client_may_charge(client, args->tenant);
+	if (!ret && (args->flags & KVMEM_SET_PRIORITY))
+		ret = kvmem_client_may_prioritize(client, args->priority);
 	if (ret)
 		return ret;
 	space = kvmem_client_get(client, args->handle);

@@ -22,6 +22,7 @@
 #ifndef KVMEM_H
 #define KVMEM_H
 
+#include <linux/cred.h>
 #include <linux/kobject.h>
 #include <linux/kref.h>
 #include <linux/mm_types.h>
@@ -110,6 +111,8 @@ struct kvmem_pool {
  * @migrated_out: bytes migrated out of each tier
  * @nr_run: live spaces per run state (KVMEM_RUN_*)
  * @preemptions: KVMEM_RUN_PREEMPT directives given to its spaces
+ * @uid: a user whose clients may charge the tenant (sysfs uid; invalid: none)
+ * @gid: a group whose members' clients may charge it (sysfs gid)
  */
 struct kvmem_tenant {
 	struct kobject kobj;
@@ -123,6 +126,8 @@ struct kvmem_tenant {
 	atomic64_t migrated_out[KVMEM_NR_TIERS];
 	atomic_t nr_run[KVMEM_NR_RUN_STATES];
 	atomic64_t preemptions;
+	kuid_t uid;
+	kgid_t gid;
 };
 
 /**
@@ -133,6 +138,7 @@ struct kvmem_tenant {
  * @next_id: last migration id handed out
  * @id: client id, for the manager's reports
  * @pid: thread group of the opener, reported in the reader's namespace
+ * @cred: the opener's credentials, which judge the tenants it may charge
  * @may_manage: the opener had CAP_SYS_ADMIN or was in manager_gid
  * @nr_spaces: live spaces
  * @frames: frames its spaces hold, per pool index
@@ -156,6 +162,7 @@ struct kvmem_client {
 	atomic64_t next_id;
 	u32 id;
 	struct pid *pid;
+	const struct cred *cred;
 	bool may_manage;
 	atomic_t nr_spaces;
 	atomic_long_t frames[KVMEM_MAX_POOLS];
@@ -278,6 +285,9 @@ void kvmem_swap_drop(struct kvmem_swap_rec *rec);
 
 /* main.c */
 extern bool kvmem_ready;
+extern unsigned int kvmem_locked_wait_ms;
+extern unsigned int kvmem_default_tenant;
+extern int kvmem_priority_max;
 extern kgid_t kvmem_manager_kgid;
 extern unsigned int kvmem_frame_order;
 extern struct address_space *kvmem_mapping;
@@ -302,6 +312,8 @@ int kvmem_tenants_init(struct kobject *parent, u32 n);
 void kvmem_tenants_exit(void);
 u64 kvmem_tenant_used(struct kvmem_tenant *t, u32 tier);
 bool kvmem_tenant_below_quota(struct kvmem_tenant *t, u32 tier);
+int kvmem_client_may_charge(const struct kvmem_client *client, u32 tenant);
+int kvmem_client_may_prioritize(const struct kvmem_client *client, s32 prio);
 u32 kvmem_tenant_get_run(struct kvmem_tenant *t, u32 tier, u32 want,
 			 struct page **frames);
 void kvmem_tenant_put_frame(struct kvmem_tenant *t, struct page *frame);

@@ -49,6 +49,21 @@ module_param(tiers, charp, 0444);
 MODULE_PARM_DESC(tiers,
 		 "Tier of nodes, as <node>:<hbm|dram|cxl>[,...]; default: dram for nodes with CPUs, cxl for CPU-less ones");
 
+unsigned int kvmem_locked_wait_ms = 100;
+module_param_named(locked_wait_ms, kvmem_locked_wait_ms, uint, 0644);
+MODULE_PARM_DESC(locked_wait_ms,
+		 "Longest wait in ms of a WAIT-space fault that cannot drop mmap_lock (kernel-mode access, get_user_pages); a space's smaller timeout_ms wins (default 100)");
+
+unsigned int kvmem_default_tenant;
+module_param_named(default_tenant, kvmem_default_tenant, uint, 0444);
+MODULE_PARM_DESC(default_tenant,
+		 "Tenant every client may charge; others need the tenant's sysfs uid/gid or the manager role (default 0)");
+
+int kvmem_priority_max;
+module_param_named(priority_max, kvmem_priority_max, int, 0644);
+MODULE_PARM_DESC(priority_max,
+		 "Highest space priority a client without the manager role may set (default 0)");
+
 /* Set once init is complete: open() fails before, so no client can see a
  * failed init undo the pools.
  */
@@ -178,6 +193,11 @@ static int __init kvmem_init(void)
 	if (!tenants || tenants > KVMEM_MAX_TENANTS) {
 		pr_err("tenants=%u: must be 1 to %u\n", tenants,
 		       KVMEM_MAX_TENANTS);
+		return -EINVAL;
+	}
+	if (kvmem_default_tenant >= tenants) {
+		pr_err("default_tenant=%u: must be below tenants=%u\n",
+		       kvmem_default_tenant, tenants);
 		return -EINVAL;
 	}
 

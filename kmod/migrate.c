@@ -36,6 +36,7 @@
 #include <linux/cpumask.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 
@@ -362,8 +363,10 @@ static u64 kvmem_migrate_count(struct kvmem_space *space,
 
 	mutex_lock(&space->lock);
 	xa_for_each_range(&space->pages, index, frame, m->first,
-			  m->first + m->count - 1)
+			  m->first + m->count - 1) {
 		n += kvmem_frame_in_tier(frame, m->tier);
+		cond_resched();
+	}
 	mutex_unlock(&space->lock);
 	return n;
 }

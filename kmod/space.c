@@ -606,20 +606,28 @@ u64 kvmem_space_residency(struct kvmem_space *space, u64 first, u64 count,
 		}
 	}
 	mutex_lock(&space->lock);
+	/*
+	 * A range may hold millions of pages: let others run (the xarray
+	 * walk holds no spinlock between entries, only space->lock).
+	 */
 	xa_for_each_range(&space->pages, index, frame, first, first + count - 1) {
 		if (out)
 			out[index - first].pool = kvmem_frame_pool(frame)->index;
 		resident++;
+		cond_resched();
 	}
 	if (out) {
 		xa_for_each_range(&space->copies, index, frame, first,
-				  first + count - 1)
+				  first + count - 1) {
 			out[index - first].copy = kvmem_frame_pool(frame)->index;
+			cond_resched();
+		}
 	}
 	xa_for_each_range(&space->grants, index, entry, first, first + count - 1) {
 		if (out)
 			out[index - first].pool = xa_to_value(entry);
 		resident++;
+		cond_resched();
 	}
 	mutex_unlock(&space->lock);
 	return resident;
@@ -667,6 +675,31 @@ static bool kvmem_fault_may_drop(const struct vm_fault *vmf)
 }
 
 /*
+ * Whether a fault asks not to wait at all (FAULT_FLAG_RETRY_NOWAIT, as
+ * KVM's async page faults and FOLL_NOWAIT do): it is answered
+ * VM_FAULT_RETRY with its lock still held wherever it would wait.
+ */
+static bool kvmem_fault_nowait(const struct vm_fault *vmf)
+{
+	return fault_flag_allow_retry_first(vmf->flags) &&
+	       (vmf->flags & FAULT_FLAG_RETRY_NOWAIT);
+}
+
+/*
+ * Deadline of the wait of a fault that holds its mmap (or VMA) lock while
+ * it waits: every mmap() and munmap() of the process, and then its other
+ * faults, wait behind it, so it waits at most locked_wait_ms. POPULATE,
+ * which holds no mmap_lock, is the interface that waits the space's
+ * whole timeout_ms.
+ */
+static unsigned long kvmem_locked_deadline(const struct kvmem_space *space)
+{
+	u32 ms = min(space->timeout_ms, READ_ONCE(kvmem_locked_wait_ms));
+
+	return jiffies + msecs_to_jiffies(ms);
+}
+
+/*
  * Drops the fault's lock, keeping the file (hence the module) and the
  * space alive, so that a long wait blocks neither the other threads'
  * mmap() and munmap() nor their faults elsewhere in the process.
@@ -691,6 +724,19 @@ static vm_fault_t kvmem_fault_retry(struct kvmem_space *space,
 	return VM_FAULT_RETRY | VM_FAULT_MAJOR;
 }
 
+/*
+ * What a fault returns when a fatal signal ended its wait with nothing
+ * mapped. A user-mode access returns to user space, where the signal
+ * kills the task: NOPAGE. A kernel-mode access (copy_to_user, GUP) would
+ * re-execute the access and fault again and again, since the signal is
+ * only acted on at the return to user space: SIGBUS makes the access
+ * fail (-EFAULT) at once.
+ */
+static vm_fault_t kvmem_fault_dying(const struct vm_fault *vmf)
+{
+	return vmf->flags & FAULT_FLAG_USER ? VM_FAULT_NOPAGE : VM_FAULT_SIGBUS;
+}
+
 static vm_fault_t kvmem_vm_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -698,6 +744,7 @@ static vm_fault_t kvmem_vm_fault(struct vm_fault *vmf)
 	pgoff_t base = kvmem_space_offset(space) >> PAGE_SHIFT;
 	u64 index = (vmf->pgoff - base) >> kvmem_frame_order;
 	bool drop = kvmem_fault_may_drop(vmf);
+	bool nowait = kvmem_fault_nowait(vmf);
 	unsigned long deadline;
 	struct page *frame;
 	struct file *fpin;
@@ -708,9 +755,14 @@ static vm_fault_t kvmem_vm_fault(struct vm_fault *vmf)
 		atomic64_inc(&space->tenant->faults);
 		atomic64_inc(&space->client->faults);
 	}
-	/* A dying task need not wait: NOPAGE returns, the signal kills it. */
 	if (mutex_lock_killable(&space->lock))
-		return VM_FAULT_NOPAGE;
+		return kvmem_fault_dying(vmf);
+again:
+	if (!space->dead && kvmem_page_in_flight(space, index) && nowait) {
+		/* The caller retries later, the lock still held: no wait. */
+		mutex_unlock(&space->lock);
+		return VM_FAULT_RETRY;
+	}
 	if (!space->dead && kvmem_page_in_flight(space, index) && drop) {
 		/* Wait for the migration to commit; the retry maps the frame. */
 		fpin = kvmem_fault_unlock(vmf, space);
@@ -725,7 +777,7 @@ static vm_fault_t kvmem_vm_fault(struct vm_fault *vmf)
 		if (wait_event_killable(space->wait,
 					!kvmem_page_in_flight(space, index)) ||
 		    mutex_lock_killable(&space->lock))
-			return VM_FAULT_NOPAGE;
+			return kvmem_fault_dying(vmf);
 	}
 	if (space->dead || index >= space->npages) {
 		ret = VM_FAULT_SIGBUS;
@@ -737,9 +789,14 @@ static vm_fault_t kvmem_vm_fault(struct vm_fault *vmf)
 		 * Without waiting first if the wait can drop the lock; and
 		 * not at all on a retry, whose first attempt did wait.
 		 */
-		deadline = drop || (vmf->flags & FAULT_FLAG_TRIED) ?
-			   jiffies : kvmem_space_deadline(space);
+		deadline = drop || nowait || (vmf->flags & FAULT_FLAG_TRIED) ?
+			   jiffies : kvmem_locked_deadline(space);
 		err = kvmem_space_back(space, index, true, deadline, &frame);
+		if (err == -ETIMEDOUT && nowait &&
+		    space->policy == KVMEM_POLICY_WAIT) {
+			mutex_unlock(&space->lock);
+			return VM_FAULT_RETRY;
+		}
 		if (err == -ETIMEDOUT && drop &&
 		    space->policy == KVMEM_POLICY_WAIT) {
 			/*
@@ -753,11 +810,27 @@ static vm_fault_t kvmem_vm_fault(struct vm_fault *vmf)
 			mutex_unlock(&space->lock);
 			return kvmem_fault_retry(space, fpin);
 		}
+		if (err == -EINTR) {
+			mutex_unlock(&space->lock);
+			return kvmem_fault_dying(vmf);
+		}
 		if (err < 0) {
 			/* Out of kernel memory, or out of frames. */
 			ret = err == -ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 			goto out;
 		}
+		/*
+		 * A wait dropped space->lock: a migration of the page may
+		 * have begun meanwhile (its frame another thread backed), and
+		 * its source frame must not be mapped. Wait for it as above.
+		 */
+		if (err == 1 && kvmem_page_in_flight(space, index))
+			goto again;
+	}
+	/* A frame marked in flight is never mapped (the copy would race). */
+	if (WARN_ON_ONCE(kvmem_page_in_flight(space, index))) {
+		ret = VM_FAULT_SIGBUS;
+		goto out;
 	}
 	ret = kvmem_map_frame(vma, base + (index << kvmem_frame_order), frame);
 out:

@@ -18,6 +18,8 @@
  */
 #include <linux/device.h>
 #include <linux/kobject.h>
+#include <linux/nospec.h>
+#include <linux/uidgid.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
 
@@ -231,23 +233,23 @@ KVMEM_TIER_ATTR(quota_dram, quota_dram, 0644, quota_show, quota_store,
 		KVMEM_TIER_DRAM);
 KVMEM_TIER_ATTR(quota_cxl, quota_cxl, 0644, quota_show, quota_store,
 		KVMEM_TIER_CXL);
-KVMEM_TIER_ATTR(frames_hbm, frames_hbm, 0444, frames_show, NULL,
+KVMEM_TIER_ATTR(frames_hbm, frames_hbm, 0400, frames_show, NULL,
 		KVMEM_TIER_HBM);
-KVMEM_TIER_ATTR(frames_dram, frames_dram, 0444, frames_show, NULL,
+KVMEM_TIER_ATTR(frames_dram, frames_dram, 0400, frames_show, NULL,
 		KVMEM_TIER_DRAM);
-KVMEM_TIER_ATTR(frames_cxl, frames_cxl, 0444, frames_show, NULL,
+KVMEM_TIER_ATTR(frames_cxl, frames_cxl, 0400, frames_show, NULL,
 		KVMEM_TIER_CXL);
-KVMEM_TIER_ATTR(in_hbm, migrated_in_hbm, 0444, migrated_in_show, NULL,
+KVMEM_TIER_ATTR(in_hbm, migrated_in_hbm, 0400, migrated_in_show, NULL,
 		KVMEM_TIER_HBM);
-KVMEM_TIER_ATTR(in_dram, migrated_in_dram, 0444, migrated_in_show, NULL,
+KVMEM_TIER_ATTR(in_dram, migrated_in_dram, 0400, migrated_in_show, NULL,
 		KVMEM_TIER_DRAM);
-KVMEM_TIER_ATTR(in_cxl, migrated_in_cxl, 0444, migrated_in_show, NULL,
+KVMEM_TIER_ATTR(in_cxl, migrated_in_cxl, 0400, migrated_in_show, NULL,
 		KVMEM_TIER_CXL);
-KVMEM_TIER_ATTR(out_hbm, migrated_out_hbm, 0444, migrated_out_show, NULL,
+KVMEM_TIER_ATTR(out_hbm, migrated_out_hbm, 0400, migrated_out_show, NULL,
 		KVMEM_TIER_HBM);
-KVMEM_TIER_ATTR(out_dram, migrated_out_dram, 0444, migrated_out_show, NULL,
+KVMEM_TIER_ATTR(out_dram, migrated_out_dram, 0400, migrated_out_show, NULL,
 		KVMEM_TIER_DRAM);
-KVMEM_TIER_ATTR(out_cxl, migrated_out_cxl, 0444, migrated_out_show, NULL,
+KVMEM_TIER_ATTR(out_cxl, migrated_out_cxl, 0400, migrated_out_show, NULL,
 		KVMEM_TIER_CXL);
 
 static ssize_t frames_by_pool_show(struct kobject *kobj,
@@ -262,7 +264,9 @@ static ssize_t frames_by_pool_show(struct kobject *kobj,
 				     READ_ONCE(t->frames[i]));
 	return len + sysfs_emit_at(buf, len, "\n");
 }
-static struct kobj_attribute frames_by_pool_attr = __ATTR_RO(frames_by_pool);
+/* Usage is the admin's and the manager's to read, not every tenant's. */
+static struct kobj_attribute frames_by_pool_attr =
+	__ATTR(frames_by_pool, 0400, frames_by_pool_show, NULL);
 
 static ssize_t faults_show(struct kobject *kobj, struct kobj_attribute *attr,
 			   char *buf)
@@ -270,7 +274,8 @@ static ssize_t faults_show(struct kobject *kobj, struct kobj_attribute *attr,
 	return sysfs_emit(buf, "%lld\n",
 			  atomic64_read(&to_tenant(kobj)->faults));
 }
-static struct kobj_attribute faults_attr = __ATTR_RO(faults);
+static struct kobj_attribute faults_attr =
+	__ATTR(faults, 0400, faults_show, NULL);
 
 /* spaces_<state>: live spaces of the tenant in that run state. */
 static ssize_t run_show(struct kobject *kobj, struct kobj_attribute *attr,
@@ -281,11 +286,11 @@ static ssize_t run_show(struct kobject *kobj, struct kobj_attribute *attr,
 
 	return sysfs_emit(buf, "%d\n", atomic_read(&to_tenant(kobj)->nr_run[s]));
 }
-KVMEM_TIER_ATTR(run_runnable, spaces_runnable, 0444, run_show, NULL,
+KVMEM_TIER_ATTR(run_runnable, spaces_runnable, 0400, run_show, NULL,
 		KVMEM_RUN_RUNNABLE);
-KVMEM_TIER_ATTR(run_preempt, spaces_preempted, 0444, run_show, NULL,
+KVMEM_TIER_ATTR(run_preempt, spaces_preempted, 0400, run_show, NULL,
 		KVMEM_RUN_PREEMPT);
-KVMEM_TIER_ATTR(run_prefetch, spaces_prefetch, 0444, run_show, NULL,
+KVMEM_TIER_ATTR(run_prefetch, spaces_prefetch, 0400, run_show, NULL,
 		KVMEM_RUN_PREFETCH);
 
 static ssize_t preemptions_show(struct kobject *kobj,
@@ -294,7 +299,8 @@ static ssize_t preemptions_show(struct kobject *kobj,
 	return sysfs_emit(buf, "%lld\n",
 			  atomic64_read(&to_tenant(kobj)->preemptions));
 }
-static struct kobj_attribute preemptions_attr = __ATTR_RO(preemptions);
+static struct kobj_attribute preemptions_attr =
+	__ATTR(preemptions, 0400, preemptions_show, NULL);
 
 static ssize_t weight_show(struct kobject *kobj, struct kobj_attribute *attr,
 			   char *buf)
@@ -318,6 +324,126 @@ static ssize_t weight_store(struct kobject *kobj, struct kobj_attribute *attr,
 }
 static struct kobj_attribute weight_attr = __ATTR_RW(weight);
 
+/* uid and gid: -1 (none) or an id of the initial user namespace. */
+static ssize_t uid_show(struct kobject *kobj, struct kobj_attribute *attr,
+			char *buf)
+{
+	kuid_t uid = KUIDT_INIT(READ_ONCE(to_tenant(kobj)->uid.val));
+
+	return sysfs_emit(buf, "%d\n", uid_valid(uid) ?
+			  (int)from_kuid(&init_user_ns, uid) : -1);
+}
+
+static ssize_t uid_store(struct kobject *kobj, struct kobj_attribute *attr,
+			 const char *buf, size_t count)
+{
+	kuid_t uid = INVALID_UID;
+	int v, ret;
+
+	ret = kstrtoint(buf, 10, &v);
+	if (ret)
+		return ret;
+	if (v < -1)
+		return -EINVAL;
+	if (v != -1) {
+		uid = make_kuid(&init_user_ns, v);
+		if (!uid_valid(uid))
+			return -EINVAL;
+	}
+	WRITE_ONCE(to_tenant(kobj)->uid.val, uid.val);
+	return count;
+}
+static struct kobj_attribute uid_attr = __ATTR_RW(uid);
+
+static ssize_t gid_show(struct kobject *kobj, struct kobj_attribute *attr,
+			char *buf)
+{
+	kgid_t gid = KGIDT_INIT(READ_ONCE(to_tenant(kobj)->gid.val));
+
+	return sysfs_emit(buf, "%d\n", gid_valid(gid) ?
+			  (int)from_kgid(&init_user_ns, gid) : -1);
+}
+
+static ssize_t gid_store(struct kobject *kobj, struct kobj_attribute *attr,
+			 const char *buf, size_t count)
+{
+	kgid_t gid = INVALID_GID;
+	int v, ret;
+
+	ret = kstrtoint(buf, 10, &v);
+	if (ret)
+		return ret;
+	if (v < -1)
+		return -EINVAL;
+	if (v != -1) {
+		gid = make_kgid(&init_user_ns, v);
+		if (!gid_valid(gid))
+			return -EINVAL;
+	}
+	WRITE_ONCE(to_tenant(kobj)->gid.val, gid.val);
+	return count;
+}
+static struct kobj_attribute gid_attr = __ATTR_RW(gid);
+
+/* Whether @cred has @gid as its effective or a supplementary group. */
+static bool kvmem_cred_in_group(const struct cred *cred, kgid_t gid)
+{
+	const struct group_info *gi = cred->group_info;
+	int i;
+
+	if (gid_eq(cred->egid, gid))
+		return true;
+	for (i = 0; gi && i < gi->ngroups; i++)
+		if (gid_eq(gi->gid[i], gid))
+			return true;
+	return false;
+}
+
+/**
+ * kvmem_client_may_charge() - whether a client may name a tenant
+ * @client: the client; judged by its opener's credentials
+ * @tenant: a valid tenant id
+ *
+ * A manager-capable client (CAP_SYS_ADMIN or manager_gid at open) may
+ * charge any tenant. Any other may charge the module's default_tenant,
+ * and a tenant whose sysfs uid is its opener's effective uid or whose gid
+ * is one of its opener's groups.
+ *
+ * Return: 0, or -EACCES.
+ */
+int kvmem_client_may_charge(const struct kvmem_client *client, u32 tenant)
+{
+	struct kvmem_tenant *t;
+	kuid_t uid;
+	kgid_t gid;
+
+	if (client->may_manage || tenant == READ_ONCE(kvmem_default_tenant))
+		return 0;
+	t = kvmem_tenants[array_index_nospec(tenant, kvmem_nr_tenants)];
+	uid = KUIDT_INIT(READ_ONCE(t->uid.val));
+	gid = KGIDT_INIT(READ_ONCE(t->gid.val));
+	if (uid_valid(uid) && uid_eq(client->cred->euid, uid))
+		return 0;
+	if (gid_valid(gid) && kvmem_cred_in_group(client->cred, gid))
+		return 0;
+	return -EACCES;
+}
+
+/**
+ * kvmem_client_may_prioritize() - whether a client may set a priority
+ * @client: the client
+ * @prio: the priority asked for
+ *
+ * Priorities above the module's priority_max are the manager's to give.
+ *
+ * Return: 0, or -EPERM.
+ */
+int kvmem_client_may_prioritize(const struct kvmem_client *client, s32 prio)
+{
+	return client->may_manage || prio <= READ_ONCE(kvmem_priority_max) ?
+	       0 : -EPERM;
+}
+
 static struct attribute *kvmem_tenant_attrs[] = {
 	&quota_hbm_attr.attr.attr,
 	&quota_dram_attr.attr.attr,
@@ -338,6 +464,8 @@ static struct attribute *kvmem_tenant_attrs[] = {
 	&run_preempt_attr.attr.attr,
 	&run_prefetch_attr.attr.attr,
 	&preemptions_attr.attr,
+	&uid_attr.attr,
+	&gid_attr.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(kvmem_tenant);
@@ -384,6 +512,8 @@ int kvmem_tenants_init(struct kobject *parent, u32 n)
 		t->id = i;
 		mutex_init(&t->lock);
 		t->weight = 1;
+		t->uid = INVALID_UID;
+		t->gid = INVALID_GID;
 		for (tier = 0; tier < KVMEM_NR_TIERS; tier++)
 			t->quota[tier] = U64_MAX;
 		kobject_init(&t->kobj, &kvmem_tenant_ktype);

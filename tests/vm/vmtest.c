@@ -79,6 +79,8 @@ static const struct vt_test tests[] = {
 	  "mmap_lock; counted once"),
 	E(policy_wait_populate_madvise, "WAIT: MADV_POPULATE_WRITE fails "
 	  "after one wait, never loops"),
+	E(policy_wait_inflight_after_wait, "WAIT: a locked fault that waited "
+	  "never maps a page in flight"),
 	E(policy_wait_two_waiters, "WAIT: two faults of one page share one "
 	  "frame"),
 	E(fork_shared, "fork: shared data, same client, exit frees nothing"),
@@ -143,6 +145,8 @@ static const struct vt_test tests[] = {
 	  "strict Driver API emulation (ASan)"),
 	E(events_read, "read(): sizes, EAGAIN, EINTR, EFAULT, several"),
 	E(events_overflow, "event queue overflow is counted, never silent"),
+	E(tenant_bind, "an unprivileged client charges only tenants granted "
+	  "to it; priority_max"),
 	E(tenant_sysfs, "tenants/<id>/: directories, defaults, valid and "
 	  "invalid writes"),
 	E(tenant_accounting, "frames per tier and pool, faults, bytes "

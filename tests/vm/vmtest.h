@@ -380,6 +380,7 @@ T(policy_wait_success); T(policy_wait_eintr); T(policy_wait_fault_kill);
 T(policy_wait_release_same_space); T(policy_wait_destroy_waiter);
 T(policy_wait_populate_undo); T(policy_wait_two_waiters);
 T(policy_wait_fault_unlocked); T(policy_wait_populate_madvise);
+T(policy_wait_inflight_after_wait);
 /* vmtest_lifecycle.c */
 T(unload_busy); T(modparam_page_size); T(modparam_bad); T(modparam_tiers);
 T(sysfs_reserve); T(sysfs_reserve_in_use); T(sysfs_reserve_enomem);
@@ -398,7 +399,7 @@ T(kvmemd_restart);
 /* vmtest_events.c */
 T(events_read); T(events_overflow);
 /* vmtest_tenant.c */
-T(tenant_sysfs); T(tenant_accounting); T(tenant_quota_policies);
+T(tenant_sysfs); T(tenant_bind); T(tenant_accounting); T(tenant_quota_policies);
 T(tenant_quota_migrate); T(neg_space_set); T(modparam_tenants);
 /* vmtest_manager.c */
 T(manager_acquire); T(manager_list); T(manager_migrate_any);

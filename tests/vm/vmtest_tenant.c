@@ -13,11 +13,15 @@
  * all tenants are back at the defaults ("max", weight 1).
  */
 #include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "vmtest.h"
@@ -246,6 +250,7 @@ static const struct {
 	{ "migrated_in_cxl", NULL, true }, { "migrated_out_hbm", NULL, true },
 	{ "migrated_out_dram", NULL, true },
 	{ "migrated_out_cxl", NULL, true },
+	{ "uid", "-1", false }, { "gid", "-1", false },
 };
 
 /* Tenant directories: exactly 0 .. n-1. */
@@ -999,4 +1004,130 @@ void test_modparam_tenants(void)
 	}
 out:
 	mod_back(&s0);
+}
+
+/* ------------------------------------------- tenants a client may charge */
+
+#define NOBODY		65534
+#define BIND_T		7	/* a tenant nobody is granted at first */
+
+/*
+ * In a child that dropped root: SPACE_CREATE in tenant t with priority
+ * prio, then (if that worked and set_t >= 0) SPACE_SET of its tenant to
+ * set_t. Exit status: CREATE's errno, or 100 + SPACE_SET's errno, 200 for
+ * a setup failure; -1 if the child did not exit.
+ */
+static int bind_as(gid_t gid, uint32_t t, int32_t prio, int set_t)
+{
+	pid_t pid = xfork();
+	int st;
+
+	if (pid == 0) {
+		struct kvmem_space_create c = {
+			.tier = KVMEM_TIER_DRAM,
+			.policy = KVMEM_POLICY_FALLBACK, .tenant = t,
+			.priority = prio,
+		};
+		struct kvmem_info info;
+		int fd, err;
+
+		if (setgroups(1, &gid) || setgid(NOBODY) || setuid(NOBODY))
+			_exit(200);
+		fd = open(KV_DEV, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			_exit(200);
+		if (kv_info(fd, &info))
+			_exit(200);
+		c.size = info.page_size;
+		err = kv_ioctl(fd, KVMEM_IOC_SPACE_CREATE, &c);
+		if (err || set_t < 0)
+			_exit(err);
+		err = space_set(fd, c.handle, KVMEM_SET_TENANT, (uint32_t)set_t,
+				0, 0);
+		_exit(err ? 100 + err : 0);
+	}
+	if (pid < 0)
+		return -1;
+	st = xwait_timeout(pid, 20000);
+	return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * Issue 11, finding 2: a client without the manager role may charge only
+ * the default tenant and the tenants whose sysfs uid or gid grants its
+ * opener; priorities above priority_max are the manager's. Root (the
+ * manager-capable opener of the other tests) may name any tenant.
+ */
+void test_tenant_bind(void)
+{
+	struct stat st;
+	mode_t old;
+	char path[128];
+
+	if (!CHECK(!stat(KV_DEV, &st) && !chmod(KV_DEV, 0666),
+		   "chmod 0666 %s", KV_DEV))
+		return;
+	old = st.st_mode & 07777;
+	CHECK_EQ(sysfs_u64("/sys/module/kvmem/parameters/default_tenant"), 0,
+		 "default_tenant is 0");
+	CHECK_EQ(sysfs_u64("/sys/module/kvmem/parameters/priority_max"), 0,
+		 "priority_max is 0");
+	CHECK_EQ(bind_as(NOBODY, 0, 0, -1), 0, "nobody: SPACE_CREATE in "
+		 "the default tenant 0");
+	CHECK_EQ(bind_as(NOBODY, BIND_T, 0, -1), EACCES, "nobody: "
+		 "SPACE_CREATE in tenant %u, not granted: EACCES", BIND_T);
+	CHECK_EQ(bind_as(NOBODY, 0, 0, BIND_T), 100 + EACCES, "nobody: "
+		 "SPACE_SET to tenant %u, not granted: EACCES", BIND_T);
+	CHECK_EQ(bind_as(NOBODY, 0, 1, -1), EPERM, "nobody: priority 1 "
+		 "above priority_max 0: EPERM");
+	CHECK_EQ(bind_as(NOBODY, 0, -5, -1), 0, "nobody: priority -5 is "
+		 "allowed");
+	CHECK(tset(BIND_T, "uid", "65534"), "grant tenant %u to uid 65534",
+	      BIND_T);
+	CHECK_EQ(bind_as(NOBODY, BIND_T, 0, -1), 0, "nobody: SPACE_CREATE "
+		 "in tenant %u, granted by uid", BIND_T);
+	CHECK_EQ(bind_as(NOBODY, 0, 0, BIND_T), 0, "nobody: SPACE_SET to "
+		 "tenant %u, granted by uid", BIND_T);
+	CHECK_EQ(bind_as(NOBODY, BIND_T + 1, 0, -1), EACCES, "nobody: "
+		 "tenant %u still not granted", BIND_T + 1);
+	tset(BIND_T, "uid", "-1");
+	tset(BIND_T, "gid", "4243");
+	CHECK_EQ(bind_as(NOBODY, BIND_T, 0, -1), EACCES, "nobody, not in "
+		 "group 4243: EACCES");
+	CHECK_EQ(bind_as(4243, BIND_T, 0, -1), 0, "nobody with supplementary "
+		 "group 4243: granted by gid");
+	tset(BIND_T, "gid", "-1");
+	CHECK_EQ(bind_as(4243, BIND_T, 0, -1), EACCES, "grant taken back");
+	CHECK_ERR(tenant_write(BIND_T, "uid", "abc"), EINVAL, "uid 'abc' "
+		  "rejected");
+	CHECK_ERR(tenant_write(BIND_T, "gid", "-2"), EINVAL, "gid -2 "
+		  "rejected");
+	snprintf(path, sizeof(path), "/sys/module/kvmem/parameters/"
+		 "priority_max");
+	if (CHECK_ERR(sysfs_write(path, "10"), 0, "priority_max <- 10")) {
+		CHECK_EQ(bind_as(NOBODY, 0, 10, -1), 0, "nobody: priority 10 "
+			 "up to priority_max 10");
+		CHECK_EQ(bind_as(NOBODY, 0, 11, -1), EPERM, "nobody: priority "
+			 "11: EPERM");
+		sysfs_write(path, "0");
+	}
+	chmod(KV_DEV, old);
+	{
+		/* Per-tenant usage is not for every user to read. */
+		pid_t pid = xfork();
+		int st2;
+
+		if (pid == 0) {
+			int fd;
+
+			if (setgroups(0, NULL) || setgid(NOBODY) ||
+			    setuid(NOBODY))
+				_exit(200);
+			fd = open(KV_SYSFS "/tenants/0/frames_dram", O_RDONLY);
+			_exit(fd < 0 ? errno : 0);
+		}
+		st2 = pid > 0 ? xwait_timeout(pid, 20000) : -1;
+		CHECK_EQ(st2 >= 0 && WIFEXITED(st2) ? WEXITSTATUS(st2) : -1,
+			 EACCES, "nobody cannot open tenants/0/frames_dram");
+	}
 }
