@@ -90,6 +90,24 @@ record build.txt build/accel-example mk build/vm/accel-example build/accel-examp
 record build.txt build/accel-backend-test mk build/vm/accel-backend-test
 record build.txt build/cuda-emu mk build/cuda-emu/libcuda.so.1
 
+echo "== libaccel without the module (cuda backend on the strict emulation)"
+# No VM: a device path that does not exist is what a machine without kvmem
+# shows libaccel. Both the test and the emulation under ASan+UBSan.
+out="$res/backend-cuda-nomodule.out"
+if mk build/vm/accel-backend-test build/cuda-emu-san/libcuda.so.1 \
+		>"$res/build-backend-nomodule.log" 2>&1; then
+	CUEMU_STRICT=1 LD_LIBRARY_PATH=build/cuda-emu-san \
+		build/vm/accel-backend-test cuda-nomodule >"$out" 2>&1
+	status=$?
+	grep -E '^(PASS|FAIL) ' "$out" >>"$res/nomodule.txt"
+	[ "$status" -eq 0 ] || { grep -q '^FAIL' "$out" ||
+		echo "FAIL backend-cuda-nomodule (exit $status)" >>"$res/nomodule.txt"
+		tail -n 40 "$out"; }
+else
+	echo "FAIL build/backend-cuda-nomodule" >>"$res/nomodule.txt"
+	cat "$res/build-backend-nomodule.log"
+fi
+
 echo "== in-VM suites"
 # The suite runs libaccel's backend scenarios too (accel_backend_*): the
 # dynamically linked accel-backend-test and the CUDA emulation go into the

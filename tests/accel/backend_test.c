@@ -3,7 +3,11 @@
  * accel-backend-test: the same libaccel scenarios against either backend,
  * in the VM with the real module: `accel-backend-test host` and
  * `accel-backend-test cuda` (the latter with tests/cuda-emu's libcuda.so.1
- * on the library path, in strict mode).
+ * on the library path, in strict mode); and without the module, on any
+ * machine: `accel-backend-test cuda-nomodule` opens libaccel with a device
+ * path that does not exist, as where kvmem is not loaded (make check runs
+ * it on the build host), and runs the scenarios that need no module plus
+ * the checks of what a context without the module reports and refuses.
  *
  * Each scenario prints "PASS backend-<name>/<case>" or "FAIL ..." lines;
  * the exit status is 0 only if all passed. With the CUDA emulation the
@@ -27,7 +31,10 @@
 #include "accel.h"
 #include "../cuda-emu/cuemu.h"
 
-static const char *backend;
+static const char *backend;	/* "host" or "cuda" */
+static bool no_module;		/* cuda-nomodule: no kvmem device */
+/* What accel_open() finds where the module is not loaded. */
+#define ABSENT_DEVICE	"/nonexistent/kvmem"
 static int failed_checks, case_failed, cases_failed;
 static cuemu_counts_fn emu_counts;
 
@@ -111,6 +118,8 @@ static struct accel_ctx *open_tenant(uint32_t step_ahead, uint32_t tenant)
 					       ACCEL_BACKEND_HOST;
 	o.step_ahead = step_ahead;
 	o.tokens_per_step = 16;
+	if (no_module)
+		o.device = ABSENT_DEVICE;
 	ret = accel_open(&o, &ctx);
 	CHECK(ret == 0, "accel_open(%s): %d", backend, ret);
 	return ctx;
@@ -510,46 +519,151 @@ out:
 	}
 }
 
+/* Opens with @o and the absent device; accel_open()'s result. */
+static int open_absent(struct accel_open_opts *o, struct accel_ctx **ctx)
+{
+	o->device = ABSENT_DEVICE;
+	return accel_open(o, ctx);
+}
+
+/*
+ * Without the module: the cuda context says so and has no pool; the
+ * caller that demands the module, the host backend and the module's
+ * options are refused with the errnos accel.h documents.
+ */
+static void no_module_open(void)
+{
+	struct accel_open_opts o;
+	struct accel_ctx *ctx = NULL;
+	struct accel_info info;
+	struct accel_pool pool;
+	int ret;
+
+	ctx = open_ctx(0);
+	if (!ctx)
+		return;
+	CHECK(!accel_info(ctx, &info), "accel_info");
+	CHECK(info.flags & ACCEL_INFO_NO_MODULE, "ACCEL_INFO_NO_MODULE set "
+	      "(flags 0x%llx)", (unsigned long long)info.flags);
+	CHECK(info.backend == ACCEL_BACKEND_CUDA && !info.abi_version &&
+	      !info.features && !info.npools, "cuda, no ABI, no feature, no "
+	      "pool (backend %u abi %u features 0x%llx npools %u)",
+	      info.backend, info.abi_version,
+	      (unsigned long long)info.features, info.npools);
+	CHECK(info.swap_tier == ACCEL_TIER_DRAM, "host copies in dram (swap "
+	      "tier %u)", info.swap_tier);
+	CHECK(accel_pool_query(ctx, 0, &pool) == -EINVAL, "no pool 0");
+	accel_close(ctx);
+
+	accel_open_opts_init(&o);
+	o.backend = ACCEL_BACKEND_CUDA;
+	o.flags = ACCEL_OPEN_REQUIRE_MODULE;
+	ctx = NULL;
+	ret = open_absent(&o, &ctx);
+	CHECK(ret == -ENOENT && !ctx, "ACCEL_OPEN_REQUIRE_MODULE: ENOENT "
+	      "(%d)", ret);
+	accel_close(ctx);
+
+	accel_open_opts_init(&o);
+	o.backend = ACCEL_BACKEND_HOST;
+	ctx = NULL;
+	ret = open_absent(&o, &ctx);
+	CHECK(ret == -ENOENT && !ctx, "host backend without the module: "
+	      "ENOENT (%d)", ret);
+	accel_close(ctx);
+
+	accel_open_opts_init(&o);
+	o.backend = ACCEL_BACKEND_AUTO;
+	ctx = NULL;
+	ret = open_absent(&o, &ctx);
+	CHECK(ret == 0 && ctx, "AUTO picks cuda without the module (%d)", ret);
+	if (ctx) {
+		accel_info(ctx, &info);
+		CHECK(info.backend == ACCEL_BACKEND_CUDA &&
+		      (info.flags & ACCEL_INFO_NO_MODULE), "AUTO: cuda, no "
+		      "module");
+	}
+	accel_close(ctx);
+
+	/* Tenants and tiers other than dram are the module's. */
+	accel_open_opts_init(&o);
+	o.backend = ACCEL_BACKEND_CUDA;
+	o.tenant = 1;
+	ctx = NULL;
+	ret = open_absent(&o, &ctx);
+	CHECK(ret == -EINVAL && !ctx, "tenant 1 without the module: EINVAL "
+	      "(%d)", ret);
+	accel_close(ctx);
+	accel_open_opts_init(&o);
+	o.backend = ACCEL_BACKEND_CUDA;
+	o.tier = ACCEL_TIER_CXL;
+	ctx = NULL;
+	ret = open_absent(&o, &ctx);
+	CHECK(ret == -EINVAL && !ctx, "tier cxl without the module: EINVAL "
+	      "(%d)", ret);
+	accel_close(ctx);
+	accel_open_opts_init(&o);
+	o.backend = ACCEL_BACKEND_CUDA;
+	o.swap_tier = ACCEL_TIER_CXL;
+	ctx = NULL;
+	ret = open_absent(&o, &ctx);
+	CHECK(ret == -EINVAL && !ctx, "swap tier cxl without the module: "
+	      "EINVAL (%d)", ret);
+	accel_close(ctx);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 	bool cuda_only;		/* device memory: nothing to test on the host */
+	bool module;		/* needs the module (quotas, pools) */
+	bool no_module_only;	/* only where the module is absent */
 } cases[] = {
-	{ "grow_and_check", grow_and_check, false },
-	{ "one_grow_one_set_access", one_grow_one_set_access, false },
-	{ "swap_round_trip", swap_round_trip, false },
-	{ "reuse_after_swap", reuse_after_swap, false },
-	{ "swap_out_fails_whole", swap_out_fails_whole, false },
-	{ "device_pool_grants", device_pool_grants, true },
+	{ "grow_and_check", grow_and_check, false, false, false },
+	{ "one_grow_one_set_access", one_grow_one_set_access, false, false,
+	  false },
+	{ "swap_round_trip", swap_round_trip, false, false, false },
+	{ "reuse_after_swap", reuse_after_swap, false, false, false },
+	{ "swap_out_fails_whole", swap_out_fails_whole, false, true, false },
+	{ "device_pool_grants", device_pool_grants, true, true, false },
+	{ "no_module_open", no_module_open, true, false, true },
 };
 
 int main(int argc, char **argv)
 {
 	void *emu_lib;
 
-	if (argc != 2 || (strcmp(argv[1], "host") && strcmp(argv[1], "cuda"))) {
-		fprintf(stderr, "usage: accel-backend-test host|cuda\n");
+	const char *name;
+
+	if (argc != 2 || (strcmp(argv[1], "host") && strcmp(argv[1], "cuda") &&
+			  strcmp(argv[1], "cuda-nomodule"))) {
+		fprintf(stderr, "usage: accel-backend-test "
+			"host|cuda|cuda-nomodule\n");
 		return 2;
 	}
-	backend = argv[1];
+	name = argv[1];
+	no_module = !strcmp(name, "cuda-nomodule");
+	backend = no_module ? "cuda" : name;
 	if (!strcmp(backend, "cuda")) {
 		emu_lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
 		if (emu_lib)
 			emu_counts = (cuemu_counts_fn)dlsym(emu_lib,
 							    "cuemu_counts");
 		if (!emu_counts) {
-			printf("FAIL backend-cuda/emulation (libcuda.so.1 "
-			       "with cuemu_counts not found)\n");
+			printf("FAIL backend-%s/emulation (libcuda.so.1 "
+			       "with cuemu_counts not found)\n", name);
 			return 1;
 		}
 	}
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (cases[i].cuda_only && !emu_counts)
+		if ((cases[i].cuda_only && !emu_counts) ||
+		    (cases[i].module && no_module) ||
+		    (cases[i].no_module_only && !no_module))
 			continue;
 		case_failed = 0;
 		cases[i].fn();
 		printf("%s backend-%s/%s\n", case_failed ? "FAIL" : "PASS",
-		       backend, cases[i].name);
+		       name, cases[i].name);
 		cases_failed += case_failed;
 	}
 	return cases_failed ? 1 : 0;
