@@ -526,6 +526,20 @@ static int open_absent(struct accel_open_opts *o, struct accel_ctx **ctx)
 	return accel_open(o, ctx);
 }
 
+/* A cuda open (unless @o says host) without the module fails with @want. */
+static void refused(struct accel_open_opts *o, int want, const char *what)
+{
+	struct accel_ctx *ctx = NULL;
+	int ret;
+
+	if (o->backend == ACCEL_BACKEND_AUTO)
+		o->backend = ACCEL_BACKEND_CUDA;
+	ret = open_absent(o, &ctx);
+	CHECK(ret == want && !ctx, "%s without the module: %d, want %d", what,
+	      ret, want);
+	accel_close(ctx);
+}
+
 /*
  * Without the module: the cuda context says so and has no pool; the
  * caller that demands the module, the host backend and the module's
@@ -556,21 +570,11 @@ static void no_module_open(void)
 	accel_close(ctx);
 
 	accel_open_opts_init(&o);
-	o.backend = ACCEL_BACKEND_CUDA;
 	o.flags = ACCEL_OPEN_REQUIRE_MODULE;
-	ctx = NULL;
-	ret = open_absent(&o, &ctx);
-	CHECK(ret == -ENOENT && !ctx, "ACCEL_OPEN_REQUIRE_MODULE: ENOENT "
-	      "(%d)", ret);
-	accel_close(ctx);
-
+	refused(&o, -ENOENT, "ACCEL_OPEN_REQUIRE_MODULE");
 	accel_open_opts_init(&o);
 	o.backend = ACCEL_BACKEND_HOST;
-	ctx = NULL;
-	ret = open_absent(&o, &ctx);
-	CHECK(ret == -ENOENT && !ctx, "host backend without the module: "
-	      "ENOENT (%d)", ret);
-	accel_close(ctx);
+	refused(&o, -ENOENT, "the host backend");
 
 	accel_open_opts_init(&o);
 	o.backend = ACCEL_BACKEND_AUTO;
@@ -587,29 +591,14 @@ static void no_module_open(void)
 
 	/* Tenants and tiers other than dram are the module's. */
 	accel_open_opts_init(&o);
-	o.backend = ACCEL_BACKEND_CUDA;
 	o.tenant = 1;
-	ctx = NULL;
-	ret = open_absent(&o, &ctx);
-	CHECK(ret == -EINVAL && !ctx, "tenant 1 without the module: EINVAL "
-	      "(%d)", ret);
-	accel_close(ctx);
+	refused(&o, -EINVAL, "tenant 1");
 	accel_open_opts_init(&o);
-	o.backend = ACCEL_BACKEND_CUDA;
 	o.tier = ACCEL_TIER_CXL;
-	ctx = NULL;
-	ret = open_absent(&o, &ctx);
-	CHECK(ret == -EINVAL && !ctx, "tier cxl without the module: EINVAL "
-	      "(%d)", ret);
-	accel_close(ctx);
+	refused(&o, -EINVAL, "tier cxl");
 	accel_open_opts_init(&o);
-	o.backend = ACCEL_BACKEND_CUDA;
 	o.swap_tier = ACCEL_TIER_CXL;
-	ctx = NULL;
-	ret = open_absent(&o, &ctx);
-	CHECK(ret == -EINVAL && !ctx, "swap tier cxl without the module: "
-	      "EINVAL (%d)", ret);
-	accel_close(ctx);
+	refused(&o, -EINVAL, "swap tier cxl");
 }
 
 static const struct {
