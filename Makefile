@@ -170,6 +170,11 @@ $(BUILD)/vm/accel-calls-bench: tools/bench/cuda/accel_calls.c $(ACCEL_SRC) $(ACC
 	@mkdir -p $(@D)
 	$(CC) $(ACCEL_CFLAGS) -O2 -o $@ $< $(ACCEL_SRC) -ldl
 
+# tools/gpu-check.sh's figures, against the driver or the emulation.
+$(BUILD)/gpu/gpu-measure: tools/gpu/gpu_measure.c $(ACCEL_SRC) $(ACCEL_HDR) tests/cuda-emu/cuemu.h
+	@mkdir -p $(@D)
+	$(CC) $(ACCEL_CFLAGS) -O2 -o $@ $< $(ACCEL_SRC) -ldl
+
 vm-bins: $(BUILD)/vm/kvmem-vmtest $(BUILD)/vm/accel-backend-test \
 	$(BUILD)/vm/accel-example
 

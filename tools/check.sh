@@ -78,6 +78,12 @@ record style.txt style/kernel-doc tools/kernel-doc.sh
 record style.txt style/libaccel-symbols \
 	sh -c "make --no-print-directory libaccel && tools/check-symbols.sh"
 
+# tools/gpu-check.sh: builds all it can and, here, says there is no GPU;
+# with --emulation, runs its measurements on the emulation (a few s).
+record nomodule.txt gpu-check/no-gpu env OUT=build/gpu/no-gpu tools/gpu-check.sh
+record nomodule.txt gpu-check/emulation env OUT=build/gpu/emulation \
+	tools/gpu-check.sh --emulation
+
 echo "== module builds (W=1, warnings are errors)"
 for k in $k61 $k612; do
 	ko="build/kmod-$k/kvmem.ko"

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# tools/gpu-check.sh: libaccel's cuda backend on a real GPU, without the
+# kvmem module (Documentation/libaccel.md, "Running without the module").
+#
+# Builds libaccel (shared and static), the cuda-nomodule backend test, the
+# measuring program tools/gpu/gpu_measure.c and, with nvcc (the machine's,
+# or /usr/local/cuda's), every kernels/*.cu; then, if a GPU and its driver
+# are there, runs the measurements against the real libcuda.so.1 and
+# writes results.json and gpu-check.log under $OUT (build/gpu/ by hand).
+# Where there is no GPU it says so and exits 0 after building.
+#
+# Usage: tools/gpu-check.sh [--emulation]
+#   --emulation  run the measurements against tests/cuda-emu's strict
+#                libcuda.so.1 (LD_LIBRARY_PATH=build/cuda-emu), quick sizes:
+#                proves the measuring code paths on a machine with no GPU
+# Exit: 0 built (and, with a GPU or --emulation, measured); 1 a build or a
+# measurement failed.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+emulation=0
+case "${1:-}" in
+--emulation) emulation=1 ;;
+"") ;;
+-h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+*) echo "gpu-check: unknown option $1 (see --help)" >&2; exit 1 ;;
+esac
+out=${OUT:-build/gpu}
+mkdir -p "$out" build/gpu
+log="$out/gpu-check.log"
+: >"$log"
+say() { echo "gpu-check: $*" | tee -a "$log"; }
+mk() { make --no-print-directory "$@" >>"$log" 2>&1; }
+start=$(date +%s)
+
+say "building libaccel, the backend test, gpu-measure"
+if ! mk libaccel build/vm/accel-backend-test build/gpu/gpu-measure \
+	build/cuda-emu/libcuda.so.1; then
+	say "FAIL: build (see $log)"
+	tail -n 30 "$log"
+	exit 1
+fi
+
+# CUDA kernels, if any: one object each, with the nvcc found.
+nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+kernels=$(ls kernels/*.cu 2>/dev/null || true)
+if [ -z "$kernels" ]; then
+	say "kernels: no kernels/*.cu, none to build"
+elif [ ! -x "$nvcc" ]; then
+	say "kernels: no nvcc (PATH or /usr/local/cuda/bin), not built"
+else
+	for k in $kernels; do
+		o="build/gpu/$(basename "$k" .cu).o"
+		if "$nvcc" -O2 -Ikernels -c "$k" -o "$o" >>"$log" 2>&1; then
+			say "kernels: built $o"
+		else
+			say "FAIL: nvcc $k (see $log)"
+			exit 1
+		fi
+	done
+fi
+
+if [ "$emulation" -eq 1 ]; then
+	export LD_LIBRARY_PATH="$top/build/cuda-emu" CUEMU_STRICT=1
+	say "against the CUDA emulation (build/cuda-emu, strict)"
+	args=--quick
+else
+	# A GPU: the driver's libcuda.so.1 and a device it sees.
+	if ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1 ' ||
+		! { command -v nvidia-smi >/dev/null &&
+		    nvidia-smi -L >>"$log" 2>&1; }; then
+		say "no GPU here (no libcuda.so.1 or nvidia-smi sees no device):" \
+			"built everything, measured nothing"
+		echo '{"gpu": false, "measured": false}' >"$out/results.json"
+		exit 0
+	fi
+	nvidia-smi --query-gpu=name,driver_version --format=csv >>"$log" 2>&1
+	say "against the driver's libcuda.so.1"
+	args=
+fi
+
+status=0
+say "backend scenarios without the module (accel-backend-test cuda-nomodule)"
+if [ "$emulation" -eq 1 ]; then
+	build/vm/accel-backend-test cuda-nomodule >>"$log" 2>&1 || status=1
+	grep -E '^(PASS|FAIL) ' "$log" | sed 's/^/  /'
+else
+	# The scenarios read and write the sequences' tensors from the CPU,
+	# which only the emulation allows: on a GPU they need device copies.
+	say "skipped on a real GPU: the scenarios touch device memory from" \
+		"the CPU (only the emulation allows it)"
+fi
+
+say "measuring"
+if build/gpu/gpu-measure $args >"$out/results.json" 2>>"$log"; then
+	cat "$out/results.json" | tee -a "$log"
+else
+	say "FAIL: gpu-measure (see $log)"
+	status=1
+fi
+say "done in $(( $(date +%s) - start )) s, results in $out/results.json"
+exit $status
