@@ -549,6 +549,7 @@ static void no_module_open(void)
 {
 	struct accel_open_opts o;
 	struct accel_ctx *ctx = NULL;
+	struct accel_seq *s = NULL;
 	struct accel_info info;
 	struct accel_pool pool;
 	int ret;
@@ -567,6 +568,12 @@ static void no_module_open(void)
 	CHECK(info.swap_tier == ACCEL_TIER_DRAM, "host copies in dram (swap "
 	      "tier %u)", info.swap_tier);
 	CHECK(accel_pool_query(ctx, 0, &pool) == -EINVAL, "no pool 0");
+	/* Scheduling metadata has no module to reach: kept, not refused. */
+	CHECK(!accel_seq_create(ctx, &geo, NULL, &s) && s &&
+	      accel_seq_grow(s, 100) >= 0, "create and grow");
+	CHECK(s && !accel_seq_set_progress(s, 100) &&
+	      !accel_seq_set_priority(s, 3), "progress and priority: 0");
+	accel_seq_destroy(s);
 	accel_close(ctx);
 
 	accel_open_opts_init(&o);
