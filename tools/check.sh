@@ -78,12 +78,6 @@ record style.txt style/kernel-doc tools/kernel-doc.sh
 record style.txt style/libaccel-symbols \
 	sh -c "make --no-print-directory libaccel && tools/check-symbols.sh"
 
-# tools/gpu-check.sh: builds all it can and, here, says there is no GPU;
-# with --emulation, runs its measurements on the emulation (a few s).
-record nomodule.txt gpu-check/no-gpu env OUT=build/gpu/no-gpu tools/gpu-check.sh
-record nomodule.txt gpu-check/emulation env OUT=build/gpu/emulation \
-	tools/gpu-check.sh --emulation
-
 echo "== module builds (W=1, warnings are errors)"
 for k in $k61 $k612; do
 	ko="build/kmod-$k/kvmem.ko"
@@ -113,6 +107,12 @@ else
 	echo "FAIL build/backend-cuda-nomodule" >>"$res/nomodule.txt"
 	cat "$res/build-backend-nomodule.log"
 fi
+
+# tools/gpu-check.sh: builds all it can and, here, says there is no GPU;
+# with --emulation, runs its measurements on the emulation (a few s).
+record nomodule.txt gpu-check/no-gpu env OUT=build/gpu/no-gpu tools/gpu-check.sh
+record nomodule.txt gpu-check/emulation env OUT=build/gpu/emulation \
+	tools/gpu-check.sh --emulation
 
 echo "== in-VM suites"
 # The suite runs libaccel's backend scenarios too (accel_backend_*): the
