@@ -96,8 +96,12 @@ echo "== libaccel without the module (cuda backend on the strict emulation)"
 out="$res/backend-cuda-nomodule.out"
 if mk build/vm/accel-backend-test build/cuda-emu-san/libcuda.so.1 \
 		>"$res/build-backend-nomodule.log" 2>&1; then
-	CUEMU_STRICT=1 LD_LIBRARY_PATH=build/cuda-emu-san \
-		build/vm/accel-backend-test cuda-nomodule >"$out" 2>&1
+	# Then the same scenarios through device copies, as on a real GPU.
+	{ CUEMU_STRICT=1 LD_LIBRARY_PATH=build/cuda-emu-san \
+		build/vm/accel-backend-test cuda-nomodule &&
+	  CUEMU_STRICT=1 LD_LIBRARY_PATH=build/cuda-emu-san \
+		build/vm/accel-backend-test cuda-nomodule --device-copies
+	} >"$out" 2>&1
 	status=$?
 	grep -E '^(PASS|FAIL) ' "$out" >>"$res/nomodule.txt"
 	[ "$status" -eq 0 ] || { grep -q '^FAIL' "$out" ||
