@@ -70,6 +70,22 @@ for flavour in cuda-emu cuda-emu-san; do
 	fi
 done
 
+# test_cuemu --real-driver (what tools/gpu-check.sh runs against a GPU's
+# driver), here against the emulation: every case that applies passes; and
+# an emulation with a rule broken (as a driver that does not follow it)
+# is reported as a DIVERGE line naming the case.
+record cuemu.txt cuda-emu-san/real-driver-mode env \
+	LD_LIBRARY_PATH=build/cuda-emu-san build/cuda-emu-san/test_cuemu \
+	--real-driver
+real_driver_diverges() {
+	! CUEMU_BREAK_RULE=map.flags LD_LIBRARY_PATH=build/cuda-emu \
+		build/cuda-emu/test_cuemu --real-driver map_flags_nonzero \
+		>"$res/real-driver-diverge.out" &&
+	grep -q '^DIVERGE cuemu-real/map_flags_nonzero .*expected' \
+		"$res/real-driver-diverge.out"
+}
+record cuemu.txt cuda-emu/real-driver-diverge real_driver_diverges
+
 echo "== style (kernel; libaccel's exported symbols)"
 record style.txt style/checkpatch tools/checkpatch.sh
 record style.txt style/kernel-doc tools/kernel-doc.sh

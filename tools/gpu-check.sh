@@ -34,9 +34,9 @@ say() { echo "gpu-check: $*" | tee -a "$log"; }
 mk() { make --no-print-directory "$@" >>"$log" 2>&1; }
 start=$(date +%s)
 
-say "building libaccel, the backend test, gpu-measure"
+say "building libaccel, the backend test, test_cuemu, gpu-measure"
 if ! mk libaccel build/vm/accel-backend-test build/gpu/gpu-measure \
-	build/cuda-emu/libcuda.so.1; then
+	build/cuda-emu/libcuda.so.1 build/cuda-emu/test_cuemu; then
 	say "FAIL: build (see $log)"
 	tail -n 30 "$log"
 	exit 1
@@ -95,12 +95,59 @@ build/vm/accel-backend-test cuda-nomodule --device-copies >>"$log" 2>&1 ||
 tail -n +"$((mark + 1))" "$log" | grep -E '^(PASS|FAIL) ' |
 	sed 's/^/  /' | tee "$out/backend.txt"
 
+say "the emulation's rules against the driver (test_cuemu --real-driver)"
+# Its cases that apply to a real driver; each check the driver does not
+# pass is a DIVERGE line: a rule of the emulation to fix (or a driver bug).
+# Against the emulation itself there must be none.
+build/cuda-emu/test_cuemu --real-driver >"$out/driver-rules.txt" \
+	2>>"$log"
+rules_status=$?
+cat "$out/driver-rules.txt" >>"$log"
+grep -E '^(FAIL|DIVERGE) ' "$out/driver-rules.txt" | sed 's/^/  /'
+say "  $(grep -c '^PASS ' "$out/driver-rules.txt") passed," \
+	"$(grep -c '^FAIL ' "$out/driver-rules.txt") failed," \
+	"$(grep -c '^SKIP ' "$out/driver-rules.txt") skipped" \
+	"(not for a real driver: test_cuemu --real-driver --list)"
+if [ "$rules_status" -ne 0 ] && [ "$emulation" -eq 1 ]; then
+	status=1
+fi
+
 say "measuring"
-if build/gpu/gpu-measure $args >"$out/results.json" 2>>"$log"; then
-	cat "$out/results.json" | tee -a "$log"
+if build/gpu/gpu-measure $args >"$out/measure.json" 2>>"$log"; then
+	measured=1
 else
 	say "FAIL: gpu-measure (see $log)"
 	status=1
+	measured=0
 fi
+
+# results.json: gpu-measure's object, with the two checks added to it.
+jstr() { sed 's/\\/\\\\/g; s/"/\\"/g'; }
+jnames() {	# "PASS|FAIL prefix/name" lines of $2 with status $1: a list
+	grep -E "^ *$1 " "$2" | sed -E 's/^ *[A-Z]+ [^/]+\/([^ ]+).*/\1/' |
+		jstr | sed 's/.*/"&"/' | paste -sd, -
+}
+diverged() {
+	sed -nE 's/^DIVERGE [^/]+\/([^ ]+) ([^ ]+): (.*)$/\1\t\2\t\3/p' \
+		"$out/driver-rules.txt" | jstr |
+		awk -F'\t' '{ printf "%s{\"case\": \"%s\", \"where\": \"%s\", \"detail\": \"%s\"}", (NR > 1 ? ", " : ""), $1, $2, $3 }'
+}
+checks=$(printf '  "backend": {"passed": %d, "failed": [%s]},\n' \
+	"$(grep -c '^ *PASS ' "$out/backend.txt")" \
+	"$(jnames FAIL "$out/backend.txt")"
+	printf '  "driver_rules": {"passed": %d, "failed": [%s], "skipped": %d,\n' \
+	"$(grep -c '^PASS ' "$out/driver-rules.txt")" \
+	"$(jnames FAIL "$out/driver-rules.txt")" \
+	"$(grep -c '^SKIP ' "$out/driver-rules.txt")"
+	printf '    "diverged": [%s]}' "$(diverged)")
+if [ "$measured" -eq 1 ]; then
+	# gpu-measure's object ends with a line "}": the checks go before it.
+	sed '$d' "$out/measure.json" | sed '$s/$/,/'
+	echo "$checks"
+	echo "}"
+else
+	printf '{"measured": false,\n%s\n}\n' "$checks"
+fi >"$out/results.json"
+tee -a "$log" <"$out/results.json"
 say "done in $(( $(date +%s) - start )) s, results in $out/results.json"
 exit $status
