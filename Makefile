@@ -175,6 +175,11 @@ $(BUILD)/gpu/gpu-measure: tools/gpu/gpu_measure.c $(ACCEL_SRC) $(ACCEL_HDR) test
 	@mkdir -p $(@D)
 	$(CC) $(ACCEL_CFLAGS) -O2 -o $@ $< $(ACCEL_SRC) -ldl
 
+# Attention over accel tensors vs cuMemAlloc'ed memory (runs only on a GPU).
+$(BUILD)/gpu/gpu-attention: tools/gpu/gpu_attention.c $(ACCEL_SRC) $(ACCEL_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(ACCEL_CFLAGS) -O2 -o $@ $< $(ACCEL_SRC) -ldl -lm
+
 vm-bins: $(BUILD)/vm/kvmem-vmtest $(BUILD)/vm/accel-backend-test \
 	$(BUILD)/vm/accel-example
 

@@ -34,17 +34,23 @@ say() { echo "gpu-check: $*" | tee -a "$log"; }
 mk() { make --no-print-directory "$@" >>"$log" 2>&1; }
 start=$(date +%s)
 
-say "building libaccel, the backend test, test_cuemu, gpu-measure"
+say "building libaccel, the backend test, test_cuemu, gpu-measure," \
+	"gpu-attention"
 if ! mk libaccel build/vm/accel-backend-test build/gpu/gpu-measure \
-	build/cuda-emu/libcuda.so.1 build/cuda-emu/test_cuemu; then
+	build/gpu/gpu-attention build/cuda-emu/libcuda.so.1 \
+	build/cuda-emu/test_cuemu; then
 	say "FAIL: build (see $log)"
 	tail -n 30 "$log"
 	exit 1
 fi
 
-# CUDA kernels, if any: one object each, with the nvcc found.
+# CUDA kernels, if any: one object each, with the nvcc found; and the
+# attention kernels (kernels/attention.cu) as the fatbin gpu-attention
+# loads: the Makefile's rule where it has one, else sm_90 code and
+# compute_90 PTX (which newer GPUs compile at load time) built here.
 nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 kernels=$(ls kernels/*.cu 2>/dev/null || true)
+fatbin=
 if [ -z "$kernels" ]; then
 	say "kernels: no kernels/*.cu, none to build"
 elif [ ! -x "$nvcc" ]; then
@@ -59,6 +65,24 @@ else
 			exit 1
 		fi
 	done
+	if [ -f kernels/attention.cu ]; then
+		if grep -q '^KERNELS_FATBIN' Makefile; then
+			fatbin=build/kernels/kvmem_kernels.fatbin
+			mk "$fatbin" NVCC="$nvcc" || fatbin=
+		else
+			fatbin=build/gpu/kvmem_kernels.fatbin
+			"$nvcc" -O3 -fatbin \
+				-gencode arch=compute_90,code=sm_90 \
+				-gencode arch=compute_90,code=compute_90 \
+				-o "$fatbin" kernels/attention.cu >>"$log" 2>&1 ||
+				fatbin=
+		fi
+		if [ -z "$fatbin" ]; then
+			say "FAIL: the attention fatbin (see $log)"
+			exit 1
+		fi
+		say "kernels: built $fatbin"
+	fi
 fi
 
 if [ "$emulation" -eq 1 ]; then
@@ -121,7 +145,33 @@ else
 	measured=0
 fi
 
-# results.json: gpu-measure's object, with the two checks added to it.
+say "attention over accel tensors vs cuMemAlloc (gpu-attention)"
+# Exit 3: the driver runs no kernels (the emulation) or cannot load the
+# fatbin; on a real GPU that is a failure, with --emulation the expected
+# answer (it proves the program loads and stops cleanly).
+attention=null
+if [ -z "$fatbin" ]; then
+	note="no kernels/attention.cu (or no nvcc): not measured"
+	say "  $note"
+	[ "$emulation" -eq 1 ] || status=1
+else
+	build/gpu/gpu-attention "$fatbin" $args >"$out/attention.json" \
+		2>>"$log"
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		attention=$(cat "$out/attention.json")
+		note="measured"
+	elif [ "$rc" -eq 3 ] && [ "$emulation" -eq 1 ]; then
+		note="the emulation runs no kernels: not measured"
+	else
+		note="gpu-attention failed (exit $rc, see the log)"
+		status=1
+	fi
+	say "  $note"
+	tee -a "$log" <"$out/attention.json"
+fi
+
+# results.json: gpu-measure's object, with the checks added to it.
 jstr() { sed 's/\\/\\\\/g; s/"/\\"/g'; }
 jnames() {	# "PASS|FAIL prefix/name" lines of $2 with status $1: a list
 	grep -E "^ *$1 " "$2" | sed -E 's/^ *[A-Z]+ [^/]+\/([^ ]+).*/\1/' |
@@ -139,7 +189,9 @@ checks=$(printf '  "backend": {"passed": %d, "failed": [%s]},\n' \
 	"$(grep -c '^PASS ' "$out/driver-rules.txt")" \
 	"$(jnames FAIL "$out/driver-rules.txt")" \
 	"$(grep -c '^SKIP ' "$out/driver-rules.txt")"
-	printf '    "diverged": [%s]}' "$(diverged)")
+	printf '    "diverged": [%s]},\n' "$(diverged)"
+	printf '  "attention_note": "%s",\n  "attention": %s' \
+		"$(echo "$note" | jstr)" "$attention")
 if [ "$measured" -eq 1 ]; then
 	# gpu-measure's object ends with a line "}": the checks go before it.
 	sed '$d' "$out/measure.json" | sed '$s/$/,/'
