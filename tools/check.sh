@@ -105,6 +105,7 @@ record build.txt build/accel-example mk build/vm/accel-example build/accel-examp
 
 record build.txt build/accel-backend-test mk build/vm/accel-backend-test
 record build.txt build/cuda-emu mk build/cuda-emu/libcuda.so.1
+record build.txt build/gpu-attention mk build/gpu/gpu-attention
 
 echo "== libaccel without the module (cuda backend on the strict emulation)"
 # No VM: a device path that does not exist is what a machine without kvmem
