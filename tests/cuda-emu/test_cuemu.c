@@ -326,8 +326,6 @@ static const struct {
 	  "copy" },
 	{ "access_lost_under_copy", "CUEMU_COPY_DELAY_US: needs a pending "
 	  "copy" },
-	{ "stream_handles", "CUEMU_COPY_DELAY_US and reads device memory "
-	  "from the CPU" },
 	{ "event_rules", "CUEMU_DEVICES=2: two emulated devices" },
 };
 
