@@ -246,6 +246,22 @@ $(BUILD)/vm/accel-calls-bench: tools/bench/cuda/accel_calls.c $(ACCEL_SRC) $(ACC
 	@mkdir -p $(@D)
 	$(CC) $(ACCEL_CFLAGS) -O2 -o $@ $< $(ACCEL_SRC) -ldl
 
+# tools/gpu-check.sh's figures, against the driver or the emulation.
+$(BUILD)/gpu/gpu-measure: tools/gpu/gpu_measure.c $(ACCEL_SRC) $(ACCEL_HDR) tests/cuda-emu/cuemu.h
+	@mkdir -p $(@D)
+	$(CC) $(ACCEL_CFLAGS) -O2 -o $@ $< $(ACCEL_SRC) -ldl
+
+# The backend scenarios for tools/gpu-check.sh: without the sanitizers, whose
+# shadow memory collides with a real driver's address space reservations.
+$(BUILD)/gpu/accel-backend-test: tests/accel/backend_test.c $(ACCEL_SRC) $(ACCEL_HDR) tests/cuda-emu/cuemu.h
+	@mkdir -p $(@D)
+	$(CC) $(ACCEL_CFLAGS) -O2 -o $@ $< $(ACCEL_SRC) -ldl
+
+# Attention over accel tensors vs cuMemAlloc'ed memory (runs only on a GPU).
+$(BUILD)/gpu/gpu-attention: tools/gpu/gpu_attention.c $(ACCEL_SRC) $(ACCEL_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(ACCEL_CFLAGS) -O2 -o $@ $< $(ACCEL_SRC) -ldl -lm
+
 vm-bins: $(BUILD)/vm/kvmem-vmtest $(BUILD)/vm/accel-backend-test \
 	$(BUILD)/vm/accel-example
 

@@ -109,6 +109,11 @@ struct accel_open_opts {
 
 /* Finished sequences are freed at once, never kept for reuse. */
 #define ACCEL_OPEN_NO_KEEP	(1ULL << 0)
+/*
+ * Fail with -ENOENT when the kvmem module is not loaded, rather than open
+ * the cuda backend without it (see accel_open()).
+ */
+#define ACCEL_OPEN_REQUIRE_MODULE	(1ULL << 1)
 
 /* Default options (backend AUTO, tiers DEFAULT, everything else 0). */
 void accel_open_opts_init(struct accel_open_opts *opts);
@@ -124,7 +129,20 @@ void accel_open_opts_init(struct accel_open_opts *opts);
  * memory management); -EINVAL: bad options (among them a cuda_device that
  * does not exist, and an $ACCEL_BACKEND other than host, cuda or auto); -EIO: a CUDA call failed; -ENOMEM. With the host
  * backend, a module without migration or events opens, but its context
- * cannot swap (accel_info() reports no swap tier). ctx-safe.
+ * cannot swap (accel_info() reports no swap tier).
+ *
+ * Without the module (no /dev/kvmem), the cuda backend (asked for, or
+ * AUTO) still opens, unless opts->flags has ACCEL_OPEN_REQUIRE_MODULE:
+ * device memory through CUDA's virtual memory management as with the
+ * module, host copies for swaps in pinned anonymous memory of the
+ * process's own, bound to the GPU's NUMA node. accel_info() then reports
+ * ACCEL_INFO_NO_MODULE; what is lost: no tenant accounting or quotas, no
+ * fair scheduling between processes, no crash safety of host copies
+ * across processes (they die with the process), no pools
+ * (accel_pool_query() fails with -EINVAL). Such a context takes tenant 0
+ * and the tiers DEFAULT or DRAM only (else -EINVAL). The host backend
+ * needs the module: asked for (or AUTO with no usable CUDA) without it,
+ * accel_open() fails with -ENOENT and says so on stderr. ctx-safe.
  */
 int accel_open(const struct accel_open_opts *opts, struct accel_ctx **ctx);
 
@@ -150,6 +168,7 @@ void accel_close(struct accel_ctx *ctx);
  *	the sequences' frames come from; cuda backend: the GPU's node (PCI
  *	sysfs), where the copy thread runs, so that the host copies come from
  *	the pool of @tier nearest to it; -1 if unknown
+ * @flags: ACCEL_INFO_* bits
  */
 struct accel_info {
 	uint32_t backend;
@@ -160,7 +179,15 @@ struct accel_info {
 	uint32_t tier;
 	uint32_t swap_tier;
 	int32_t numa_node;
+	uint64_t flags;
 };
+
+/*
+ * The kvmem module is not loaded: the cuda backend runs on CUDA alone
+ * (see accel_open() for what that loses); @abi_version, @features and
+ * @npools are 0.
+ */
+#define ACCEL_INFO_NO_MODULE	(1ULL << 0)
 
 /* ctx-safe. */
 int accel_info(struct accel_ctx *ctx, struct accel_info *info);

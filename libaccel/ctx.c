@@ -105,7 +105,7 @@ static int accel_check_opts(const struct accel_open_opts *o)
 {
 	if (o->size && o->size != sizeof(*o))
 		return -EINVAL;
-	if ((o->flags & ~ACCEL_OPEN_NO_KEEP) || !accel_tier_ok(o->tier) ||
+	if ((o->flags & ~(ACCEL_OPEN_NO_KEEP | ACCEL_OPEN_REQUIRE_MODULE)) || !accel_tier_ok(o->tier) ||
 	    !accel_tier_ok(o->swap_tier) ||
 	    o->wait_ms > KVMEM_WAIT_MAX_MS)
 		return -EINVAL;
@@ -190,6 +190,30 @@ static int accel_open_device(struct accel_ctx *ctx,
 	return 0;
 }
 
+/*
+ * No kvmem module: only the cuda backend can run, on CUDA alone (the host
+ * backend's init refuses). The
+ * tiers and the tenant are the module's: only their defaults make sense.
+ */
+static int accel_open_no_module(struct accel_ctx *ctx,
+				const struct accel_open_opts *o)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (o->flags & ACCEL_OPEN_REQUIRE_MODULE)
+		return -ENOENT;
+	if ((o->tier != ACCEL_TIER_DEFAULT && o->tier != ACCEL_TIER_DRAM) ||
+	    (o->swap_tier != ACCEL_TIER_DEFAULT &&
+	     o->swap_tier != ACCEL_TIER_DRAM) || o->tenant)
+		return -EINVAL;
+	ctx->no_module = true;
+	ctx->fd = -1;
+	ctx->kv_page_size = page > 0 ? (uint64_t)page : 4096;
+	ctx->tier = ACCEL_TIER_DRAM;
+	ctx->swap_tier = ACCEL_TIER_DEFAULT;
+	return 0;
+}
+
 static int accel_start_backend(struct accel_ctx *ctx, int which)
 {
 	int ret;
@@ -246,6 +270,8 @@ int accel_open(const struct accel_open_opts *opts, struct accel_ctx **out)
 	ctx->cuda_device = opts->cuda_device;
 
 	ret = accel_open_device(ctx, opts);
+	if (ret == -ENOENT)
+		ret = accel_open_no_module(ctx, opts);
 	if (ret)
 		goto fail;
 	ctx->cq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -341,6 +367,8 @@ int accel_info(struct accel_ctx *ctx, struct accel_info *info)
 	info->tier = ctx->tier;
 	info->swap_tier = ctx->swap_tier;
 	info->numa_node = ctx->numa_node;
+	if (ctx->no_module)
+		info->flags |= ACCEL_INFO_NO_MODULE;
 	return 0;
 }
 
@@ -351,8 +379,8 @@ int accel_pool_query(struct accel_ctx *ctx, uint32_t index,
 	struct kvmem_pool_info pi = { .index = index };
 	int ret;
 
-	if (!ctx || !pool)
-		return -EINVAL;
+	if (!ctx || !pool || ctx->no_module)
+		return -EINVAL;	/* without the module, there is no pool */
 	/* Pools come and go (device pools): ask, not ctx->npools. */
 	ret = accel_ioctl(ctx->fd, KVMEM_IOC_POOL_QUERY, &pi);
 	if (ret == -ENOENT)

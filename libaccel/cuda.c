@@ -16,7 +16,10 @@
  *  - Each space has a host copy: a kvmem space of the same size, mapped
  *    into the process and registered with CUDA (cuMemHostRegister) a range
  *    at a time, each range once, as swaps first need it. Its kvmem handle
- *    also carries the sequence's scheduling metadata.
+ *    also carries the sequence's scheduling metadata. Without the module
+ *    (ctx->no_module), the host copy is anonymous memory of the process,
+ *    bound to the GPU's NUMA node, registered the same way: pinned by
+ *    CUDA, with no kvmem accounting and nothing that outlives the process.
  *  - A swap runs on the backend's copy thread, which runs on the GPU's
  *    NUMA node (so that kvmem backs the host copy from the nearest pool)
  *    and copies on its own stream. Out: the pages whose host copy is stale
@@ -31,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <linux/kvmem.h>
 
@@ -396,6 +400,39 @@ static void cuda_grant_space_free(struct accel_ctx *ctx, struct cuda_space *cs)
 	cs->grant = 0;
 }
 
+/*
+ * A space's host copy: a kvmem space, or without the module anonymous
+ * memory (handle 0), bound to the GPU's node; CUDA pins it when a swap
+ * first registers it. Not inherited by a forked child (accel.h).
+ */
+static int cuda_host_new(struct accel_ctx *ctx, uint64_t bytes,
+			 uint32_t *handle, void **host)
+{
+	void *p;
+
+	if (!ctx->no_module)
+		return accel_kv_space_new(ctx, bytes, handle, host);
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	madvise(p, bytes, MADV_DONTFORK);
+	/* Best effort, as the copy thread's placement: no libnuma, no bind. */
+	accel_bind_to_node(p, bytes, cuda_of(ctx)->node);
+	*handle = 0;
+	*host = p;
+	return 0;
+}
+
+static void cuda_host_free(struct accel_ctx *ctx, uint32_t handle, void *host,
+			   uint64_t bytes)
+{
+	if (ctx->no_module)
+		munmap(host, bytes);
+	else
+		accel_kv_space_free(ctx, handle, host, bytes);
+}
+
 static int cuda_space_create(struct accel_ctx *ctx, struct accel_space *sp,
 			     uint64_t bytes)
 {
@@ -429,11 +466,11 @@ static int cuda_space_create(struct accel_ctx *ctx, struct accel_space *sp,
 	if (ret)
 		goto fail;
 	/* The host copy; its handle also carries the scheduling metadata. */
-	ret = accel_kv_space_new(ctx, bytes, &sp->handle, &sp->host);
+	ret = cuda_host_new(ctx, bytes, &sp->handle, &sp->host);
 	if (!ret) {
 		ret = cuda_grant_space(ctx, cs);
 		if (ret)
-			accel_kv_space_free(ctx, sp->handle, sp->host, bytes);
+			cuda_host_free(ctx, sp->handle, sp->host, bytes);
 	}
 	if (ret) {
 		cb->api.address_free(base, cs->reserved);
@@ -493,7 +530,7 @@ static void cuda_space_destroy(struct accel_ctx *ctx, struct accel_space *sp)
 		cb->api.host_unregister((char *)sp->host + cs->reg[i] * cb->gran);
 	cb->api.address_free(sp->base, cs->reserved);
 	cuda_grant_space_free(ctx, cs);
-	accel_kv_space_free(ctx, sp->handle, sp->host, sp->bytes);
+	cuda_host_free(ctx, sp->handle, sp->host, sp->bytes);
 	free(cs->h);
 	free(cs->reg);
 	free(cs);
@@ -566,7 +603,8 @@ static int cuda_host_ready(struct accel_ctx *ctx, struct accel_space *sp,
 	void *start;
 	int ret;
 
-	if (pages > cs->populated) {
+	/* Without the module, registering faults the pages in and pins them. */
+	if (pages > cs->populated && !ctx->no_module) {
 		ret = accel_kv_range(ctx, sp->handle,
 				     cs->populated * cb->host_pages_per_page,
 				     (pages - cs->populated) *
@@ -743,7 +781,8 @@ static void *cuda_copy_main(void *arg)
 	struct cuda_be *cb = cuda_of(ctx);
 	struct cuda_job *job;
 
-	/* Host copies come from the pool nearest the GPU: fault them here. */
+	/* Host copies come from the pool (or, without the module, the
+	 * memory) nearest the GPU: fault them here. */
 	if (cb->node >= 0)
 		accel_run_on_node(cb->node);
 	cuda_enter(cb);

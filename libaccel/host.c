@@ -11,6 +11,7 @@
  * the preferred tier's frames back.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <sys/mman.h>
 
 #include <linux/kvmem.h>
@@ -23,6 +24,14 @@
 
 static int host_init(struct accel_ctx *ctx)
 {
+	if (ctx->no_module) {
+		/* accel.h documents this -ENOENT and the message. */
+		fprintf(stderr, "libaccel: the host backend needs the kvmem "
+			"module, and /dev/kvmem is missing: load it (modprobe "
+			"kvmem) or use the cuda backend, which runs without "
+			"it\n");
+		return -ENOENT;
+	}
 	ctx->page_size = ctx->kv_page_size;
 	return 0;
 }

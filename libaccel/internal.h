@@ -117,6 +117,7 @@ struct accel_ctx {
 	uint32_t step_ahead, tokens_per_step;
 	uint64_t cache_max_bytes;
 	bool no_keep;			/* ACCEL_OPEN_NO_KEEP */
+	bool no_module;			/* no /dev/kvmem: fd is -1 */
 	pid_t pid;			/* the process that opened it */
 	void *be_priv;
 

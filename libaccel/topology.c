@@ -88,27 +88,56 @@ int accel_gpu_numa_node(const char *bus_id, bool *via_drm)
 
 typedef int (*numa_available_fn)(void);
 typedef int (*numa_run_on_node_fn)(int);
+typedef void (*numa_tonode_memory_fn)(void *, size_t, int);
 
-int accel_run_on_node(int node)
+/*
+ * libnuma, loaded once it is usable (numa_available() >= 0), else NULL.
+ * It stays loaded: the policies it set outlive the calls anyway.
+ */
+static void *accel_libnuma(void)
 {
 	void *lib;
 	numa_available_fn avail;
-	numa_run_on_node_fn run;
-	int ret = -EOPNOTSUPP;
 
-	if (node < 0)
-		return -EINVAL;
 #ifdef ACCEL_NO_DLOPEN
 	lib = NULL;
 #else
 	lib = dlopen("libnuma.so.1", RTLD_NOW | RTLD_LOCAL);
 #endif
 	if (!lib)
-		return -EOPNOTSUPP;
+		return NULL;
 	avail = (numa_available_fn)dlsym(lib, "numa_available");
-	run = (numa_run_on_node_fn)dlsym(lib, "numa_run_on_node");
-	if (avail && run && avail() >= 0)
-		ret = run(node) ? -errno : 0;
-	/* libnuma stays loaded: the affinity it set outlives the call anyway. */
-	return ret;
+	if (!avail || avail() < 0)
+		return NULL;
+	return lib;
+}
+
+int accel_run_on_node(int node)
+{
+	numa_run_on_node_fn run;
+	void *lib;
+
+	if (node < 0)
+		return -EINVAL;
+	lib = accel_libnuma();
+	run = lib ? (numa_run_on_node_fn)dlsym(lib, "numa_run_on_node") : NULL;
+	if (!run)
+		return -EOPNOTSUPP;
+	return run(node) ? -errno : 0;
+}
+
+int accel_bind_to_node(void *p, size_t len, int node)
+{
+	numa_tonode_memory_fn bind;
+	void *lib;
+
+	if (node < 0)
+		return -EINVAL;
+	lib = accel_libnuma();
+	bind = lib ? (numa_tonode_memory_fn)dlsym(lib, "numa_tonode_memory") :
+		     NULL;
+	if (!bind)
+		return -EOPNOTSUPP;
+	bind(p, len, node);	/* libnuma reports a failure itself */
+	return 0;
 }

@@ -8,6 +8,7 @@
 #define ACCEL_TOPOLOGY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /*
  * NUMA node of the PCI device bus_id ("dddd:bb:dd.f", any case), from
@@ -26,5 +27,12 @@ int accel_gpu_numa_node(const char *bus_id, bool *via_drm);
 
 /* Runs the calling thread on the CPUs of node (libnuma); 0 or -errno. */
 int accel_run_on_node(int node);
+
+/*
+ * Binds the pages of [p, p + len) to node (libnuma's numa_tonode_memory,
+ * before they are faulted in); 0, -EINVAL for node < 0, -EOPNOTSUPP
+ * without libnuma.
+ */
+int accel_bind_to_node(void *p, size_t len, int node);
 
 #endif /* ACCEL_TOPOLOGY_H */

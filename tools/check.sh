@@ -87,6 +87,22 @@ for flavour in cuda-emu cuda-emu-san; do
 	fi
 done
 
+# test_cuemu --real-driver (what tools/gpu-check.sh runs against a GPU's
+# driver), here against the emulation: every case that applies passes; and
+# an emulation with a rule broken (as a driver that does not follow it)
+# is reported as a DIVERGE line naming the case.
+record cuemu.txt cuda-emu-san/real-driver-mode env \
+	LD_LIBRARY_PATH=build/cuda-emu-san build/cuda-emu-san/test_cuemu \
+	--real-driver
+real_driver_diverges() {
+	! CUEMU_BREAK_RULE=map.flags LD_LIBRARY_PATH=build/cuda-emu \
+		build/cuda-emu/test_cuemu --real-driver map_flags_nonzero \
+		>"$res/real-driver-diverge.out" &&
+	grep -q '^DIVERGE cuemu-real/map_flags_nonzero .*expected' \
+		"$res/real-driver-diverge.out"
+}
+record cuemu.txt cuda-emu/real-driver-diverge real_driver_diverges
+
 echo "== style (kernel; libaccel's exported symbols)"
 record style.txt style/checkpatch tools/checkpatch.sh
 record style.txt style/kernel-doc tools/kernel-doc.sh
@@ -118,6 +134,35 @@ record build.txt build/kvmemd mk build/kvmemd build/policy-bench
 record build.txt build/kernels-cuda mk build/kernels/kvmem_kernels.fatbin
 record build.txt build/kernels-vectorized mk build/kernels/vec-report.txt
 record build.txt build/attn-bench mk build/attn-bench
+record build.txt build/gpu-attention mk build/gpu/gpu-attention
+
+echo "== libaccel without the module (cuda backend on the strict emulation)"
+# No VM: a device path that does not exist is what a machine without kvmem
+# shows libaccel. Both the test and the emulation under ASan+UBSan.
+out="$res/backend-cuda-nomodule.out"
+if mk build/vm/accel-backend-test build/cuda-emu-san/libcuda.so.1 \
+		>"$res/build-backend-nomodule.log" 2>&1; then
+	# Then the same scenarios through device copies, as on a real GPU.
+	{ CUEMU_STRICT=1 LD_LIBRARY_PATH=build/cuda-emu-san \
+		build/vm/accel-backend-test cuda-nomodule &&
+	  CUEMU_STRICT=1 LD_LIBRARY_PATH=build/cuda-emu-san \
+		build/vm/accel-backend-test cuda-nomodule --device-copies
+	} >"$out" 2>&1
+	status=$?
+	grep -E '^(PASS|FAIL) ' "$out" >>"$res/nomodule.txt"
+	[ "$status" -eq 0 ] || { grep -q '^FAIL' "$out" ||
+		echo "FAIL backend-cuda-nomodule (exit $status)" >>"$res/nomodule.txt"
+		tail -n 40 "$out"; }
+else
+	echo "FAIL build/backend-cuda-nomodule" >>"$res/nomodule.txt"
+	cat "$res/build-backend-nomodule.log"
+fi
+
+# tools/gpu-check.sh: builds all it can and, here, says there is no GPU;
+# with --emulation, runs its measurements on the emulation (a few s).
+record nomodule.txt gpu-check/no-gpu env OUT=build/gpu/no-gpu tools/gpu-check.sh
+record nomodule.txt gpu-check/emulation env OUT=build/gpu/emulation \
+	tools/gpu-check.sh --emulation
 
 echo "== in-VM suites"
 # The suite runs libaccel's backend scenarios too (accel_backend_*): the

@@ -3,9 +3,19 @@
  * accel-backend-test: the same libaccel scenarios against either backend,
  * in the VM with the real module: `accel-backend-test host` and
  * `accel-backend-test cuda` (the latter with tests/cuda-emu's libcuda.so.1
- * on the library path, in strict mode).
+ * on the library path, in strict mode); and without the module, on any
+ * machine: `accel-backend-test cuda-nomodule` opens libaccel with a device
+ * path that does not exist, as where kvmem is not loaded (make check runs
+ * it on the build host), and runs the scenarios that need no module plus
+ * the checks of what a context without the module reports and refuses.
  *
- * Each scenario prints "PASS backend-<name>/<case>" or "FAIL ..." lines;
+ * With --device-copies (cuda, cuda-nomodule) the scenarios write and read
+ * the tensors through cuMemcpyHtoD_v2/cuMemcpyDtoH_v2 instead of the CPU,
+ * so that they also run on a real GPU (tools/gpu-check.sh), where the
+ * emulation's counters are absent and the checks on them are skipped.
+ *
+ * Each scenario prints "PASS backend-<name>/<case>" or "FAIL ..." lines
+ * (backend-<name>-devcopy/<case> with --device-copies);
  * the exit status is 0 only if all passed. With the CUDA emulation the
  * tests also read its counters (cuemu_counts) to assert costs: no
  * cuMemCreate on the step path, one cuMemSetAccess per mapped range, no
@@ -27,7 +37,10 @@
 #include "accel.h"
 #include "../cuda-emu/cuemu.h"
 
-static const char *backend;
+static const char *backend;	/* "host" or "cuda" */
+static bool no_module;		/* cuda-nomodule: no kvmem device */
+/* What accel_open() finds where the module is not loaded. */
+#define ABSENT_DEVICE	"/nonexistent/kvmem"
 static int failed_checks, case_failed, cases_failed;
 static cuemu_counts_fn emu_counts;
 
@@ -56,45 +69,158 @@ static uint64_t pat(uint64_t seed, uint64_t i)
 	return x * 0x94d049bb133111ebULL | 1;
 }
 
+/*
+ * --device-copies: the scenarios reach the tensors through the driver's
+ * synchronous copies instead of CPU loads and stores, which only the
+ * emulation allows, so that they run on a real GPU too.
+ */
+typedef int (*cu_init_fn)(unsigned int);
+typedef int (*cu_device_get_fn)(int *, int);
+typedef int (*cu_ctx_retain_fn)(void **, int);
+typedef int (*cu_ctx_release_fn)(int);
+typedef int (*cu_ctx_set_fn)(void *);
+typedef int (*cu_htod_fn)(unsigned long long, const void *, size_t);
+typedef int (*cu_dtoh_fn)(void *, unsigned long long, size_t);
+static struct {
+	bool on;
+	int dev;
+	void *ctx;
+	cu_ctx_release_fn release;
+	cu_ctx_set_fn set_current;
+	cu_htod_fn htod;
+	cu_dtoh_fn dtoh;
+} dc;
+
+/* Loads the copies from @lib, retains device 0's primary context. */
+static int device_copies_load(void *lib)
+{
+	cu_init_fn init = (cu_init_fn)dlsym(lib, "cuInit");
+	cu_device_get_fn get = (cu_device_get_fn)dlsym(lib, "cuDeviceGet");
+	cu_ctx_retain_fn retain = (cu_ctx_retain_fn)dlsym(lib,
+		"cuDevicePrimaryCtxRetain");
+	int rc;
+
+	dc.release = (cu_ctx_release_fn)dlsym(lib,
+		"cuDevicePrimaryCtxRelease_v2");
+	dc.set_current = (cu_ctx_set_fn)dlsym(lib, "cuCtxSetCurrent");
+	dc.htod = (cu_htod_fn)dlsym(lib, "cuMemcpyHtoD_v2");
+	dc.dtoh = (cu_dtoh_fn)dlsym(lib, "cuMemcpyDtoH_v2");
+	if (!init || !get || !retain || !dc.release || !dc.set_current ||
+	    !dc.htod || !dc.dtoh)
+		return -1;
+	rc = init(0);
+	if (!rc)
+		rc = get(&dc.dev, 0);
+	if (!rc)
+		rc = retain(&dc.ctx, dc.dev);
+	if (!rc)
+		rc = dc.set_current(dc.ctx);
+	return rc ? -rc : 0;
+}
+
+/*
+ * Bytes [off, off + n) of a tensor into @buf (@to_dev false) or from it:
+ * a CPU copy, or with --device-copies the driver's. False (reported) on
+ * a failed copy.
+ */
+static bool tensor_io(const struct accel_tensor *t, uint64_t off, void *buf,
+		      uint64_t n, bool to_dev)
+{
+	int rc;
+
+	if (!dc.on) {
+		void *p = (void *)(uintptr_t)(t->base + off);
+
+		memcpy(to_dev ? p : buf, to_dev ? buf : p, n);
+		return true;
+	}
+	/* libaccel may have made its own context current: same primary. */
+	rc = dc.set_current(dc.ctx);
+	if (!rc)
+		rc = to_dev ? dc.htod(t->base + off, buf, n) :
+			      dc.dtoh(buf, t->base + off, n);
+	CHECK(!rc, "cuMemcpy%s_v2 of %llu bytes at +%llu: %d",
+	      to_dev ? "HtoD" : "DtoH", (unsigned long long)n,
+	      (unsigned long long)off, rc);
+	return !rc;
+}
+
+/* Bytes of one token in one tensor, and of tokens [from, to). */
+#define ROW_BYTES	((uint64_t)geo.kv_heads * geo.head_dim * 4)
+static uint64_t span_bytes(const struct accel_tensor *t, uint64_t from,
+			   uint64_t to)
+{
+	return (to - from - 1) * t->token_stride + ROW_BYTES;
+}
+
 /* Writes tokens [from, to) of every layer's K and V. */
 static void put_tokens(struct accel_seq *s, uint64_t from, uint64_t to,
 		       uint64_t seed)
 {
+	uint64_t words = ROW_BYTES / 8;
+
+	if (to <= from)
+		return;
 	for (uint32_t l = 0; l < geo.layers; l++)
 		for (uint32_t kv = 0; kv < 2; kv++) {
 			struct accel_tensor t;
-			uint64_t words = geo.kv_heads * geo.head_dim * 4 / 8;
+			uint64_t n, *buf;
 
 			accel_seq_tensor(s, l, kv, &t);
+			n = span_bytes(&t, from, to);
+			buf = malloc(n);
+			CHECK(buf, "no memory for %llu bytes",
+			      (unsigned long long)n);
+			if (!buf)
+				return;
+			/* Between the rows: what is there stays. */
+			if (t.token_stride != ROW_BYTES &&
+			    !tensor_io(&t, from * t.token_stride, buf, n,
+				       false)) {
+				free(buf);
+				return;
+			}
 			for (uint64_t i = from; i < to; i++) {
-				uint64_t *p = (uint64_t *)(uintptr_t)
-					      (t.base + i * t.token_stride);
+				uint64_t *p = (uint64_t *)((char *)buf +
+					      (i - from) * t.token_stride);
 
 				for (uint64_t w = 0; w < words; w++)
 					p[w] = pat(seed + l * 2 + kv,
 						   i * words + w);
 			}
+			tensor_io(&t, from * t.token_stride, buf, n, true);
+			free(buf);
 		}
 }
 
+/* Tokens' words in [0, to) that are not what put_tokens wrote. */
 static uint64_t bad_tokens(struct accel_seq *s, uint64_t to, uint64_t seed)
 {
-	uint64_t bad = 0;
+	uint64_t words = ROW_BYTES / 8, bad = 0;
 
+	if (!to)
+		return 0;
 	for (uint32_t l = 0; l < geo.layers; l++)
 		for (uint32_t kv = 0; kv < 2; kv++) {
 			struct accel_tensor t;
-			uint64_t words = geo.kv_heads * geo.head_dim * 4 / 8;
+			uint64_t n = 0, *buf;
 
 			accel_seq_tensor(s, l, kv, &t);
+			n = span_bytes(&t, 0, to);
+			buf = malloc(n);
+			if (!buf || !tensor_io(&t, 0, buf, n, false)) {
+				free(buf);
+				return UINT64_MAX;
+			}
 			for (uint64_t i = 0; i < to; i++) {
-				const uint64_t *p = (const uint64_t *)(uintptr_t)
-						    (t.base + i * t.token_stride);
+				const uint64_t *p = (const uint64_t *)
+					((char *)buf + i * t.token_stride);
 
 				for (uint64_t w = 0; w < words; w++)
 					bad += p[w] != pat(seed + l * 2 + kv,
 							   i * words + w);
 			}
+			free(buf);
 		}
 	return bad;
 }
@@ -111,6 +237,8 @@ static struct accel_ctx *open_tenant(uint32_t step_ahead, uint32_t tenant)
 					       ACCEL_BACKEND_HOST;
 	o.step_ahead = step_ahead;
 	o.tokens_per_step = 16;
+	if (no_module)
+		o.device = ABSENT_DEVICE;
 	ret = accel_open(&o, &ctx);
 	CHECK(ret == 0, "accel_open(%s): %d", backend, ret);
 	return ctx;
@@ -185,6 +313,21 @@ static void grow_and_check(void)
 	emu(&c1);
 	CHECK(t > 2048 && !bad_tokens(s, 2048, 5), "all 2048 tokens read "
 	      "back");
+	if (emu_counts) {
+		struct cuemu_counts c2;
+
+		/* --device-copies: the data went through the driver. */
+		emu(&c2);
+		CHECK(!dc.on || (c1.memcpy_htod - c0.memcpy_htod ==
+				 2048 / 16 * 2 * geo.layers &&
+				 c2.memcpy_dtoh - c1.memcpy_dtoh ==
+				 2 * geo.layers), "device copies: %llu HtoD, "
+		      "%llu DtoH", (unsigned long long)(c1.memcpy_htod -
+							c0.memcpy_htod),
+		      (unsigned long long)(c2.memcpy_dtoh - c1.memcpy_dtoh));
+		CHECK(dc.on || c2.memcpy_htod == c0.memcpy_htod,
+		      "CPU stores: no HtoD copy");
+	}
 	accel_stats(ctx, &st);
 	CHECK(st.step_device_allocs == 0, "no physical allocation on the "
 	      "step path (%llu)", (unsigned long long)st.step_device_allocs);
@@ -510,47 +653,165 @@ out:
 	}
 }
 
+/* Opens with @o and the absent device; accel_open()'s result. */
+static int open_absent(struct accel_open_opts *o, struct accel_ctx **ctx)
+{
+	o->device = ABSENT_DEVICE;
+	return accel_open(o, ctx);
+}
+
+/* A cuda open (unless @o says host) without the module fails with @want. */
+static void refused(struct accel_open_opts *o, int want, const char *what)
+{
+	struct accel_ctx *ctx = NULL;
+	int ret;
+
+	if (o->backend == ACCEL_BACKEND_AUTO)
+		o->backend = ACCEL_BACKEND_CUDA;
+	ret = open_absent(o, &ctx);
+	CHECK(ret == want && !ctx, "%s without the module: %d, want %d", what,
+	      ret, want);
+	accel_close(ctx);
+}
+
+/*
+ * Without the module: the cuda context says so and has no pool; the
+ * caller that demands the module, the host backend and the module's
+ * options are refused with the errnos accel.h documents.
+ */
+static void no_module_open(void)
+{
+	struct accel_open_opts o;
+	struct accel_ctx *ctx = NULL;
+	struct accel_seq *s = NULL;
+	struct accel_info info;
+	struct accel_pool pool;
+	int ret;
+
+	ctx = open_ctx(0);
+	if (!ctx)
+		return;
+	CHECK(!accel_info(ctx, &info), "accel_info");
+	CHECK(info.flags & ACCEL_INFO_NO_MODULE, "ACCEL_INFO_NO_MODULE set "
+	      "(flags 0x%llx)", (unsigned long long)info.flags);
+	CHECK(info.backend == ACCEL_BACKEND_CUDA && !info.abi_version &&
+	      !info.features && !info.npools, "cuda, no ABI, no feature, no "
+	      "pool (backend %u abi %u features 0x%llx npools %u)",
+	      info.backend, info.abi_version,
+	      (unsigned long long)info.features, info.npools);
+	CHECK(info.swap_tier == ACCEL_TIER_DRAM, "host copies in dram (swap "
+	      "tier %u)", info.swap_tier);
+	CHECK(accel_pool_query(ctx, 0, &pool) == -EINVAL, "no pool 0");
+	/* Scheduling metadata has no module to reach: kept, not refused. */
+	CHECK(!accel_seq_create(ctx, &geo, NULL, &s) && s &&
+	      accel_seq_grow(s, 100) >= 0, "create and grow");
+	CHECK(s && !accel_seq_set_progress(s, 100) &&
+	      !accel_seq_set_priority(s, 3), "progress and priority: 0");
+	accel_seq_destroy(s);
+	accel_close(ctx);
+
+	accel_open_opts_init(&o);
+	o.flags = ACCEL_OPEN_REQUIRE_MODULE;
+	refused(&o, -ENOENT, "ACCEL_OPEN_REQUIRE_MODULE");
+	accel_open_opts_init(&o);
+	o.backend = ACCEL_BACKEND_HOST;
+	refused(&o, -ENOENT, "the host backend");
+
+	accel_open_opts_init(&o);
+	o.backend = ACCEL_BACKEND_AUTO;
+	ctx = NULL;
+	ret = open_absent(&o, &ctx);
+	CHECK(ret == 0 && ctx, "AUTO picks cuda without the module (%d)", ret);
+	if (ctx) {
+		accel_info(ctx, &info);
+		CHECK(info.backend == ACCEL_BACKEND_CUDA &&
+		      (info.flags & ACCEL_INFO_NO_MODULE), "AUTO: cuda, no "
+		      "module");
+	}
+	accel_close(ctx);
+
+	/* Tenants and tiers other than dram are the module's. */
+	accel_open_opts_init(&o);
+	o.tenant = 1;
+	refused(&o, -EINVAL, "tenant 1");
+	accel_open_opts_init(&o);
+	o.tier = ACCEL_TIER_CXL;
+	refused(&o, -EINVAL, "tier cxl");
+	accel_open_opts_init(&o);
+	o.swap_tier = ACCEL_TIER_CXL;
+	refused(&o, -EINVAL, "swap tier cxl");
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
 	bool cuda_only;		/* device memory: nothing to test on the host */
+	bool module;		/* needs the module (quotas, pools) */
+	bool no_module_only;	/* only where the module is absent */
 } cases[] = {
-	{ "grow_and_check", grow_and_check, false },
-	{ "one_grow_one_set_access", one_grow_one_set_access, false },
-	{ "swap_round_trip", swap_round_trip, false },
-	{ "reuse_after_swap", reuse_after_swap, false },
-	{ "swap_out_fails_whole", swap_out_fails_whole, false },
-	{ "device_pool_grants", device_pool_grants, true },
+	{ "grow_and_check", grow_and_check, false, false, false },
+	{ "one_grow_one_set_access", one_grow_one_set_access, false, false,
+	  false },
+	{ "swap_round_trip", swap_round_trip, false, false, false },
+	{ "reuse_after_swap", reuse_after_swap, false, false, false },
+	{ "swap_out_fails_whole", swap_out_fails_whole, false, true, false },
+	{ "device_pool_grants", device_pool_grants, true, true, false },
+	{ "no_module_open", no_module_open, true, false, true },
 };
 
 int main(int argc, char **argv)
 {
-	void *emu_lib;
+	void *emu_lib = NULL;
+	const char *name;
+	bool usage;
 
-	if (argc != 2 || (strcmp(argv[1], "host") && strcmp(argv[1], "cuda"))) {
-		fprintf(stderr, "usage: accel-backend-test host|cuda\n");
+	usage = argc < 2 || argc > 3 ||
+		(strcmp(argv[1], "host") && strcmp(argv[1], "cuda") &&
+		 strcmp(argv[1], "cuda-nomodule")) ||
+		(argc == 3 && (strcmp(argv[2], "--device-copies") ||
+			       !strcmp(argv[1], "host")));
+	if (usage) {
+		fprintf(stderr, "usage: accel-backend-test "
+			"host|cuda|cuda-nomodule\n"
+			"       accel-backend-test cuda|cuda-nomodule "
+			"--device-copies\n");
 		return 2;
 	}
-	backend = argv[1];
+	name = argv[1];
+	no_module = !strcmp(name, "cuda-nomodule");
+	backend = no_module ? "cuda" : name;
+	dc.on = argc == 3;
 	if (!strcmp(backend, "cuda")) {
 		emu_lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
 		if (emu_lib)
 			emu_counts = (cuemu_counts_fn)dlsym(emu_lib,
 							    "cuemu_counts");
-		if (!emu_counts) {
-			printf("FAIL backend-cuda/emulation (libcuda.so.1 "
-			       "with cuemu_counts not found)\n");
+		/* Only the device copies run on a real driver. */
+		if (!emu_counts && !dc.on) {
+			printf("FAIL backend-%s/emulation (libcuda.so.1 "
+			       "with cuemu_counts not found; on a real "
+			       "driver use --device-copies)\n", name);
+			return 1;
+		}
+		if (dc.on && (!emu_lib || device_copies_load(emu_lib))) {
+			printf("FAIL backend-%s/device-copies (libcuda.so.1 "
+			       "%s)\n", name, emu_lib ? "has no device 0 "
+			       "context or lacks a copy" : "not found");
 			return 1;
 		}
 	}
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (cases[i].cuda_only && !emu_counts)
+		if ((cases[i].cuda_only && !emu_counts) ||
+		    (cases[i].module && no_module) ||
+		    (cases[i].no_module_only && !no_module))
 			continue;
 		case_failed = 0;
 		cases[i].fn();
-		printf("%s backend-%s/%s\n", case_failed ? "FAIL" : "PASS",
-		       backend, cases[i].name);
+		printf("%s backend-%s%s/%s\n", case_failed ? "FAIL" : "PASS",
+		       name, dc.on ? "-devcopy" : "", cases[i].name);
 		cases_failed += case_failed;
 	}
+	if (dc.ctx)
+		dc.release(dc.dev);
 	return cases_failed ? 1 : 0;
 }

@@ -4,6 +4,7 @@
  * errors of accel_open() without a device or with a device that is not
  * kvmem, the module's GET_INFO answer check, and the retry wrapper.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +37,29 @@ static void no_device_is_enoent(void)
 	unsetenv("ACCEL_DEVICE");
 }
 
+/*
+ * No module: the caller that demands it gets ENOENT before any backend is
+ * tried; without the demand the cuda backend is tried (here, with no
+ * libcuda.so.1 on the path, EOPNOTSUPP). tests/accel/backend_test.c's
+ * cuda-nomodule runs a context without the module on the emulation.
+ */
+static void require_module(void)
+{
+	struct accel_open_opts o;
+	struct accel_ctx *ctx = (struct accel_ctx *)1;
+
+	accel_open_opts_init(&o);
+	o.device = "/nonexistent/kvmem";
+	o.backend = ACCEL_BACKEND_CUDA;
+	o.flags = ACCEL_OPEN_REQUIRE_MODULE;
+	CHECK_EQ(accel_open(&o, &ctx), -ENOENT);
+	CHECK(ctx == NULL);
+	/* Only where there is no libcuda.so.1 (a GPU machine has one). */
+	if (!dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL))
+		CHECK_EQ(open_with("/nonexistent/kvmem", ACCEL_BACKEND_CUDA),
+			 -EOPNOTSUPP);
+}
+
 static void not_kvmem_is_eproto(void)
 {
 	CHECK_EQ(open_with("/dev/null", ACCEL_BACKEND_HOST), -EPROTO);
@@ -51,7 +75,7 @@ static void bad_options_are_einval(void)
 	o.size = 8;
 	CHECK_EQ(accel_open(&o, &ctx), -EINVAL);
 	accel_open_opts_init(&o);
-	o.flags = 2;	/* not a known ACCEL_OPEN_* bit */
+	o.flags = 4;	/* not a known ACCEL_OPEN_* bit */
 	CHECK_EQ(accel_open(&o, &ctx), -EINVAL);
 	accel_open_opts_init(&o);
 	o.tier = 7;
@@ -148,6 +172,7 @@ static void null_handles(void)
 
 static const struct unit_case cases[] = {
 	UNIT_CASE(no_device_is_enoent),
+	UNIT_CASE(require_module),
 	UNIT_CASE(not_kvmem_is_eproto),
 	UNIT_CASE(bad_options_are_einval),
 	UNIT_CASE(backend_env),

@@ -25,6 +25,8 @@
 #define XSTR(x) XSTR_(x)
 
 int cuemu_case_failed;
+int cuemu_real_driver;
+const char *cuemu_case_name = "";
 struct cu_api cu;
 void *cu_lib;
 
@@ -50,7 +52,8 @@ static int load(void)
 #undef CU_LOAD_
 	*(void **)&cu.counts = dlsym(cu_lib, "cuemu_counts");
 	*(void **)&cu.reset_counts = dlsym(cu_lib, "cuemu_reset_counts");
-	if (!cu.counts || !cu.reset_counts) {
+	/* A real driver has no counters; nothing reads them then. */
+	if (!cuemu_real_driver && (!cu.counts || !cu.reset_counts)) {
 		fprintf(stderr, "not the emulation: no cuemu_counts\n");
 		return -1;
 	}
@@ -63,7 +66,9 @@ struct cuemu_counts cuemu_snapshot(void)
 {
 	struct cuemu_counts c;
 
-	cu.counts(&c);
+	memset(&c, 0, sizeof(c));
+	if (cu.counts)
+		cu.counts(&c);
 	return c;
 }
 
@@ -259,6 +264,7 @@ static int run_case(const struct cuemu_case *c)
 	if (pid == 0) {
 		alarm(CASE_TIMEOUT_S);
 		cuemu_case_failed = 0;
+		cuemu_case_name = c->name;
 		c->fn();
 		fflush(NULL);
 		exit(cuemu_case_failed ? 1 : 0);
@@ -267,14 +273,83 @@ static int run_case(const struct cuemu_case *c)
 		perror("fork/waitpid");
 		return 1;
 	}
-	if (WIFSIGNALED(status))
+	if (WIFSIGNALED(status)) {
 		fprintf(stderr, "  case %s died of signal %d%s\n", c->name,
 			WTERMSIG(status),
 			WTERMSIG(status) == SIGALRM ? " (timeout)" : "");
+		if (cuemu_real_driver)
+			printf("DIVERGE cuemu-real/%s -: expected the case to "
+			       "finish, got signal %d%s\n", c->name,
+			       WTERMSIG(status), WTERMSIG(status) == SIGALRM ?
+			       " (timeout)" : "");
+	}
 	else if (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 1)
 		fprintf(stderr, "  case %s exited with %d\n", c->name,
 			WEXITSTATUS(status));
 	return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/*
+ * The cases that do not apply to a real driver, and why; --real-driver
+ * runs every other one. Each name must be a case (checked at start).
+ */
+static const struct {
+	const char *name, *reason;
+} not_real[] = {
+	{ "exports", "the emulation's own export list (a driver exports "
+	  "the legacy names too)" },
+	{ "device_queries", "CUEMU_DEVICES/PCI_BUS_IDS/MEM_MIB/SM_COUNT "
+	  "configure the emulated devices" },
+	{ "config_errors", "bad CUEMU_* values: the emulation's configuration" },
+	{ "strict_aborts", "CUEMU_STRICT: the emulation's strict mode" },
+	{ "counters", "the emulation's call counters" },
+	{ "happy_path", "reads and writes device memory from the CPU, and "
+	  "counts calls" },
+	{ "out_of_device_memory", "CUEMU_MEM_MIB: an 8 MiB emulated device" },
+	{ "access_before_set_access", "CPU faults on device memory: a real "
+	  "GPU's memory is never CPU-visible" },
+	{ "release_while_mapped", "reads device memory from the CPU; the "
+	  "released_while_mapped gauge" },
+	{ "shared_pages", "reads device memory from the CPU" },
+	{ "peer_access", "CUEMU_DEVICES=2: two emulated devices" },
+	{ "stale_without_sync", "CUEMU_COPY_DELAY_US: the emulation's "
+	  "injected copy delay" },
+	{ "host_memory_kinds", "CUEMU_COPY_DELAY_US and the "
+	  "pageable_async_copies counter" },
+	{ "pageable_async_counted", "CUEMU_DEVICES=2 and the "
+	  "pageable_async_copies counter" },
+	{ "event_not_ready_then_ready", "CUEMU_COPY_DELAY_US: needs a copy "
+	  "slow enough to be seen pending" },
+	{ "stream_wait_event", "CUEMU_COPY_DELAY_US: needs pending copies" },
+	{ "legacy_stream", "CUEMU_COPY_DELAY_US: needs pending copies" },
+	{ "unmap_with_pending_copy", "CUEMU_COPY_DELAY_US: needs a pending "
+	  "copy" },
+	{ "access_lost_under_copy", "CUEMU_COPY_DELAY_US: needs a pending "
+	  "copy" },
+	{ "event_rules", "CUEMU_DEVICES=2: two emulated devices" },
+};
+
+#define NOT_REAL_N (sizeof(not_real) / sizeof(not_real[0]))
+
+/* Why @name does not apply to a real driver, or NULL if it does. */
+static const char *not_real_reason(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NOT_REAL_N; i++)
+		if (!strcmp(not_real[i].name, name))
+			return not_real[i].reason;
+	return NULL;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: test_cuemu [CASE...]\n"
+		"       test_cuemu --real-driver [--list] [CASE...]\n"
+		"  --real-driver  the cases that apply to a real driver, with "
+		"DIVERGE lines\n"
+		"                 for each rule it does not follow\n"
+		"  --list         which cases run there, which not and why\n");
 }
 
 int main(int argc, char **argv)
@@ -288,10 +363,40 @@ int main(int argc, char **argv)
 		{ cases_stream, &ncases_stream },
 		{ cases_host, &ncases_host },
 	};
-	int failed = 0, i, a;
-	size_t j;
+	const char *prefix = "cuemu";
+	int failed = 0, i, a, first = 1, list = 0, known;
+	size_t j, k;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (first < argc && !strncmp(argv[first], "--", 2)) {
+		if (!strcmp(argv[first], "--real-driver")) {
+			cuemu_real_driver = 1;
+			prefix = "cuemu-real";
+		} else if (!strcmp(argv[first], "--list")) {
+			list = 1;
+		} else {
+			usage();
+			return 2;
+		}
+		first++;
+	}
+	if (list && !cuemu_real_driver) {
+		usage();
+		return 2;
+	}
+	/* A skipped name that is no case is a list gone stale. */
+	for (k = 0; k < NOT_REAL_N; k++) {
+		known = 0;
+		for (i = 0; i < (int)(sizeof(tables) / sizeof(tables[0])); i++)
+			for (j = 0; j < *tables[i].n; j++)
+				known |= !strcmp(tables[i].cases[j].name,
+						 not_real[k].name);
+		if (!known) {
+			printf("FAIL %s/not-real-list (%s is no case)\n",
+			       prefix, not_real[k].name);
+			return EXIT_FAILURE;
+		}
+	}
 	/* The cases set what they need; nothing may leak in from outside. */
 	unsetenv("CUEMU_STRICT");
 	unsetenv("CUEMU_DEVICES");
@@ -300,27 +405,39 @@ int main(int argc, char **argv)
 	unsetenv("CUEMU_PCI_BUS_IDS");
 	unsetenv("CUEMU_COPY_DELAY_US");
 	unsetenv("CUEMU_SM_COUNT");
-	if (load()) {
-		printf("FAIL cuemu/load\n");
+	if (!list && load()) {
+		printf("FAIL %s/load\n", prefix);
 		return EXIT_FAILURE;
 	}
-	printf("PASS cuemu/load\n");
+	if (!list)
+		printf("PASS %s/load\n", prefix);
 	for (i = 0; i < (int)(sizeof(tables) / sizeof(tables[0])); i++)
 		for (j = 0; j < *tables[i].n; j++) {
 			const struct cuemu_case *c = &tables[i].cases[j];
+			const char *why = cuemu_real_driver ?
+					  not_real_reason(c->name) : NULL;
 			int f;
 
 			/* Optional arguments: run only the named cases. */
-			for (a = 1; a < argc; a++)
+			for (a = first; a < argc; a++)
 				if (!strcmp(argv[a], c->name))
 					break;
-			if (argc > 1 && a == argc)
+			if (argc > first && a == argc)
 				continue;
+			if (list) {
+				printf("%s %s%s%s\n", why ? "SKIP" : "RUN ",
+				       c->name, why ? ": " : "", why ? why : "");
+				continue;
+			}
+			if (why) {
+				printf("SKIP %s/%s (%s)\n", prefix, c->name, why);
+				continue;
+			}
 			f = run_case(c);
-			printf("%s cuemu/%s\n", f ? "FAIL" : "PASS", c->name);
+			printf("%s %s/%s\n", f ? "FAIL" : "PASS", prefix, c->name);
 			/* Under the case's CHECK lines in the log. */
 			if (f)
-				fprintf(stderr, "-- FAIL cuemu/%s\n", c->name);
+				fprintf(stderr, "-- FAIL %s/%s\n", prefix, c->name);
 			failed |= f;
 		}
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;

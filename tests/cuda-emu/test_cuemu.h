@@ -26,12 +26,34 @@
 /* ---- checks -------------------------------------------------------------- */
 
 extern int cuemu_case_failed;
+/*
+ * --real-driver: the cases run against a real libcuda.so.1 (or, to prove
+ * the mode, against the emulation): the checks of the emulation's own
+ * counters, gauges, configuration and CPU view of device memory are left
+ * out (CHECK_EMU_EQ, EMU_ONLY), and every failed check also prints a
+ * "DIVERGE cuemu-real/<case> <file>:<line>: ..." line on stdout: a rule
+ * of the emulation that the driver does not follow.
+ */
+extern int cuemu_real_driver;
+extern const char *cuemu_case_name;
+
+#define DIVERGE_(...)							\
+	do {								\
+		if (cuemu_real_driver) {				\
+			printf("DIVERGE cuemu-real/%s %s:%d: ",		\
+			       cuemu_case_name, __FILE__, __LINE__);	\
+			printf(__VA_ARGS__);				\
+			putchar('\n');					\
+		}							\
+	} while (0)
 
 #define CHECK(cond)							\
 	do {								\
 		if (!(cond)) {						\
 			fprintf(stderr, "  %s:%d: CHECK(%s) failed\n",	\
 				__FILE__, __LINE__, #cond);		\
+			DIVERGE_("CHECK(%s): expected true, got false",	\
+				 #cond);				\
 			cuemu_case_failed = 1;				\
 		}							\
 	} while (0)
@@ -42,7 +64,24 @@ extern int cuemu_case_failed;
 		if (_a != _b) {						\
 			fprintf(stderr, "  %s:%d: %s == %lld, want %s == %lld\n", \
 				__FILE__, __LINE__, #a, _a, #b, _b);	\
+			DIVERGE_("%s: expected %s (%lld), got %lld",	\
+				 #a, #b, _b, _a);			\
 			cuemu_case_failed = 1;				\
+		}							\
+	} while (0)
+
+/* A check of the emulation itself (counters, configuration): not run
+ * against a real driver. */
+#define CHECK_EMU_EQ(a, b)						\
+	do {								\
+		if (!cuemu_real_driver)					\
+			CHECK_EQ(a, b);					\
+	} while (0)
+/* A statement only the emulation allows (the CPU touching device memory). */
+#define EMU_ONLY(stmt)							\
+	do {								\
+		if (!cuemu_real_driver) {				\
+			stmt;						\
 		}							\
 	} while (0)
 
@@ -51,7 +90,7 @@ extern int cuemu_case_failed;
 	do {								\
 		uint64_t _m = cuemu_misuses();				\
 		CHECK_EQ((call), CUDA_SUCCESS);				\
-		CHECK_EQ(cuemu_misuses() - _m, 0);			\
+		CHECK_EMU_EQ(cuemu_misuses() - _m, 0);			\
 	} while (0)
 
 /* `call` returns `code` and reports exactly one misuse. */
@@ -59,7 +98,7 @@ extern int cuemu_case_failed;
 	do {								\
 		uint64_t _m = cuemu_misuses();				\
 		CHECK_EQ((call), (code));				\
-		CHECK_EQ(cuemu_misuses() - _m, 1);			\
+		CHECK_EMU_EQ(cuemu_misuses() - _m, 1);			\
 	} while (0)
 
 /* ---- the driver, as dlsym() finds it ------------------------------------- */

@@ -15,7 +15,7 @@ static void host_register_rules(void)
 	p = host_alloc(4 * N);
 	CHECK_OK(cu.cuMemHostRegister(p + N, N, CU_MEMHOSTREGISTER_PORTABLE |
 				      CU_MEMHOSTREGISTER_DEVICEMAP));
-	CHECK_EQ(cuemu_snapshot().live_host_registrations, 1);
+	CHECK_EMU_EQ(cuemu_snapshot().live_host_registrations, 1);
 	/* The same range again, or any overlap of it. */
 	CHECK_MISUSE(cu.cuMemHostRegister(p + N, N, 0),
 		     CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED);
@@ -51,9 +51,9 @@ static void host_register_rules(void)
 		     CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED);
 	CHECK_OK(cu.cuMemHostUnregister(p));
 	CHECK_OK(cu.cuMemHostUnregister(p + 2 * N));
-	CHECK_EQ(cuemu_snapshot().live_host_registrations, 0);
-	CHECK_EQ(cuemu_snapshot().host_register, 11);
-	CHECK_EQ(cuemu_snapshot().host_unregister, 6);
+	CHECK_EMU_EQ(cuemu_snapshot().live_host_registrations, 0);
+	CHECK_EMU_EQ(cuemu_snapshot().host_register, 11);
+	CHECK_EMU_EQ(cuemu_snapshot().host_unregister, 6);
 }
 
 const struct cuemu_case cases_host[] = {
