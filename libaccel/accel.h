@@ -136,7 +136,7 @@ void accel_open_opts_init(struct accel_open_opts *opts);
  * device memory through CUDA's virtual memory management as with the
  * module, host copies for swaps in pinned anonymous memory of the
  * process's own, bound to the GPU's NUMA node. accel_info() then reports
- * ACCEL_INFO_NO_MODULE; what is lost: no tenant accounting or quotas, no
+ * abi_version 0 (ACCEL_INFO_NO_MODULE()); what is lost: no tenant accounting or quotas, no
  * fair scheduling between processes, no crash safety of host copies
  * across processes (they die with the process), no pools
  * (accel_pool_query() fails with -EINVAL). Such a context takes tenant 0
@@ -156,7 +156,9 @@ void accel_close(struct accel_ctx *ctx);
 /**
  * struct accel_info - what accel_info() reports
  * @backend: enum accel_backend in use (never AUTO)
- * @abi_version: kvmem ABI version
+ * @abi_version: kvmem ABI version; 0 when the module is not loaded (the
+ *	cuda backend runs on CUDA alone; see accel_open() for what that
+ *	loses), and then @features and @npools are 0 too
  * @features: KVMEM_FEATURE_* bits of the module
  * @page_size: bytes per page of the sequences' memory (kvmem's page size;
  *	the cuda backend's allocation granularity)
@@ -168,7 +170,6 @@ void accel_close(struct accel_ctx *ctx);
  *	the sequences' frames come from; cuda backend: the GPU's node (PCI
  *	sysfs), where the copy thread runs, so that the host copies come from
  *	the pool of @tier nearest to it; -1 if unknown
- * @flags: ACCEL_INFO_* bits
  */
 struct accel_info {
 	uint32_t backend;
@@ -179,15 +180,14 @@ struct accel_info {
 	uint32_t tier;
 	uint32_t swap_tier;
 	int32_t numa_node;
-	uint64_t flags;
 };
 
 /*
- * The kvmem module is not loaded: the cuda backend runs on CUDA alone
- * (see accel_open() for what that loses); @abi_version, @features and
- * @npools are 0.
+ * Whether a context runs without the kvmem module (abi_version 0). The
+ * struct keeps its libaccel 1.0 size: programs built against 1.0 still
+ * get exactly what they asked for.
  */
-#define ACCEL_INFO_NO_MODULE	(1ULL << 0)
+#define ACCEL_INFO_NO_MODULE(info)	((info)->abi_version == 0)
 
 /* ctx-safe. */
 int accel_info(struct accel_ctx *ctx, struct accel_info *info);

@@ -366,9 +366,7 @@ int accel_info(struct accel_ctx *ctx, struct accel_info *info)
 	info->npools = ctx->npools;
 	info->tier = ctx->tier;
 	info->swap_tier = ctx->swap_tier;
-	info->numa_node = ctx->numa_node;
-	if (ctx->no_module)
-		info->flags |= ACCEL_INFO_NO_MODULE;
+	info->numa_node = ctx->numa_node;	/* abi_version 0: no module */
 	return 0;
 }
 

@@ -692,8 +692,8 @@ static void no_module_open(void)
 	if (!ctx)
 		return;
 	CHECK(!accel_info(ctx, &info), "accel_info");
-	CHECK(info.flags & ACCEL_INFO_NO_MODULE, "ACCEL_INFO_NO_MODULE set "
-	      "(flags 0x%llx)", (unsigned long long)info.flags);
+	CHECK(ACCEL_INFO_NO_MODULE(&info), "ACCEL_INFO_NO_MODULE (abi %u)",
+	      info.abi_version);
 	CHECK(info.backend == ACCEL_BACKEND_CUDA && !info.abi_version &&
 	      !info.features && !info.npools, "cuda, no ABI, no feature, no "
 	      "pool (backend %u abi %u features 0x%llx npools %u)",
@@ -725,7 +725,7 @@ static void no_module_open(void)
 	if (ctx) {
 		accel_info(ctx, &info);
 		CHECK(info.backend == ACCEL_BACKEND_CUDA &&
-		      (info.flags & ACCEL_INFO_NO_MODULE), "AUTO: cuda, no "
+		      ACCEL_INFO_NO_MODULE(&info), "AUTO: cuda, no "
 		      "module");
 	}
 	accel_close(ctx);
