@@ -134,6 +134,9 @@ static const struct vt_test tests[] = {
 	  "tensors matches a naive one, before and after a swap"),
 	E(kvmemd_restart, "kvmemd: manager, sees the spaces, kill -9 and "
 	  "restart with the same view, second manager refused, SIGTERM"),
+	E(kvmemd_fair_weighted, "kvmemd: weights 1:2:4, two engine "
+	  "processes, a small fast tier: Jain's index, no starvation, "
+	  "every token checked after each resume"),
 	E(accel_backend_host, "libaccel scenarios, host backend (ASan)"),
 	E(accel_backend_cuda, "libaccel scenarios, cuda backend on the "
 	  "strict Driver API emulation (ASan)"),
