@@ -137,6 +137,8 @@ static const struct vt_test tests[] = {
 	E(kvmemd_fair_weighted, "kvmemd: weights 1:2:4, two engine "
 	  "processes, a small fast tier: Jain's index, no starvation, "
 	  "every token checked after each resume"),
+	E(kvmemd_fair_restart, "kvmemd: the fair run with kvmemd killed "
+	  "(-9) and restarted: engines keep running, nothing lost"),
 	E(accel_backend_host, "libaccel scenarios, host backend (ASan)"),
 	E(accel_backend_cuda, "libaccel scenarios, cuda backend on the "
 	  "strict Driver API emulation (ASan)"),

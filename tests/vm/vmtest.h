@@ -396,6 +396,7 @@ T(accel_swap); T(accel_errors); T(accel_no_module); T(accel_close);
 T(accel_example);
 T(kvmemd_restart);
 T(kvmemd_fair_weighted);
+T(kvmemd_fair_restart);
 /* vmtest_events.c */
 T(events_read); T(events_overflow);
 /* vmtest_tenant.c */

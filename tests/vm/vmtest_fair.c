@@ -237,14 +237,20 @@ static double fair_jain(const uint64_t *tok)
 	return s2 > 0 ? s * s / (FAIR_NT * s2) : 0;
 }
 
-void test_kvmemd_fair_weighted(void)
+/*
+ * One run. restart: kill -9 kvmemd a third of the way in, start it again
+ * at half way: the engines keep running (nothing lost, no error) and the
+ * new daemon switches again.
+ */
+static void fair_run(bool restart)
 {
 	struct fair_shared *sh;
 	struct kv_reserves rs = { 0 };
 	struct kv_snap s0;
 	struct kv_env env;
 	pid_t d, eng[2];
-	uint64_t switches = 0, checked = 0, bad = 0;
+	uint64_t switches = 0, checked = 0, at_restart = 0;
+	int phase = 0;
 	double j;
 	int fd;
 
@@ -272,8 +278,23 @@ void test_kvmemd_fair_weighted(void)
 	eng[1] = xfork();
 	if (eng[1] == 0)
 		fair_engine(sh, 2, 1);
-	while (now_ms() - sh->t0 < FAIR_RUN_MS)
+	while (now_ms() - sh->t0 < FAIR_RUN_MS) {
+		double t = now_ms() - sh->t0;
+
 		sleep_ms(100);
+		if (restart && phase == 0 && t > FAIR_RUN_MS / 3) {
+			kill(d, SIGKILL);
+			xwait(d);
+			vt_info("kvmemd killed (-9) at %.1f s", t / 1000);
+			phase = 1;
+		} else if (restart && phase == 1 && t > FAIR_RUN_MS / 2) {
+			for (int i = 0; i < FAIR_NT; i++)
+				at_restart += sh->preempts[i];
+			d = fair_kvmemd(FAIR_SOCK);
+			vt_info("kvmemd started again at %.1f s", t / 1000);
+			phase = 2;
+		}
+	}
 	sh->stop = 1;
 	for (int i = 0; i < 2; i++) {
 		int st = xwait_timeout(eng[i], 30000);
@@ -299,7 +320,6 @@ void test_kvmemd_fair_weighted(void)
 			U(sh->win[i][2]), U(sh->win[i][3]));
 		switches += sh->preempts[i];
 		checked += sh->checked[i];
-		bad += sh->bad[i];
 		CHECK_EQ(sh->bad[i], 0, "tenant %d: no byte lost", FAIR_T0 + i);
 		CHECK_EQ(sh->errs[i], 0, "tenant %d: no engine error",
 			 FAIR_T0 + i);
@@ -311,11 +331,26 @@ void test_kvmemd_fair_weighted(void)
 	j = fair_jain(sh->tokens);
 	vt_info("jain_weighted %.4f over %d s, %llu switches, %llu bytes "
 		"checked", j, FAIR_RUN_MS / 1000, U(switches), U(checked));
-	CHECK(j >= 0.95, "Jain's index over weighted service %.4f >= 0.95",
-	      j);
+	if (restart)
+		CHECK(switches > at_restart + 10, "the restarted kvmemd "
+		      "switches again (%llu after, %llu before)",
+		      U(switches - at_restart), U(at_restart));
+	else
+		CHECK(j >= 0.95, "Jain's index over weighted service %.4f "
+		      ">= 0.95", j);
 	CHECK(switches >= 50, "switches happened (%llu)", U(switches));
 	munmap(sh, sizeof(*sh));
 out_rs:
 	reserve_undo(&rs);
 	snap_back(&s0, 5000, "after the fair run");
+}
+
+void test_kvmemd_fair_weighted(void)
+{
+	fair_run(false);
+}
+
+void test_kvmemd_fair_restart(void)
+{
+	fair_run(true);
 }
