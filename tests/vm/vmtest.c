@@ -139,6 +139,10 @@ static const struct vt_test tests[] = {
 	  "every token checked after each resume"),
 	E(kvmemd_fair_restart, "kvmemd: the fair run with kvmemd killed "
 	  "(-9) and restarted: engines keep running, nothing lost"),
+	E(kvmemd_fair_kill_engine, "kvmemd: the fair run with one engine "
+	  "killed (-9): frames back, the survivors keep running"),
+	E(kvmemd_fair_ignore, "kvmemd: an engine that ignores directives "
+	  "stays within its tenant's fast-tier quota"),
 	E(accel_backend_host, "libaccel scenarios, host backend (ASan)"),
 	E(accel_backend_cuda, "libaccel scenarios, cuda backend on the "
 	  "strict Driver API emulation (ASan)"),

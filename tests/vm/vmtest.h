@@ -397,6 +397,8 @@ T(accel_example);
 T(kvmemd_restart);
 T(kvmemd_fair_weighted);
 T(kvmemd_fair_restart);
+T(kvmemd_fair_kill_engine);
+T(kvmemd_fair_ignore);
 /* vmtest_events.c */
 T(events_read); T(events_overflow);
 /* vmtest_tenant.c */

@@ -33,7 +33,16 @@
 #define FAIR_STEP	16		/* tokens a step */
 #define FAIR_FAST	24		/* frames of the fast (DRAM) pool */
 
+#define FAIR_QUOTA	16		/* ignore mode: tenant 23's DRAM quota */
+
 static const uint32_t fair_weight[FAIR_NT] = { 1, 2, 4 };
+
+enum fair_mode {
+	FAIR_ON,		/* kvmemd runs throughout */
+	FAIR_RESTART,		/* kvmemd killed (-9), started again */
+	FAIR_KILL_ENGINE,	/* the engine of tenant 23 killed (-9) */
+	FAIR_IGNORE,		/* tenant 23's engine ignores may_run */
+};
 
 /*
  * Per sequence, 128 bytes a token (512 a 64 KiB page), 16 pages at most:
@@ -124,7 +133,8 @@ static int fair_seq(struct fair_eng *x)
 }
 
 /* One engine process serving tenants [first, first + n). */
-static void fair_engine(struct fair_shared *sh, uint32_t first, uint32_t n)
+static void fair_engine(struct fair_shared *sh, uint32_t first, uint32_t n,
+			bool ignore)
 {
 	struct fair_eng e[FAIR_NT];
 
@@ -149,7 +159,7 @@ static void fair_engine(struct fair_shared *sh, uint32_t first, uint32_t n)
 			uint64_t have = accel_seq_tokens(x->seq), to;
 			int r;
 
-			if (!accel_seq_may_run(x->seq)) {
+			if (!ignore && !accel_seq_may_run(x->seq)) {
 				if (x->ran)
 					sh->preempts[x->t]++;
 				x->ran = false;
@@ -211,14 +221,14 @@ static void fair_engine(struct fair_shared *sh, uint32_t first, uint32_t n)
 	_exit(0);
 }
 
-static pid_t fair_kvmemd(const char *sock)
+static pid_t fair_kvmemd(const char *sock, const char *conf)
 {
 	pid_t pid = xfork();
 
 	if (pid == 0) {
 		execl(FAIR_BIN, "kvmemd", "-s", sock, "-m", "off", "-i", "10",
 		      "--weight", "21=1", "--weight", "22=2", "--weight",
-		      "23=4", (char *)NULL);
+		      "23=4", "-c", conf, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
@@ -242,8 +252,14 @@ static double fair_jain(const uint64_t *tok)
  * at half way: the engines keep running (nothing lost, no error) and the
  * new daemon switches again.
  */
-static void fair_run(bool restart)
+static void fair_run(enum fair_mode mode)
 {
+	bool restart = mode == FAIR_RESTART;
+	const char *conf = "/tmp/kvmemd-fair.conf";
+	char quota0[32] = "";
+	uint64_t maxq = 0;
+	bool killed = false;
+	FILE *f;
 	struct fair_shared *sh;
 	struct kv_reserves rs = { 0 };
 	struct kv_snap s0;
@@ -268,16 +284,25 @@ static void fair_run(bool restart)
 		goto out_rs;
 	memset(sh, 0, sizeof(*sh));
 	mkdir("/tmp", 01777);
-	d = fair_kvmemd(FAIR_SOCK);
+	f = fopen(conf, "w");
+	if (!CHECK(f != NULL, "write %s", conf))
+		goto out_rs;
+	if (mode == FAIR_IGNORE)
+		fprintf(f, "[tenant.23]\nquota_mib = %llu\n",
+			U(FAIR_QUOTA * env.ps >> 20));
+	fclose(f);
+	tenant_read(FAIR_T0 + 2, "quota_dram", quota0, sizeof(quota0));
+	quota0[strcspn(quota0, "\n")] = 0;
+	d = fair_kvmemd(FAIR_SOCK, conf);
 	sleep_ms(1000);
 	CHECK(waitpid(d, NULL, WNOHANG) == 0, "kvmemd runs");
 	sh->t0 = now_ms();
 	eng[0] = xfork();
 	if (eng[0] == 0)
-		fair_engine(sh, 0, 2);
+		fair_engine(sh, 0, 2, false);
 	eng[1] = xfork();
 	if (eng[1] == 0)
-		fair_engine(sh, 2, 1);
+		fair_engine(sh, 2, 1, mode == FAIR_IGNORE);
 	while (now_ms() - sh->t0 < FAIR_RUN_MS) {
 		double t = now_ms() - sh->t0;
 
@@ -290,13 +315,27 @@ static void fair_run(bool restart)
 		} else if (restart && phase == 1 && t > FAIR_RUN_MS / 2) {
 			for (int i = 0; i < FAIR_NT; i++)
 				at_restart += sh->preempts[i];
-			d = fair_kvmemd(FAIR_SOCK);
+			d = fair_kvmemd(FAIR_SOCK, conf);
 			vt_info("kvmemd started again at %.1f s", t / 1000);
 			phase = 2;
 		}
+		if (mode == FAIR_KILL_ENGINE && !killed &&
+		    t > FAIR_RUN_MS / 3) {
+			kill(eng[1], SIGKILL);
+			xwait(eng[1]);
+			vt_info("engine of tenant 23 killed (-9) at %.1f s",
+				t / 1000);
+			killed = true;
+		}
+		if (mode == FAIR_IGNORE) {
+			uint64_t q = tenant_u64(FAIR_T0 + 2, "frames_dram");
+
+			if (q != UINT64_MAX && q > maxq)
+				maxq = q;
+		}
 	}
 	sh->stop = 1;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < (killed ? 1 : 2); i++) {
 		int st = xwait_timeout(eng[i], 30000);
 
 		CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
@@ -308,6 +347,10 @@ static void fair_run(bool restart)
 	for (int i = 0; i < FAIR_NT; i++)
 		CHECK_ERR(tenant_write(FAIR_T0 + i, "weight", "1"), 0,
 			  "tenant %d weight back to 1", FAIR_T0 + i);
+	if (mode == FAIR_IGNORE)
+		CHECK_ERR(tenant_write(FAIR_T0 + 2, "quota_dram", quota0), 0,
+			  "tenant 23 quota_dram back to %s", quota0);
+	unlink(conf);
 
 	for (int i = 0; i < FAIR_NT; i++) {
 		vt_info("tenant %d weight %u: %llu tokens, %llu preempted, "
@@ -323,7 +366,7 @@ static void fair_run(bool restart)
 		CHECK_EQ(sh->bad[i], 0, "tenant %d: no byte lost", FAIR_T0 + i);
 		CHECK_EQ(sh->errs[i], 0, "tenant %d: no engine error",
 			 FAIR_T0 + i);
-		for (int w = 0; w < FAIR_NWIN; w++)
+		for (int w = 0; w < (killed && i == 2 ? 1 : FAIR_NWIN); w++)
 			CHECK(sh->win[i][w] > 0, "tenant %d progressed in "
 			      "window %d (%d s)", FAIR_T0 + i, w,
 			      FAIR_WIN_MS / 1000);
@@ -331,7 +374,13 @@ static void fair_run(bool restart)
 	j = fair_jain(sh->tokens);
 	vt_info("jain_weighted %.4f over %d s, %llu switches, %llu bytes "
 		"checked", j, FAIR_RUN_MS / 1000, U(switches), U(checked));
-	if (restart)
+	if (mode == FAIR_IGNORE)
+		CHECK(maxq <= FAIR_QUOTA, "tenant 23 ignoring directives "
+		      "held at most %llu DRAM frames (quota %d)", U(maxq),
+		      FAIR_QUOTA);
+	if (mode == FAIR_IGNORE || mode == FAIR_KILL_ENGINE)
+		vt_info("jain (not asserted here) %.4f", j);
+	else if (restart)
 		CHECK(switches > at_restart + 10, "the restarted kvmemd "
 		      "switches again (%llu after, %llu before)",
 		      U(switches - at_restart), U(at_restart));
@@ -347,10 +396,20 @@ out_rs:
 
 void test_kvmemd_fair_weighted(void)
 {
-	fair_run(false);
+	fair_run(FAIR_ON);
 }
 
 void test_kvmemd_fair_restart(void)
 {
-	fair_run(true);
+	fair_run(FAIR_RESTART);
+}
+
+void test_kvmemd_fair_kill_engine(void)
+{
+	fair_run(FAIR_KILL_ENGINE);
+}
+
+void test_kvmemd_fair_ignore(void)
+{
+	fair_run(FAIR_IGNORE);
 }
