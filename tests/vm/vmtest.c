@@ -140,6 +140,15 @@ static const struct vt_test tests[] = {
 	  "program, built with its pkg-config recipe, runs"),
 	E(doc_admin_fdinfo, "admin-guide.md's per-client memory one-liner "
 	  "prints the client under busybox"),
+	E(kvmemd_fair_weighted, "kvmemd: weights 1:2:4, two engine "
+	  "processes, a small fast tier: Jain's index, no starvation, "
+	  "every token checked after each resume"),
+	E(kvmemd_fair_restart, "kvmemd: the fair run with kvmemd killed "
+	  "(-9) and restarted: engines keep running, nothing lost"),
+	E(kvmemd_fair_kill_engine, "kvmemd: the fair run with one engine "
+	  "killed (-9): frames back, the survivors keep running"),
+	E(kvmemd_fair_ignore, "kvmemd: an engine that ignores directives "
+	  "stays within its tenant's fast-tier quota"),
 	E(accel_backend_host, "libaccel scenarios, host backend (ASan)"),
 	E(accel_backend_cuda, "libaccel scenarios, cuda backend on the "
 	  "strict Driver API emulation (ASan)"),

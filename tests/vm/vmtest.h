@@ -396,6 +396,10 @@ T(accel_smoke); T(accel_grow); T(accel_step_ahead); T(accel_reuse);
 T(accel_swap); T(accel_errors); T(accel_no_module); T(accel_close);
 T(accel_example);
 T(kvmemd_restart);
+T(kvmemd_fair_weighted);
+T(kvmemd_fair_restart);
+T(kvmemd_fair_kill_engine);
+T(kvmemd_fair_ignore);
 /* vmtest_events.c */
 T(events_read); T(events_overflow);
 /* vmtest_tenant.c */
