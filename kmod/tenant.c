@@ -325,6 +325,15 @@ static ssize_t weight_store(struct kobject *kobj, struct kobj_attribute *attr,
 static struct kobj_attribute weight_attr = __ATTR_RW(weight);
 
 /* uid and gid: -1 (none) or an id of the initial user namespace. */
+static int kvmem_id_parse(const char *buf, int *v)
+{
+	int ret = kstrtoint(buf, 10, v);
+
+	if (ret)
+		return ret;
+	return *v < -1 ? -EINVAL : 0;
+}
+
 static ssize_t uid_show(struct kobject *kobj, struct kobj_attribute *attr,
 			char *buf)
 {
@@ -340,11 +349,9 @@ static ssize_t uid_store(struct kobject *kobj, struct kobj_attribute *attr,
 	kuid_t uid = INVALID_UID;
 	int v, ret;
 
-	ret = kstrtoint(buf, 10, &v);
+	ret = kvmem_id_parse(buf, &v);
 	if (ret)
 		return ret;
-	if (v < -1)
-		return -EINVAL;
 	if (v != -1) {
 		uid = make_kuid(&init_user_ns, v);
 		if (!uid_valid(uid))
@@ -370,11 +377,9 @@ static ssize_t gid_store(struct kobject *kobj, struct kobj_attribute *attr,
 	kgid_t gid = INVALID_GID;
 	int v, ret;
 
-	ret = kstrtoint(buf, 10, &v);
+	ret = kvmem_id_parse(buf, &v);
 	if (ret)
 		return ret;
-	if (v < -1)
-		return -EINVAL;
 	if (v != -1) {
 		gid = make_kgid(&init_user_ns, v);
 		if (!gid_valid(gid))
