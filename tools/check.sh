@@ -167,7 +167,8 @@ record nomodule.txt gpu-check/emulation env OUT=build/gpu/emulation \
 echo "== in-VM suites"
 # The suite runs libaccel's backend scenarios too (accel_backend_*): the
 # dynamically linked accel-backend-test and the CUDA emulation go into the
-# guest with the libraries they need.
+# guest with the libraries they need. --hostfs lets tests chroot into the
+# host's /usr to run its python3 and tmux (tests/vm/run.sh).
 for k in $k61 $k612; do
 	out="build/vm-$k"
 	# accel-example goes in too: the test accel_example runs it; and
@@ -176,7 +177,7 @@ for k in $k61 $k612; do
 		[ -x build/vm/accel-example ] && [ -x build/kvmemd ]; then
 		tests/vm/run.sh --kernel "/boot/vmlinuz-$k" \
 			--module "build/kmod-$k/kvmem.ko" --params "$vm_params" \
-			--mode test --out "$out" build/vm/kvmem-vmtest \
+			--mode test --hostfs --out "$out" build/vm/kvmem-vmtest \
 			build/vm/accel-example build/kvmemd \
 			$(ls build/vm/accel-backend-test build/cuda-emu/libcuda.so.1 \
 				build/vm/libaccel-minimal build/vm/admin-guide-fdinfo.sh \

@@ -11,7 +11,10 @@
 # copied too); a FILE named *.so or *.so.N goes to /usr/lib/kvmem instead.
 # If KVMEM_ONLY is
 # set in the environment, it goes to /kvmem.only: a regular expression that
-# the names of the tests to run must match (run.sh --only).
+# the names of the tests to run must match (run.sh --only). If KVMEM_HOSTFS
+# is set (run.sh --hostfs), /kvmem.hostfs lists the kernel modules that the
+# host share needs, in load order (KVMEM_HOSTFS_MODULES: host paths, .ko or
+# .ko.xz, copied uncompressed to /lib/hostfs-modules), possibly none.
 # Why not the distribution's initramfs tools: we want no udev, no root disk and
 # nothing but our own init, built in well under a second, byte-for-byte
 # reproducible for the same inputs (fixed mtimes, sorted entries, owner 0:0,
@@ -81,6 +84,19 @@ printf '%s\n' "$params" >"$root/kvmem.params"
 printf '%s\n' "$mode" >"$root/kvmem.mode"
 if [ -n "${KVMEM_ONLY:-}" ]; then
 	printf '%s\n' "$KVMEM_ONLY" >"$root/kvmem.only"
+fi
+if [ -n "${KVMEM_HOSTFS:-}" ]; then
+	mkdir -p "$root/lib/hostfs-modules"
+	: >"$root/kvmem.hostfs"
+	for m in ${KVMEM_HOSTFS_MODULES:-}; do
+		name=$(basename "$m")
+		name=${name%.xz}
+		case "$m" in
+		*.xz) xz -dc "$m" >"$root/lib/hostfs-modules/$name" ;;
+		*) cp "$m" "$root/lib/hostfs-modules/$name" ;;
+		esac
+		echo "/lib/hostfs-modules/$name" >>"$root/kvmem.hostfs"
+	done
 fi
 # Copies the shared libraries an ELF file needs (and their interpreter) to
 # the same paths in the image, so that dynamically linked test programs run

@@ -4,11 +4,18 @@
 #
 # Usage:
 #   run.sh --kernel VMLINUZ --module KO --mode test|bench|demo --out DIR
-#          [--params STR] [--timeout SEC] [--label LABEL] [--only RE] FILE...
+#          [--params STR] [--timeout SEC] [--label LABEL] [--only RE]
+#          [--hostfs] FILE...
 #
 # --only RE runs only the tests whose names match the extended regular
 # expression RE as a whole (and final_baseline), for work on a few tests;
 # `make check` always runs them all.
+# --hostfs shares the host's /usr and /etc (read-only) and this repository
+# (read-only) with the guest over virtio-9p and mounts them as a merged-usr
+# root at /host in the guest (the repository at /host/repo, writable tmpfs
+# at /host/tmp and /host/run, /proc, /sys and /dev bound in), so that a test
+# can `chroot /host` and run the host's own programs (python3, tmux). It adds
+# the pseudo-test "hostfs", which passes when that root works.
 # FILE... are static binaries copied into the guest's /bin (kvmem-vmtest for
 # --mode test, and accel-example, which its test accel_example runs;
 # kvmem-bench for --mode bench; accel-example for --mode demo, whose
@@ -31,11 +38,11 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
 usage() {
-	sed -n '5,7p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '5,8p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
-kernel='' module='' mode='' out='' params='' label='' only=''
+kernel='' module='' mode='' out='' params='' label='' only='' hostfs=''
 timeout_s=900
 while [ "$#" -gt 0 ]; do
 	case "$1" in
@@ -47,6 +54,7 @@ while [ "$#" -gt 0 ]; do
 	--timeout) timeout_s=${2:?}; shift 2 ;;
 	--label) label=${2:?}; shift 2 ;;
 	--only) only="(${2:?})|final_baseline"; shift 2 ;;
+	--hostfs) hostfs=1; shift ;;
 	-h | --help) usage ;;
 	--) shift; break ;;
 	-*) echo "run.sh: unknown option $1" >&2; usage ;;
@@ -75,6 +83,7 @@ fi
 
 # The expected test list.
 expected=(load)
+[ -n "$hostfs" ] && expected+=(hostfs)
 if [ "$mode" = test ]; then
 	vmtest=
 	for f in "${files[@]}"; do
@@ -117,7 +126,18 @@ serial=$out/serial.log
 results=$out/results.txt
 rm -f "$serial" "$results" "$out/bench.jsonl"
 
-KVMEM_ONLY=$only "$here/mkinitramfs.sh" "$initrd" "$module" "$params" "$mode" "${files[@]}"
+# The 9p modules of this kernel, in load order ("builtin" lines and repeats
+# dropped); none for a kernel without /lib/modules (everything built in).
+hostfs_mods=
+if [ -n "$hostfs" ]; then
+	kver=$(basename "$kernel" | sed -n 's/^vmlinuz-//p')
+	if [ -n "$kver" ] && [ -d "/lib/modules/$kver" ]; then
+		hostfs_mods=$(modprobe -a --show-depends -S "$kver" virtio_pci 9pnet_virtio 9p |
+			awk '$1 == "insmod" && !seen[$2]++ { print $2 }')
+	fi
+fi
+
+KVMEM_HOSTFS=$hostfs KVMEM_HOSTFS_MODULES=$hostfs_mods KVMEM_ONLY=$only "$here/mkinitramfs.sh" "$initrd" "$module" "$params" "$mode" "${files[@]}"
 
 # panic_print=0x20 replays the whole kernel log on the console at a panic:
 # with loglevel=3 the WARNING text and trace that led to a panic_on_warn
@@ -141,6 +161,12 @@ qemu=(
 	-nographic -no-reboot -net none -monitor none
 	-serial "file:$serial"
 )
+if [ -n "$hostfs" ]; then
+	repo=$(cd "$here/../.." && pwd)
+	for share in usr:/usr etc:/etc repo:"$repo"; do
+		qemu+=(-virtfs "local,path=${share#*:},mount_tag=${share%%:*},security_model=none,readonly=on,multidevs=remap")
+	done
+fi
 
 # A kernel that panics while booting, before /init printed anything, never
 # ran kvmem: under TCG that is QEMU's emulation of the kernel patching its
