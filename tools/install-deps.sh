@@ -20,6 +20,7 @@ pkgs=(
 	libdrm-dev libnuma-dev
 	pkg-config libsystemd-dev libinih-dev libjson-c-dev libmicrohttpd-dev
 	man-db dkms
+	python3-dev python3-numpy python3-pytest python3-torch
 	debhelper dh-dkms dpkg-dev fakeroot lintian
 )
 
