@@ -79,6 +79,19 @@ char *kd_metrics_render(const struct kvmemd *d, size_t *len)
 	       "Swap-ins started ahead of a predicted need.");
 	fprintf(f, "kvmem_prefetches_total %llu\n",
 		(unsigned long long)p->st.prefetches);
+	family(f, "kvmem_resumes_total", "counter",
+	       "Swap-ins completed (a sequence brought back to the fast tier).");
+	fprintf(f, "kvmem_resumes_total %llu\n",
+		(unsigned long long)p->st.resumes);
+	family(f, "kvmem_resume_bytes_total", "counter",
+	       "Bytes those swap-ins moved.");
+	fprintf(f, "kvmem_resume_bytes_total %llu\n",
+		(unsigned long long)p->st.resume_bytes);
+	family(f, "kvmem_resume_wait_seconds_total", "counter",
+	       "Time sequences waited for their swap-ins: from the later of "
+	       "the decision and the need to RUNNABLE.");
+	fprintf(f, "kvmem_resume_wait_seconds_total %.9f\n",
+		(double)p->st.resume_wait_ns / 1e9);
 	family(f, "kvmem_switches_failed_total", "counter",
 	       "Switches the module or the owner reported failed.");
 	fprintf(f, "kvmem_switches_failed_total %llu\n",

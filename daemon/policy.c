@@ -672,6 +672,8 @@ int pol_seq_demand(struct pol *p, uint64_t id, int demand)
 		return -EINVAL;
 	if (backlogged(s) != (demand != POL_DEMAND_IDLE))
 		backlog_change(p, s->t, demand == POL_DEMAND_IDLE ? -1 : +1);
+	if (demand == POL_DEMAND_WAITING && s->demand != demand)
+		s->need_ns = p->now;
 	s->demand = demand;
 	if (demand != POL_DEMAND_IDLE)
 		s->expect_at = 0;
@@ -799,6 +801,21 @@ static void bw_sample(struct pol *p, int tier, uint64_t bytes, uint64_t ns)
 	b->ns += ns;
 }
 
+/* A swap-in arrived: how long its sequence waited for it (see pol_stats). */
+static void resume_done(struct pol *p, const struct pol_seq *s,
+			uint64_t bytes)
+{
+	uint64_t from = s->issued_ns;
+
+	if (s->need_ns > from)
+		from = s->need_ns;
+	if (s->expect_at > from)
+		from = s->expect_at;
+	p->st.resumes++;
+	p->st.resume_bytes += bytes;
+	p->st.resume_wait_ns += p->now > from ? p->now - from : 0;
+}
+
 int pol_switch_done(struct pol *p, uint64_t id, uint64_t cookie, bool ok,
 		    uint64_t bytes, uint64_t ns)
 {
@@ -814,6 +831,7 @@ int pol_switch_done(struct pol *p, uint64_t id, uint64_t cookie, bool ok,
 		p->st.failed++;
 	if (s->at == POL_TO_FAST) {
 		if (ok) {
+			resume_done(p, s, bytes);
 			bw_sample(p, POL_FAST, bytes, ns);
 			s->at = POL_AT_FAST;
 			s->clean = s->bytes;	/* the slow copy stays valid */

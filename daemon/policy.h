@@ -111,6 +111,7 @@ struct pol_seq {
 	uint64_t tkey;
 	uint64_t switches;
 	uint64_t issued_ns;	/* when the switch in flight was decided */
+	uint64_t need_ns;	/* when its demand last became WAITING */
 	uint64_t user[3];	/* the caller's (kvmemd: npages, tokens) */
 };
 
@@ -126,6 +127,13 @@ struct pol_stats {
 	uint64_t preemptions, swap_ins, swap_outs, reclaims, prefetches;
 	uint64_t rejected_gain;	/* preemptions not worth their price */
 	uint64_t failed;	/* switches reported failed */
+	/*
+	 * Swap-ins completed, their bytes, and the time their sequences
+	 * waited for them: from the later of the decision and the need (the
+	 * demand turning WAITING, or a predicted need's time) to RUNNABLE;
+	 * a prefetch that arrives before its need waited 0.
+	 */
+	uint64_t resumes, resume_bytes, resume_wait_ns;
 };
 
 struct pol {

@@ -103,7 +103,8 @@ def control_socket(sock, p):
     s.connect(sock)
     f = s.makefile("rwb")
     r = ask(f, b'{"cmd":"status"}')
-    if not r.get("ok") or r.get("device") is not False:
+    if (not r.get("ok") or r.get("device") is not False or
+            r.get("resumes") != 0 or r.get("resume_wait_s") != 0):
         return result("control_socket", False, "status: %r" % r)
     bad = [b"", b"{", b"null", b"[1]", b'{"cmd":"status","x":1}',
            b'{"cmd":"nope"}', b'{"cmd":"set_tenant","tenant":1,"weight":0}',
@@ -184,7 +185,8 @@ def metrics(port):
             return result("metrics", False, "untyped %r" % line)
     need = ["kvmem_num_preemptions_total", "kvmem_swap_total_bytes",
             "kvmem_tenant_service_total", "kvmem_tenant_virtual_counter",
-            "kvmem_decision_latency_seconds", "kvmem_fast_tier_usage_perc"]
+            "kvmem_decision_latency_seconds", "kvmem_fast_tier_usage_perc",
+            "kvmem_resume_wait_seconds_total", "kvmem_resume_bytes_total"]
     missing = [n for n in need if n not in typed]
     if missing or "version=0.0.4" not in ctype:
         return result("metrics", False, "missing %r, type %r" % (missing,

@@ -150,15 +150,29 @@ static void prefetch_completes_before_need(void)
 	CHECK(arrived && arrived <= need);
 	CHECK(issued >= need - 150 * MS);	/* not wasted room for long */
 	CHECK_EQ(s->run, POL_RUN_RUNNABLE);
+	/* Arrived before its need: the sequence waited for nothing. */
+	CHECK_EQ(w.p.st.resumes, 1);
+	CHECK_EQ(w.p.st.resume_bytes, 1024 * MIB);
+	CHECK_EQ(w.p.st.resume_wait_ns, 0);
 	pol_destroy(&w.p);
 
-	/* Without the prediction it stays out until asked for. */
+	/* Without the prediction it stays out until asked for... */
 	sim_init(&w, &c, 2048 * MIB);
 	sim_add(&w, 1, 1, 1024 * MIB, POL_SLOW);
 	pol_seq_demand(&w.p, 1, POL_DEMAND_IDLE);
 	while (w.now < need)
 		sim_step(&w, MS);
 	CHECK_EQ(pol_seq_get(&w.p, 1)->at, POL_AT_SLOW);
+	/* ...and then waits for its whole transfer (1 ms steps). */
+	pol_seq_demand(&w.p, 1, POL_DEMAND_WAITING);
+	while (pol_seq_get(&w.p, 1)->at != POL_AT_FAST && w.now < 2 * need)
+		sim_step(&w, MS);
+	fprintf(stderr, "  unpredicted: waited %.1f ms for %.1f ms of "
+		"transfer\n", (double)w.p.st.resume_wait_ns / MS,
+		1024.0 * MIB / c.bw_default * 1e3);
+	CHECK_EQ(w.p.st.resumes, 1);
+	CHECK(fabs((double)w.p.st.resume_wait_ns -
+		   1024.0 * MIB / c.bw_default * 1e9) <= 2.0 * MS);
 	pol_destroy(&w.p);
 }
 
