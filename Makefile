@@ -229,11 +229,12 @@ $(BUILD)/vm/kvmem-vmtest: $(VMTEST_SRC) $(VMTEST_HDR) $(ACCEL_SRC) $(ACCEL_HDR)
 	$(CC) $(ACCEL_CFLAGS) $(ACCEL_STATIC) -O2 -static -o $@ $(VMTEST_SRC) $(ACCEL_SRC)
 
 # kvmem-bench measures libaccel too: linked in, as for kvmem-vmtest.
+# The fairness figures run the VM tests' three-tenant engines (fair_load.c).
 $(BUILD)/vm/kvmem-bench: $(BENCH_SRC) tools/bench/bench.h $(ACCEL_SRC) $(ACCEL_HDR) \
-	$(KERNEL_SRC) $(KERNEL_HDR)
+	$(KERNEL_SRC) $(KERNEL_HDR) tests/vm/fair_load.c tests/vm/fair_load.h
 	@mkdir -p $(@D)
-	$(CC) $(ACCEL_CFLAGS) $(ACCEL_STATIC) -Ikernels -O2 -static -o $@ \
-		$(BENCH_SRC) $(ACCEL_SRC) $(KERNEL_SRC) -lm
+	$(CC) $(ACCEL_CFLAGS) $(ACCEL_STATIC) -Ikernels -Itests/vm -O2 -static -o $@ \
+		$(BENCH_SRC) tests/vm/fair_load.c $(ACCEL_SRC) $(KERNEL_SRC) -lm
 
 # The backend scenarios, dynamically linked (so that libaccel can dlopen the
 # CUDA emulation) and under ASan+UBSan; mkinitramfs.sh copies their libraries.
@@ -455,7 +456,7 @@ bench: deps
 	@$(MAKE) --no-print-directory bench-run
 
 bench-run: modules-all $(BUILD)/vm/kvmem-bench $(BUILD)/vm/accel-calls-bench \
-	$(BUILD)/cuda-emu/libcuda.so.1 $(BUILD)/policy-bench
+	$(BUILD)/cuda-emu/libcuda.so.1 $(BUILD)/policy-bench $(BUILD)/kvmemd
 	@tools/bench.sh "$(BENCH_PARAMS)" $(KVERS)
 
 demo: deps

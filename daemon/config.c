@@ -141,6 +141,7 @@ static const char *set_key(struct kd_config *c, const char *sec,
 			D("hysteresis", hysteresis, 0, 1e15, 1),
 			D("bandwidth_gbps", bw_default, 0.001, 1e6, 1e9),
 			D("bandwidth_alpha", bw_alpha, 0.001, 1, 1),
+			D("watermark", watermark, 0, 0.5, 1),
 #undef D
 		};
 
@@ -150,6 +151,8 @@ static const char *set_key(struct kd_config *c, const char *sec,
 			if (parse_double(v, dk[i].lo, dk[i].hi, &x))
 				return dk[i].lo == 0.001 ?
 					"a number 0.001..(see kvmemd.md)" :
+				       dk[i].hi == 0.5 ?
+					"a number 0..0.5 (see kvmemd.md)" :
 					"a number >= 0 (see kvmemd.md)";
 			*(double *)((char *)p + dk[i].off) = x * dk[i].scale;
 			return NULL;
@@ -171,7 +174,7 @@ static const char *set_key(struct kd_config *c, const char *sec,
 		return "a known key (price_in, price_out, price_mem, "
 		       "tokens_per_s, hysteresis, min_resident_ms, "
 		       "prefetch_margin_ms, bandwidth_gbps, bandwidth_alpha, "
-		       "max_inflight)";
+		       "watermark, max_inflight)";
 	}
 	if (!strncmp(sec, "tenant.", 7)) {
 		uint64_t id;

@@ -119,6 +119,8 @@ static char *do_status(struct kvmemd *d)
 		(int64_t)p->used));
 	json_object_object_add(o, "preemptions", json_object_new_int64(
 		(int64_t)p->st.preemptions));
+	json_object_object_add(o, "switches_failed", json_object_new_int64(
+		(int64_t)p->st.failed));
 	json_object_object_add(o, "resumes", json_object_new_int64(
 		(int64_t)p->st.resumes));
 	json_object_object_add(o, "resume_bytes", json_object_new_int64(

@@ -30,6 +30,7 @@ void pol_config_default(struct pol_config *c)
 	c->bw_default = 10e9;
 	c->bw_alpha = 0.25;
 	c->max_inflight = 16;
+	c->watermark = 0.01;
 	c->run_state = true;
 }
 
@@ -119,6 +120,7 @@ int pol_init(struct pol *p, const struct pol_config *cfg)
 	    bad_double(cfg->hysteresis, 0, 1e15) ||
 	    bad_double(cfg->bw_default, 1, 1e15) ||
 	    bad_double(cfg->bw_alpha, 0, 1) || cfg->bw_alpha == 0 ||
+	    bad_double(cfg->watermark, 0, 0.5) ||
 	    cfg->max_inflight == 0)
 		return -EINVAL;
 	memset(p, 0, sizeof(*p));
@@ -158,10 +160,40 @@ void pol_destroy(struct pol *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* The headroom's floor: the configured watermark of the fast tier. */
+static uint64_t headroom_min(const struct pol *p)
+{
+	return (uint64_t)(p->cfg.watermark * (double)p->capacity);
+}
+
 void pol_pool(struct pol *p, uint64_t capacity, uint64_t deficit)
 {
 	p->capacity = capacity;
 	p->reclaim = deficit;
+	if (p->headroom < headroom_min(p))
+		p->headroom = headroom_min(p);
+	if (p->headroom > capacity / 4)
+		p->headroom = capacity / 4;
+}
+
+/*
+ * A swap-in the module refused (the fast tier was fuller than accounted:
+ * residents grew since their last report) doubles the headroom kept at
+ * admission, up to a quarter of the tier; each one that succeeds gives
+ * back a sixteenth, down to the watermark.
+ */
+static void headroom_learn(struct pol *p, bool ok, uint64_t bytes)
+{
+	uint64_t lo = headroom_min(p), hi = p->capacity / 4;
+
+	if (!ok)
+		p->headroom = p->headroom ? 2 * p->headroom : bytes / 16;
+	else
+		p->headroom -= p->headroom / 16;
+	if (p->headroom < lo)
+		p->headroom = lo;
+	if (p->headroom > hi)
+		p->headroom = hi;
 }
 
 /* ---- tenants ------------------------------------------------------------- */
@@ -402,6 +434,8 @@ static void start_switch(struct pol *p, struct pol_seq *s, int to,
 static void swap_in(struct pol *p, struct pol_seq *s, uint64_t adopt)
 {
 	start_switch(p, s, POL_TO_FAST, adopt);
+	if (!s->resume_ns)
+		s->resume_ns = p->now;
 	fast_add(p, s, (int64_t)s->bytes);
 	p->st.swap_ins++;
 	if (adopt)
@@ -519,7 +553,8 @@ static void admit(struct pol *p)
 			skipped[nskipped++] = wt;
 			continue;
 		}
-		free_b = p->capacity > p->used ? p->capacity - p->used : 0;
+		free_b = p->capacity > p->used + p->headroom ?
+			 p->capacity - p->used - p->headroom : 0;
 		if (free_b >= s->bytes) {
 			swap_in(p, s, 0);
 			continue;
@@ -674,6 +709,8 @@ int pol_seq_demand(struct pol *p, uint64_t id, int demand)
 		backlog_change(p, s->t, demand == POL_DEMAND_IDLE ? -1 : +1);
 	if (demand == POL_DEMAND_WAITING && s->demand != demand)
 		s->need_ns = p->now;
+	if (demand == POL_DEMAND_IDLE)
+		s->resume_ns = 0;	/* nobody waits for a failed attempt */
 	s->demand = demand;
 	if (demand != POL_DEMAND_IDLE)
 		s->expect_at = 0;
@@ -802,10 +839,9 @@ static void bw_sample(struct pol *p, int tier, uint64_t bytes, uint64_t ns)
 }
 
 /* A swap-in arrived: how long its sequence waited for it (see pol_stats). */
-static void resume_done(struct pol *p, const struct pol_seq *s,
-			uint64_t bytes)
+static void resume_done(struct pol *p, struct pol_seq *s, uint64_t bytes)
 {
-	uint64_t from = s->issued_ns;
+	uint64_t from = s->resume_ns ? s->resume_ns : s->issued_ns;
 
 	if (s->need_ns > from)
 		from = s->need_ns;
@@ -814,6 +850,7 @@ static void resume_done(struct pol *p, const struct pol_seq *s,
 	p->st.resumes++;
 	p->st.resume_bytes += bytes;
 	p->st.resume_wait_ns += p->now > from ? p->now - from : 0;
+	s->resume_ns = 0;
 }
 
 int pol_switch_done(struct pol *p, uint64_t id, uint64_t cookie, bool ok,
@@ -830,6 +867,7 @@ int pol_switch_done(struct pol *p, uint64_t id, uint64_t cookie, bool ok,
 	if (!ok)
 		p->st.failed++;
 	if (s->at == POL_TO_FAST) {
+		headroom_learn(p, ok, s->switch_bytes);
 		if (ok) {
 			resume_done(p, s, bytes);
 			bw_sample(p, POL_FAST, bytes, ns);

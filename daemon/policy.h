@@ -54,6 +54,7 @@ struct pol_config {
 	double bw_default;	/* bytes/s assumed before any measurement */
 	double bw_alpha;	/* EWMA weight of a new bandwidth sample */
 	unsigned max_inflight;	/* switches in flight at once */
+	double watermark;	/* fast tier kept free for growth, at least */
 	bool run_state;		/* module has KVMEM_FEATURE_RUN_STATE */
 };
 
@@ -112,6 +113,7 @@ struct pol_seq {
 	uint64_t switches;
 	uint64_t issued_ns;	/* when the switch in flight was decided */
 	uint64_t need_ns;	/* when its demand last became WAITING */
+	uint64_t resume_ns;	/* first swap-in attempt not yet done */
 	uint64_t user[3];	/* the caller's (kvmemd: npages, tokens) */
 };
 
@@ -129,9 +131,10 @@ struct pol_stats {
 	uint64_t failed;	/* switches reported failed */
 	/*
 	 * Swap-ins completed, their bytes, and the time their sequences
-	 * waited for them: from the later of the decision and the need (the
-	 * demand turning WAITING, or a predicted need's time) to RUNNABLE;
-	 * a prefetch that arrives before its need waited 0.
+	 * waited for them: from the later of the decision (the first attempt,
+	 * if the module failed some) and the need (the demand turning
+	 * WAITING, or a predicted need's time) to RUNNABLE; a prefetch that
+	 * arrives before its need waited 0.
 	 */
 	uint64_t resumes, resume_bytes, resume_wait_ns;
 };
@@ -145,6 +148,7 @@ struct pol {
 	uint64_t capacity, used;	/* fast tier, bytes: policy's account */
 	uint64_t outgoing;		/* bytes being swapped out */
 	uint64_t reclaim;		/* bytes to free for pool pressure */
+	uint64_t headroom;		/* kept free at admission: learned */
 	unsigned inflight;
 	uint64_t next_cookie, next_order;
 	uint64_t now;

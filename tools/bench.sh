@@ -21,7 +21,8 @@ json=build/bench/results.json
 		tests/vm/run.sh --kernel "/boot/vmlinuz-$k" \
 			--module "build/kmod-$k/kvmem.ko" --params "$params" \
 			--mode bench --out "$out" build/vm/kvmem-bench \
-			build/vm/accel-calls-bench build/cuda-emu/libcuda.so.1 >&2
+			build/vm/accel-calls-bench build/cuda-emu/libcuda.so.1 \
+			build/kvmemd >&2
 		grep -a -E '^[a-z0-9_]+ +kvmem |^accel[ :]' "$out/serial.log" | tr -d '\r' >&2
 		[ "$first" -eq 1 ] || echo ","
 		first=0

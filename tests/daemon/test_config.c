@@ -54,6 +54,7 @@ static void good_file(void)
 		      "prefetch_margin_ms = 2\n"
 		      "bandwidth_gbps = 25\n"
 		      "bandwidth_alpha = 0.5\n"
+		      "watermark = 0.05\n"
 		      "max_inflight = 8\n"
 		      "[tenant.3]\n"
 		      "weight = 4\n"
@@ -68,6 +69,7 @@ static void good_file(void)
 	CHECK_EQ(c.pol.prefetch_margin_ns, 2000000);
 	CHECK(c.pol.bw_default == 25e9 && c.pol.bw_alpha == 0.5);
 	CHECK_EQ(c.pol.max_inflight, 8);
+	CHECK(c.pol.watermark == 0.05);
 	CHECK(c.tenants[3].set && c.tenants[3].weight == 4);
 	CHECK_EQ(c.tenants[3].quota_bytes, 512ULL << 20);
 	CHECK(!c.tenants[2].set);
@@ -108,6 +110,8 @@ static void bad_files(void)
 		{ "[policy]\nprice_out = nan\n", 2, "number" },
 		{ "[policy]\nhysteresis = inf\n", 2, "number" },
 		{ "[policy]\nbandwidth_alpha = 2\n", 2, "number" },
+		{ "[policy]\nwatermark = 0.6\n", 2, "0..0.5" },
+		{ "[policy]\nwatermark = -0.1\n", 2, "0..0.5" },
 		{ "[policy]\nmax_inflight = 0\n", 2, "1..4096" },
 		{ "[policy]\nmin_resident_ms = 1e3\n", 2, "0..3600000" },
 		{ "[policy]\nspeed = 1\n", 2, "known key" },

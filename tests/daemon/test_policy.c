@@ -22,6 +22,7 @@ static void cfg_base(struct pol_config *c)
 	c->hysteresis = 16;
 	c->min_resident_ns = 2 * MS;
 	c->tokens_per_s = 1000;
+	c->watermark = 0;	/* exact fits; headroom_learned tests it */
 }
 
 /* Three tenants 1:2:4, each with more work than the fast tier holds. */
@@ -173,6 +174,76 @@ static void prefetch_completes_before_need(void)
 	CHECK_EQ(w.p.st.resumes, 1);
 	CHECK(fabs((double)w.p.st.resume_wait_ns -
 		   1024.0 * MIB / c.bw_default * 1e9) <= 2.0 * MS);
+	pol_destroy(&w.p);
+
+	/* A failed first attempt (the module found no room) counts too. */
+	sim_init(&w, &c, 2048 * MIB);
+	sim_add(&w, 1, 1, 1024 * MIB, POL_SLOW);
+	pol_seq_demand(&w.p, 1, POL_DEMAND_WAITING);
+	sim_step(&w, MS);
+	CHECK_EQ(w.nsw, 1);
+	CHECK_EQ(pol_switch_done(&w.p, 1, w.sw[0].cookie, false, 0, 0), 0);
+	w.nsw = 0;
+	w.now += 50 * MS;
+	while (pol_seq_get(&w.p, 1)->at != POL_AT_FAST && w.now < need)
+		sim_step(&w, MS);
+	CHECK_EQ(w.p.st.resumes, 1);
+	CHECK(w.p.st.resume_wait_ns >= 50 * MS +
+	      (uint64_t)(1024.0 * MIB / c.bw_default * 1e9));
+	pol_destroy(&w.p);
+}
+
+/* A swap-in the module refuses: the switch in flight for @id fails. */
+static void fail_switch(uint64_t id)
+{
+	for (size_t i = 0; i < w.nsw; i++) {
+		if (w.sw[i].seq != id)
+			continue;
+		CHECK_EQ(pol_switch_done(&w.p, id, w.sw[i].cookie, false, 0, 0),
+			 0);
+		w.sw[i] = w.sw[--w.nsw];
+		return;
+	}
+	CHECK(0);	/* no switch in flight for it */
+}
+
+/* Refused swap-ins raise the headroom kept at admission; successes lower it. */
+static void headroom_learned(void)
+{
+	struct pol_config c;
+
+	cfg_base(&c);
+	c.watermark = 0.01;
+	sim_init(&w, &c, 100 * MIB);
+	CHECK_EQ(w.p.headroom, MIB);
+	sim_add(&w, 1, 1, 50 * MIB, POL_SLOW);
+	pol_seq_demand(&w.p, 1, POL_DEMAND_WAITING);
+	sim_step(&w, MS);
+	fail_switch(1);
+	CHECK_EQ(w.p.headroom, 2 * MIB);
+	sim_step(&w, MS);			/* tried again at once */
+	fail_switch(1);
+	CHECK_EQ(w.p.headroom, 4 * MIB);
+	while (pol_seq_get(&w.p, 1)->at != POL_AT_FAST && w.now < 100 * MS)
+		sim_step(&w, MS);
+	CHECK_EQ(w.p.headroom, 4 * MIB - 4 * MIB / 16);
+	/* 48 MiB would fit in the 50 left, not beside the headroom. */
+	sim_add(&w, 2, 1, 48 * MIB, POL_SLOW);
+	pol_seq_demand(&w.p, 2, POL_DEMAND_WAITING);
+	for (int i = 0; i < 20; i++)
+		sim_step(&w, MS);
+	CHECK_EQ(pol_seq_get(&w.p, 2)->at, POL_AT_SLOW);
+	pol_destroy(&w.p);
+
+	/* However often refused, at most a quarter of the tier. */
+	sim_init(&w, &c, 100 * MIB);
+	sim_add(&w, 3, 1, 10 * MIB, POL_SLOW);
+	pol_seq_demand(&w.p, 3, POL_DEMAND_WAITING);
+	for (int i = 0; i < 10; i++) {
+		sim_step(&w, MS);
+		fail_switch(3);
+	}
+	CHECK_EQ(w.p.headroom, 25 * MIB);
 	pol_destroy(&w.p);
 }
 
@@ -517,6 +588,7 @@ static const struct unit_case cases[] = {
 	UNIT_CASE(idle_tenant_cannot_bank),
 	UNIT_CASE(hysteresis_prevents_ping_pong),
 	UNIT_CASE(prefetch_completes_before_need),
+	UNIT_CASE(headroom_learned),
 	UNIT_CASE(cost_model_prefers_clean_victims),
 	UNIT_CASE(switch_price_gates_preemption),
 	UNIT_CASE(bandwidth_learned),

@@ -13,10 +13,11 @@
 const uint32_t fair_weight[FAIR_NT] = { 1, 2, 4 };
 
 /*
- * Per sequence, 128 bytes a token (512 a 64 KiB page), 16 pages at most: a
- * full sequence ends its turn and a new one starts (a new conversation).
+ * Per sequence, 128 bytes a token for each of sh->kv_heads (one: 512
+ * tokens a 64 KiB page, 16 pages), 8192 tokens at most: a full sequence
+ * ends its turn and a new one starts (a new conversation).
  */
-static const struct accel_geometry fair_geo = {
+static struct accel_geometry fair_geo = {
 	.layers = 1, .kv_heads = 1, .head_dim = 32, .dtype = ACCEL_DTYPE_F16,
 	.max_tokens = 512 * 16, .layout = ACCEL_LAYOUT_PER_SEQ,
 };
@@ -230,6 +231,8 @@ void fair_engine(struct fair_shared *sh, uint32_t first, uint32_t n,
 
 	if (n > FAIR_NT || first + n > FAIR_NT)
 		_exit(2);
+	if (sh->kv_heads)
+		fair_geo.kv_heads = sh->kv_heads;
 	for (uint32_t i = 0; i < n; i++) {
 		struct accel_open_opts o;
 

@@ -44,6 +44,7 @@ struct fair_shared {
 	volatile int ready;
 	double t0;			/* ms, CLOCK_MONOTONIC */
 	uint32_t win_ms, nwin;		/* progress windows */
+	uint32_t kv_heads;		/* KV bytes a token / 128; 0: 1 */
 	uint64_t tokens[FAIR_NT];	/* service: tokens written */
 	uint64_t win[FAIR_NT][FAIR_NWIN_MAX + 1];
 	uint64_t preempts[FAIR_NT];

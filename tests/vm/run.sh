@@ -9,7 +9,8 @@
 #
 # --only RE runs only the tests whose names match the extended regular
 # expression RE as a whole (and final_baseline), for work on a few tests;
-# `make check` always runs them all.
+# `make check` always runs them all. In bench mode, RE is a |-separated
+# list of kvmem-bench groups (first_touch|populate|migrate|accel|attn|fair).
 # --hostfs shares the host's /usr and /etc (read-only) and this repository
 # (read-only) with the guest over virtio-9p and mounts them as a merged-usr
 # root at /host in the guest (the repository at /host/repo, writable tmpfs
@@ -43,6 +44,7 @@ usage() {
 }
 
 kernel='' module='' mode='' out='' params='' label='' only='' hostfs=''
+groups=''
 timeout_s=900
 while [ "$#" -gt 0 ]; do
 	case "$1" in
@@ -53,7 +55,7 @@ while [ "$#" -gt 0 ]; do
 	--params) params=${2?}; shift 2 ;;
 	--timeout) timeout_s=${2:?}; shift 2 ;;
 	--label) label=${2:?}; shift 2 ;;
-	--only) only="(${2:?})|final_baseline"; shift 2 ;;
+	--only) only="(${2:?})|final_baseline" groups=$2; shift 2 ;;
 	--hostfs) hostfs=1; shift ;;
 	-h | --help) usage ;;
 	--) shift; break ;;
@@ -137,6 +139,7 @@ if [ -n "$hostfs" ]; then
 	fi
 fi
 
+[ "$mode" = bench ] && only=$groups
 KVMEM_HOSTFS=$hostfs KVMEM_HOSTFS_MODULES=$hostfs_mods KVMEM_ONLY=$only "$here/mkinitramfs.sh" "$initrd" "$module" "$params" "$mode" "${files[@]}"
 
 # panic_print=0x20 replays the whole kernel log on the console at a panic:

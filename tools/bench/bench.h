@@ -45,8 +45,14 @@ void report_paired(const char *name, const char *unit, const double *k,
 		   unsigned long size_mib);
 void copy_bytes(void *dst, const void *src, size_t len);
 char *node_buf(size_t len, int node);
+struct kvmem_event;
+/* bench_migrate.c: MIGRATE all @pages of a space to @tier, wait for its
+ * event (in @ev); the microseconds it took. */
+double migrate(uint32_t handle, uint64_t pages, uint32_t tier, uint32_t flags,
+	       struct kvmem_event *ev);
 void bench_migrate(void);
 void bench_accel(void);
 void bench_attn(void);
+void bench_fair(void);
 
 #endif /* KVMEM_BENCH_H */

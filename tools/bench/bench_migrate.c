@@ -77,7 +77,7 @@ char *node_buf(size_t len, int node)
 }
 
 /* Migrates all of a space and waits for its event; returns microseconds. */
-static double migrate(uint32_t handle, uint64_t pages, uint32_t tier,
+double migrate(uint32_t handle, uint64_t pages, uint32_t tier,
 		      uint32_t flags, struct kvmem_event *ev)
 {
 	struct kvmem_migrate m = {

@@ -18,6 +18,8 @@
  *  migrate_*, round_trip_reuse: see bench_migrate.c.
  *  accel_*: libaccel's host backend, see bench_accel.c.
  *  attn_*: decode attention over libaccel's tensors, see bench_attn.c.
+ *  jain_weighted, jain_weighted_baseline, switch_wait_ratio: kvmemd's
+ *	fairness and switch cost, see bench_fair.c.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -246,11 +248,38 @@ static void bench_pair(const char *name, round_fn kvmem, round_fn base,
 		      throughput ? "higher" : "lower", SIZE_MIB);
 }
 
-int main(void)
+/* Whether group @g runs: every group without arguments, else the named. */
+static bool wanted(int argc, char **argv, const char *g)
 {
+	if (argc < 2)
+		return true;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], g))
+			return true;
+	return false;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const groups[] = {
+		"first_touch", "populate", "migrate", "accel", "attn", "fair",
+	};
 	struct kvmem_info info;
 	double limit;
 
+	for (int i = 1; i < argc; i++) {
+		size_t g = 0;
+
+		while (g < sizeof(groups) / sizeof(groups[0]) &&
+		       strcmp(argv[i], groups[g]))
+			g++;
+		if (g == sizeof(groups) / sizeof(groups[0])) {
+			fprintf(stderr, "usage: kvmem-bench [GROUP...]: no group "
+				"\"%s\"; groups: first_touch populate migrate "
+				"accel attn fair\n", argv[i]);
+			return 2;
+		}
+	}
 	kvmem_fd = open("/dev/kvmem", O_RDWR | O_CLOEXEC);
 	if (kvmem_fd < 0)
 		die("open /dev/kvmem");
@@ -258,13 +287,22 @@ int main(void)
 		die("GET_INFO");
 	page_size = info.page_size;
 	limit = zero_limit(SIZE_MIB * MIB);
-	bench_pair("first_touch", kvmem_touch_round, anon_touch_round,
-		   "anonymous private memory", limit, false);
-	bench_pair("populate", kvmem_populate_round, anon_populate_round,
-		   "MADV_POPULATE_WRITE of anonymous memory", limit, true);
-	bench_migrate();
-	bench_accel();
-	bench_attn();
+	if (wanted(argc, argv, "first_touch"))
+		bench_pair("first_touch", kvmem_touch_round, anon_touch_round,
+			   "anonymous private memory", limit, false);
+	if (wanted(argc, argv, "populate"))
+		bench_pair("populate", kvmem_populate_round,
+			   anon_populate_round,
+			   "MADV_POPULATE_WRITE of anonymous memory", limit,
+			   true);
+	if (wanted(argc, argv, "migrate"))
+		bench_migrate();
+	if (wanted(argc, argv, "accel"))
+		bench_accel();
+	if (wanted(argc, argv, "attn"))
+		bench_attn();
+	if (wanted(argc, argv, "fair"))
+		bench_fair();
 	close(kvmem_fd);
 	return 0;
 }
