@@ -385,7 +385,13 @@ int accel_seq_set_priority(struct accel_seq *seq, int32_t priority);
  * (ACCEL_OP_PREEMPTED, ACCEL_OP_RUNNABLE; status 0) through
  * accel_poll_completions() and accel_fd(), unless memory ran out (the flag
  * is what counts). The daemon moves host sequences itself; the engine
- * only stops stepping them. Thread-safe (any thread, any time).
+ * only stops stepping them. A cuda sequence whose device memory a kvmem
+ * device pool grants libaccel moves for the daemon: the swap-out starts
+ * once the engine reports the preempted sequence WAITING or IDLE
+ * (accel_seq_set_demand(): its word that no step of it is in flight), a
+ * PREFETCH or RUNNABLE brings it back, and the flag stays false until the
+ * data is back; those swaps queue no ACCEL_OP_SWAP_* completion.
+ * Thread-safe (any thread, any time).
  */
 bool accel_seq_may_run(const struct accel_seq *seq);
 
@@ -400,7 +406,10 @@ bool accel_seq_may_run(const struct accel_seq *seq);
  * to run, running, or idle between turns (the cheapest to preempt). kvmem
  * passes on only changes, so calling it at every step costs one ioctl per
  * space and nothing at the daemon. Works with no daemon too (the module
- * keeps it for one that comes). Errors: -EINVAL (bad demand),
+ * keeps it for one that comes). WAITING or IDLE for a sequence the daemon
+ * preempted also promises that none of its work is in flight: a cuda
+ * sequence's swap-out for the daemon starts then (accel_seq_may_run()).
+ * Errors: -EINVAL (bad demand),
  * -EOPNOTSUPP (no /dev/kvmem, or a module without
  * KVMEM_FEATURE_RUN_STATE), or the module's. seq-serial.
  */

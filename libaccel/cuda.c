@@ -477,6 +477,7 @@ static int cuda_space_create(struct accel_ctx *ctx, struct accel_space *sp,
 		goto fail;
 	}
 	cuda_pool_use(cb, cs->chunk);
+	sp->dev_handle = cs->grant;
 	sp->base = base;
 	sp->bytes = bytes;
 	sp->mapped = 0;
@@ -530,6 +531,7 @@ static void cuda_space_destroy(struct accel_ctx *ctx, struct accel_space *sp)
 		cb->api.host_unregister((char *)sp->host + cs->reg[i] * cb->gran);
 	cb->api.address_free(sp->base, cs->reserved);
 	cuda_grant_space_free(ctx, cs);
+	sp->dev_handle = 0;
 	cuda_host_free(ctx, sp->handle, sp->host, sp->bytes);
 	free(cs->h);
 	free(cs->reg);
@@ -724,51 +726,112 @@ static int cuda_in_space(struct accel_ctx *ctx, struct accel_space *sp,
 }
 
 /*
+ * Reports a swap of a space's device pages to the module (KVMEM_IOC_SWAP),
+ * when a kvmem device pool grants them: BEGIN before the copy (a swap-in's
+ * BEGIN takes the device frames), COMMIT when every space is copied (a
+ * swap-out's COMMIT gives them back), ABORT if anything failed. The range
+ * is the granted chunks that the host copy covers; cuda_map()'s and
+ * cuda_unmap()'s grants find the rest done. BEGIN carries the cookie of the
+ * space's last run directive, so that the daemon sees its switch end.
+ */
+static int cuda_swap_report(struct accel_ctx *ctx, struct accel_space *sp,
+			    uint32_t op, bool out, uint64_t pages,
+			    uint64_t bytes)
+{
+	struct cuda_be *cb = cuda_of(ctx);
+	struct cuda_space *cs = sp->priv;
+	struct kvmem_swap s = { .handle = cs->grant, .op = op };
+	uint64_t n = (pages + cs->chunk - 1) / cs->chunk * cs->chunk;
+
+	if (!cs->grant)
+		return 0;
+	if (op == KVMEM_SWAP_BEGIN) {
+		s.flags = out ? KVMEM_SWAP_OUT : 0;
+		s.host = sp->handle;
+		s.count = n < sp->bytes / cb->gran ? n : sp->bytes / cb->gran;
+		pthread_mutex_lock(&ctx->lock);
+		s.cookie = sp->run_cookie;
+		pthread_mutex_unlock(&ctx->lock);
+	} else if (op == KVMEM_SWAP_COMMIT) {
+		s.bytes = bytes;
+	}
+	return accel_ioctl(ctx->fd, KVMEM_IOC_SWAP, &s);
+}
+
+/* One space's part of a swap: begun with the module, then copied. */
+static int cuda_job_space(struct accel_ctx *ctx, struct cuda_job *job,
+			  struct accel_space *sp, bool *trimmed,
+			  uint64_t *copied, uint64_t *reused)
+{
+	bool out = job->op == ACCEL_OP_SWAP_OUT;
+	int ret;
+
+	for (;;) {
+		ret = cuda_swap_report(ctx, sp, KVMEM_SWAP_BEGIN, out,
+				       job->pages, 0);
+		if (!ret)
+			ret = out ? cuda_out_copy(ctx, sp, job->pages, copied,
+						  reused) :
+				    cuda_in_space(ctx, sp, job->pages, copied);
+		if (!ret)
+			return 0;
+		cuda_swap_report(ctx, sp, KVMEM_SWAP_ABORT, out, 0, 0);
+		/* Device memory short: kept sequences hold some. */
+		if (out || ret != -ENOMEM || *trimmed)
+			return ret;
+		*trimmed = true;
+		if (accel_trim_some(ctx, 0) <= 0)
+			return ret;
+	}
+}
+
+/*
  * Runs a swap of every space of a sequence, all or nothing, so that a
  * failure leaves the sequence whole where it was: a swap-out first
  * copies every space and frees device memory only once all copies
  * succeeded; a swap-in that fails unmaps what it mapped (the host copies
- * stay authoritative).
+ * stay authoritative). The module hears the same (cuda_swap_report()).
  */
 static void cuda_run_job(struct accel_ctx *ctx, struct cuda_job *job)
 {
 	struct accel_seq *seq = job->seq;
 	/* Read now: the sequence may be freed once its last part is done. */
 	uint32_t i, n = 0, parts = seq->nspaces;
-	uint64_t copied = 0, reused = 0;
-	bool trimmed = false;
+	uint64_t copied = 0, reused = 0, *each;
+	bool trimmed = false, out = job->op == ACCEL_OP_SWAP_OUT;
 	int ret = 0;
 
-	for (i = 0; i < seq->nspaces && job->pages && !ret; i++, n++) {
+	each = calloc(parts ? parts : 1, sizeof(*each));
+	for (i = 0; i < seq->nspaces && job->pages && !ret; i++) {
 		uint64_t c = 0, r = 0;
 
-		if (job->op == ACCEL_OP_SWAP_OUT) {
-			ret = cuda_out_copy(ctx, &seq->spaces[i], job->pages,
-					    &c, &r);
-		} else {
-			ret = cuda_in_space(ctx, &seq->spaces[i], job->pages,
-					    &c);
-			/* Device memory short: kept sequences hold some. */
-			if (ret == -ENOMEM && !trimmed) {
-				trimmed = true;
-				if (accel_trim_some(ctx, 0) > 0)
-					ret = cuda_in_space(ctx,
-							    &seq->spaces[i],
-							    job->pages, &c);
-			}
-		}
+		ret = cuda_job_space(ctx, job, &seq->spaces[i], &trimmed, &c,
+				     &r);
+		if (ret)
+			break;	/* that space undid itself */
+		n++;
 		copied += c;
 		reused += r;
+		if (each)
+			each[i] = c;
 	}
 	if (ret) {
-		n--;	/* the space that failed undid itself */
-		while (job->op == ACCEL_OP_SWAP_IN && n--)
-			if (!cuda_unmap(ctx, &seq->spaces[n], 0, job->pages))
-				seq->spaces[n].mapped = 0;
-	} else if (job->op == ACCEL_OP_SWAP_OUT) {
-		for (i = 0; i < seq->nspaces && job->pages; i++)
+		while (n--) {
+			struct accel_space *sp = &seq->spaces[n];
+
+			cuda_swap_report(ctx, sp, KVMEM_SWAP_ABORT, out, 0, 0);
+			if (!out && !cuda_unmap(ctx, sp, 0, job->pages))
+				sp->mapped = 0;
+		}
+	} else if (job->pages) {
+		for (i = 0; i < seq->nspaces; i++)
+			cuda_swap_report(ctx, &seq->spaces[i],
+					 KVMEM_SWAP_COMMIT, out, 0,
+					 each ? each[i] : 0);
+		for (i = 0; out && i < seq->nspaces; i++)
 			cuda_out_free(ctx, seq, &seq->spaces[i], job->pages);
 	}
+	free(each);
 	/* One report with the totals; the others end the count. */
 	for (i = parts; i > 1; i--)
 		accel_swap_part_done(seq, ret, 0, 0);

@@ -39,7 +39,10 @@ struct accel_space {
 	uint64_t bytes;
 	uint64_t mapped;
 	uint32_t handle;
+	/* cuda backend: the device pool space of its grants; 0: none */
+	uint32_t dev_handle;
 	bool run_stopped;	/* its last RUN event said PREEMPT/PREFETCH */
+	uint64_t run_cookie;	/* its last RUN event's (ctx->lock) */
 	void *host;
 	void *priv;
 };
@@ -166,8 +169,20 @@ struct accel_seq {
 	int swap_status;		/* first error of the swap in flight */
 	int last_status;		/* of the last swap that ended */
 	uint64_t swap_copied, swap_reused;
-	/* Spaces whose run state is not RUNNABLE (ctx->lock to write). */
+	/*
+	 * Spaces whose run state is not RUNNABLE, plus one while @held
+	 * (ctx->lock to write).
+	 */
 	_Atomic uint32_t not_runnable;
+	/*
+	 * Device directives (run.c): a PREEMPT of a device space waits for
+	 * the engine's word that nothing of it is in flight (@ack_wanted);
+	 * the swap it then starts is the daemon's (@directed: no swap
+	 * completion), and holds the sequence stopped (@held) until a
+	 * swap-in brings its data back. ctx->lock.
+	 */
+	bool ack_wanted, held;
+	bool directed;			/* seq->lock: the swap in flight */
 
 	struct accel_seq *next;		/* ctx->live or ctx->kept */
 	struct accel_seq *ahead_next;	/* ctx->ahead_head */
@@ -213,6 +228,12 @@ int accel_events_start(struct accel_ctx *ctx);
 void accel_events_stop(struct accel_ctx *ctx);
 void accel_swap_part_done(struct accel_seq *seq, int status, uint64_t copied,
 			  uint64_t reused);
+/* swap.c: starts a swap; @seq->lock held, and released on return. */
+int accel_swap_locked(struct accel_seq *seq, uint32_t op, bool directed);
+/* run.c: the engine reported demand; a device PREEMPT may go ahead. */
+void accel_run_demand(struct accel_seq *seq, uint32_t demand);
+/* run.c: a swap of seq ended (@ok); with ctx->lock held. */
+void accel_run_swapped(struct accel_seq *seq, bool out, bool ok);
 int accel_migrate_queue(struct accel_ctx *ctx, struct accel_seq *seq,
 			uint64_t pages, uint32_t tier);
 

@@ -460,6 +460,13 @@ void accel_seq_destroy(struct accel_seq *seq)
 		;
 	if (*pp)
 		*pp = seq->next;
+	pthread_mutex_unlock(&ctx->lock);
+	/*
+	 * The event thread may have started a swap-in the daemon asked for
+	 * before the sequence left the list (run.c): it ends first.
+	 */
+	accel_seq_wait(seq, -1);
+	pthread_mutex_lock(&ctx->lock);
 	/* Its completions not taken yet would name a sequence that is gone. */
 	accel_cq_forget(ctx, seq);
 	keep = accel_keep(seq);

@@ -187,8 +187,13 @@ void accel_swap_part_done(struct accel_seq *seq, int status, uint64_t copied,
 	}
 	ctx->stats.swap_bytes_copied += c.bytes_copied;
 	ctx->stats.swap_bytes_reused += c.bytes_reused;
-	accel_cq_push(ctx, &c);
+	if (seq->directed)
+		ctx->swaps_inflight--;	/* the engine asked for nothing */
+	else
+		accel_cq_push(ctx, &c);
+	accel_run_swapped(seq, out, !c.status);
 	pthread_mutex_unlock(&ctx->lock);
+	seq->directed = false;
 	pthread_cond_broadcast(&seq->cond);
 	pthread_mutex_unlock(&seq->lock);
 }
@@ -366,20 +371,22 @@ void accel_events_stop(struct accel_ctx *ctx)
 	ctx->event_thread_on = false;
 }
 
-/* Starts a swap of a resident (out) or swapped (in) sequence. */
-static int accel_swap(struct accel_seq *seq, uint32_t op)
+/*
+ * Starts a swap of a resident (out) or swapped (in) sequence; @directed:
+ * the daemon's (run.c), whose end queues no completion. Called with
+ * seq->lock held; returns with it released.
+ */
+int accel_swap_locked(struct accel_seq *seq, uint32_t op, bool directed)
 {
-	struct accel_ctx *ctx;
+	struct accel_ctx *ctx = seq->ctx;
 	uint64_t used;
 	uint32_t i;
 	int ret = 0;
 
-	if (!seq)
-		return -EINVAL;
-	ctx = seq->ctx;
-	if (ctx->swap_tier == ACCEL_TIER_DEFAULT)
+	if (ctx->swap_tier == ACCEL_TIER_DEFAULT) {
+		pthread_mutex_unlock(&seq->lock);
 		return -EOPNOTSUPP;
-	pthread_mutex_lock(&seq->lock);
+	}
 	if (seq->swap_pending ||
 	    seq->state != (op == ACCEL_OP_SWAP_OUT ? ACCEL_SEQ_RESIDENT :
 						      ACCEL_SEQ_SWAPPED)) {
@@ -420,6 +427,7 @@ static int accel_swap(struct accel_seq *seq, uint32_t op)
 	seq->state = op == ACCEL_OP_SWAP_OUT ? ACCEL_SEQ_SWAPPING_OUT :
 					       ACCEL_SEQ_SWAPPING_IN;
 	seq->swap_op = op;
+	seq->directed = directed;
 	seq->swap_pending = seq->nspaces;
 	seq->swap_status = 0;
 	seq->swap_copied = 0;
@@ -440,12 +448,21 @@ static int accel_swap(struct accel_seq *seq, uint32_t op)
 		pthread_mutex_unlock(&ctx->lock);
 		pthread_mutex_lock(&seq->lock);
 		seq->swap_pending = 0;
+		seq->directed = false;
 		seq->state = op == ACCEL_OP_SWAP_OUT ? ACCEL_SEQ_RESIDENT :
 						       ACCEL_SEQ_SWAPPED;
 		pthread_cond_broadcast(&seq->cond);
 		pthread_mutex_unlock(&seq->lock);
 	}
 	return ret;
+}
+
+static int accel_swap(struct accel_seq *seq, uint32_t op)
+{
+	if (!seq)
+		return -EINVAL;
+	pthread_mutex_lock(&seq->lock);
+	return accel_swap_locked(seq, op, false);
 }
 
 ACCEL_EXPORT

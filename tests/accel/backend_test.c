@@ -653,6 +653,165 @@ out:
 	}
 }
 
+/* Waits up to 30 s for the manager's SWAP event with @cookie; its status. */
+static int swap_event(int m, uint64_t cookie, struct kvmem_event *got)
+{
+	for (int ms = 0; ms < 30000; ms += 10) {
+		struct pollfd pfd = { .fd = m, .events = POLLIN };
+		struct kvmem_event ev;
+
+		if (poll(&pfd, 1, 10) == 1 &&
+		    read(m, &ev, sizeof(ev)) == (ssize_t)sizeof(ev) &&
+		    ev.type == KVMEM_EVENT_SWAP && ev.cookie == cookie) {
+			*got = ev;
+			return ev.status;
+		}
+	}
+	return -ETIMEDOUT;
+}
+
+/* Waits up to 10 s for accel_seq_may_run() to say @want. */
+static bool may_run_becomes(struct accel_seq *s, bool want)
+{
+	for (int ms = 0; ms < 10000; ms += 5) {
+		if (accel_seq_may_run(s) == want)
+			return true;
+		usleep(5000);
+	}
+	return false;
+}
+
+static int space_run(int m, uint32_t id, uint32_t state, uint32_t tier,
+		     uint64_t cookie)
+{
+	struct kvmem_run r = {
+		.id = id, .state = state, .tier = tier, .cookie = cookie,
+	};
+
+	return ioctl(m, KVMEM_IOC_SPACE_RUN, &r) ? -errno : 0;
+}
+
+/* The id of the only device space in the module; 0 if not exactly one. */
+static uint32_t device_space_id(int m)
+{
+	struct kvmem_space_info si[64];
+	struct kvmem_list l = {
+		.max = 64, .entries = (uintptr_t)si, .entry_size = sizeof(si[0]),
+	};
+	uint32_t id = 0, n = 0;
+
+	if (ioctl(m, KVMEM_IOC_LIST_SPACES, &l))
+		return 0;
+	for (uint32_t i = 0; i < l.count; i++)
+		if (si[i].flags & KVMEM_SPACE_INFO_DEVICE) {
+			id = si[i].id;
+			n++;
+		}
+	return n == 1 ? id : 0;
+}
+
+/*
+ * A daemon's directives for a device sequence (the test is the manager):
+ * PREEMPT stops it; the swap-out (device -> host, with the backend's copy
+ * engine) starts only when the engine reports it waiting, and the module
+ * hears BEGIN and COMMIT (the manager's SWAP event, with the directive's
+ * cookie); PREFETCH brings it back but does not let it run; RUNNABLE does.
+ * A RUNNABLE straight after a swap-out brings it back too, and the
+ * sequence may run only once its data is there. Every token survives.
+ */
+static void daemon_directs_device_swap(void)
+{
+	struct kvmem_device_pool dp = {
+		.device = 0x100, .frame_size = 2 << 20, .frames = 8,
+		.tier = KVMEM_TIER_HBM,
+	};
+	struct kvmem_device_pool_remove rm = { 0 };
+	struct kvmem_manager mg = { 0 };
+	struct accel_ctx *ctx = NULL;
+	struct accel_seq *s = NULL;
+	struct accel_completion c;
+	struct kvmem_event ev;
+	int fd = open("/dev/kvmem", O_RDWR);
+	int m = open("/dev/kvmem", O_RDWR | O_NONBLOCK);
+	uint32_t id;
+
+	CHECK(fd >= 0 && m >= 0, "open /dev/kvmem");
+	CHECK(!ioctl(fd, KVMEM_IOC_DEVICE_POOL_ADD, &dp), "DEVICE_POOL_ADD: %s",
+	      strerror(errno));
+	rm.index = dp.index;
+	CHECK(!ioctl(m, KVMEM_IOC_MANAGER, &mg), "MANAGER: %s",
+	      strerror(errno));
+	ctx = open_ctx(0);
+	if (!ctx)
+		goto out;
+	CHECK(!accel_seq_create(ctx, &geo, NULL, &s), "create");
+	if (!s)
+		goto out;
+	CHECK(accel_seq_grow(s, 4096) == 1, "grow to 4096 tokens");
+	put_tokens(s, 0, 4096, 43);
+	id = device_space_id(m);
+	CHECK(id, "LIST_SPACES shows one device space");
+	CHECK(pool_free_frames(fd, dp.index) == 0, "8 device frames granted");
+
+	CHECK(!space_run(m, id, KVMEM_RUN_PREEMPT, KVMEM_TIER_DRAM, 0xc1),
+	      "PREEMPT");
+	CHECK(may_run_becomes(s, false), "preempted: may not run");
+	CHECK(!next_completion(ctx, &c) && c.op == ACCEL_OP_PREEMPTED,
+	      "a PREEMPTED completion");
+	usleep(200 * 1000);
+	CHECK(accel_seq_state(s) == ACCEL_SEQ_RESIDENT &&
+	      pool_free_frames(fd, dp.index) == 0,
+	      "no swap before the engine says nothing of it is in flight");
+	CHECK(!accel_seq_set_demand(s, ACCEL_DEMAND_WAITING), "WAITING");
+	CHECK(swap_event(m, 0xc1, &ev) == 0 && ev.pages == 8,
+	      "the module saw the swap-out committed (8 pages, cookie 0xc1)");
+	CHECK(!accel_seq_wait(s, 30000) &&
+	      accel_seq_state(s) == ACCEL_SEQ_SWAPPED, "swapped out");
+	CHECK(pool_free_frames(fd, dp.index) == 8, "its device frames back");
+	CHECK(accel_poll_completions(ctx, &c, 1) == 0,
+	      "no swap completion: the engine asked for none");
+
+	CHECK(!space_run(m, id, KVMEM_RUN_PREFETCH, KVMEM_TIER_HBM, 0xc2),
+	      "PREFETCH");
+	CHECK(swap_event(m, 0xc2, &ev) == 0 && ev.pages == 8,
+	      "the module saw the swap-in committed (cookie 0xc2)");
+	CHECK(!accel_seq_wait(s, 30000) &&
+	      accel_seq_state(s) == ACCEL_SEQ_RESIDENT, "swapped in");
+	CHECK(pool_free_frames(fd, dp.index) == 0, "8 frames granted again");
+	CHECK(!accel_seq_may_run(s), "PREFETCH: in, not running yet");
+	CHECK(!space_run(m, id, KVMEM_RUN_RUNNABLE, KVMEM_TIER_HBM, 0xc3),
+	      "RUNNABLE");
+	CHECK(may_run_becomes(s, true), "runnable");
+	CHECK(!next_completion(ctx, &c) && c.op == ACCEL_OP_RUNNABLE,
+	      "a RUNNABLE completion");
+	CHECK(!bad_tokens(s, 4096, 43), "4096 tokens intact");
+
+	/* Out again, then straight to RUNNABLE: it runs once it is back. */
+	CHECK(!space_run(m, id, KVMEM_RUN_PREEMPT, KVMEM_TIER_DRAM, 0xc4) &&
+	      may_run_becomes(s, false), "PREEMPT again");
+	CHECK(!accel_seq_set_demand(s, ACCEL_DEMAND_IDLE), "IDLE");
+	CHECK(swap_event(m, 0xc4, &ev) == 0, "swapped out again");
+	accel_seq_wait(s, 30000);
+	CHECK(!space_run(m, id, KVMEM_RUN_RUNNABLE, KVMEM_TIER_HBM, 0xc5),
+	      "RUNNABLE");
+	CHECK(swap_event(m, 0xc5, &ev) == 0, "swapped in on RUNNABLE");
+	CHECK(may_run_becomes(s, true), "runnable once back");
+	CHECK(accel_seq_state(s) == ACCEL_SEQ_RESIDENT &&
+	      pool_free_frames(fd, dp.index) == 0, "resident, 8 granted");
+	CHECK(!bad_tokens(s, 4096, 43), "4096 tokens intact");
+out:
+	accel_seq_destroy(s);
+	accel_close(ctx);
+	if (m >= 0)
+		close(m);
+	if (fd >= 0) {
+		CHECK(pool_free_frames(fd, dp.index) == 8, "all frames back");
+		CHECK(!ioctl(fd, KVMEM_IOC_DEVICE_POOL_REMOVE, &rm),
+		      "DEVICE_POOL_REMOVE: %s", strerror(errno));
+		close(fd);
+	}
+}
+
 /* Opens with @o and the absent device; accel_open()'s result. */
 static int open_absent(struct accel_open_opts *o, struct accel_ctx **ctx)
 {
@@ -756,6 +915,8 @@ static const struct {
 	{ "reuse_after_swap", reuse_after_swap, false, false, false },
 	{ "swap_out_fails_whole", swap_out_fails_whole, false, true, false },
 	{ "device_pool_grants", device_pool_grants, true, true, false },
+	{ "daemon_directs_device_swap", daemon_directs_device_swap, true, true,
+	  false },
 	{ "no_module_open", no_module_open, true, false, true },
 };
 
