@@ -59,6 +59,11 @@ module_param_named(default_tenant, kvmem_default_tenant, uint, 0444);
 MODULE_PARM_DESC(default_tenant,
 		 "Tenant every client may charge; others need the tenant's sysfs uid/gid or the manager role (default 0)");
 
+bool kvmem_memcg_charge = true;
+module_param_named(memcg, kvmem_memcg_charge, bool, 0644);
+MODULE_PARM_DESC(memcg,
+		 "Charge the frames of a client opened in a memory cgroup other than the root to that cgroup, allocated for it instead of taken from the reserve (default Y)");
+
 int kvmem_priority_max;
 module_param_named(priority_max, kvmem_priority_max, int, 0644);
 MODULE_PARM_DESC(priority_max,

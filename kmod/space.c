@@ -186,7 +186,8 @@ static bool kvmem_space_may_go_on(struct kvmem_space *space)
  * someone else, or the space destroyed.
  *
  * Return: 0 with *@frame backing the page now, 1 with *@frame if another
- * thread backed it during a wait, -ENOSPC when the pools to try are empty,
+ * thread backed it during a wait, -ENOSPC when the pools to try are empty
+ * (or the client's memory cgroup is at its limit: no wait then),
  * -ETIMEDOUT or -EINTR when a wait ends, -ENOENT if the space was
  * destroyed during a wait, -ENOMEM if the page index cannot be stored.
  */
@@ -206,7 +207,12 @@ static int kvmem_space_back(struct kvmem_space *space, u64 index, bool fault,
 				goto store;
 			}
 		}
-		if (space->policy != KVMEM_POLICY_WAIT)
+		/*
+		 * A client in a memory cgroup does not wait: its frames come
+		 * from the page allocator, which has reclaimed what it could,
+		 * and a pool's free frames are none of its.
+		 */
+		if (space->policy != KVMEM_POLICY_WAIT || space->client->memcg)
 			return -ENOSPC;
 		left = (long)(deadline - jiffies);
 		if (left <= 0)
