@@ -300,6 +300,7 @@ void kvmem_swap_drop(struct kvmem_swap_rec *rec);
 /* main.c */
 extern bool kvmem_ready;
 extern bool kvmem_memcg_charge;
+extern unsigned int kvmem_max_spaces;
 extern unsigned int kvmem_locked_wait_ms;
 extern unsigned int kvmem_default_tenant;
 extern int kvmem_priority_max;

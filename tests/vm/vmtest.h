@@ -418,6 +418,8 @@ T(devpool_accounting); T(devpool_perm); T(neg_devpool);
 T(list_overrun); T(neg_list_sized);
 /* vmtest_memcg.c */
 T(memcg_orphans); T(memcg_charge);
+/* vmtest_limits.c */
+T(space_cap);
 /* vmtest_run.c */
 T(run_state); T(run_demand); T(neg_space_run); T(run_accel);
 /* vmtest_swap.c */
