@@ -135,6 +135,17 @@ bool kvmem_frame_shared(struct page *frame)
 	return false;
 }
 
+/* Whether the kernel found a memory error in a page of the frame. */
+static bool kvmem_frame_poisoned(struct page *frame)
+{
+	unsigned long i;
+
+	for (i = 0; i < kvmem_frame_pages(); i++)
+		if (PageHWPoison(frame + i))
+			return true;
+	return false;
+}
+
 /**
  * kvmem_frame_zero() - zero every page of a frame
  * @frame: first page of a frame no one else can see yet
@@ -513,13 +524,15 @@ struct kvmem_pool *kvmem_frame_pool(struct page *frame)
  * still holds one of its pages (the frame is then an orphan: it keeps its
  * slot, and is not replaced, until the last holder lets go). A frame
  * charged to a memory cgroup goes back to the kernel, which uncharges it
- * once no one else holds it.
+ * once no one else holds it. A frame with a memory error (PageHWPoison)
+ * leaves the pool, and the pool takes a good one in its place.
  */
 void kvmem_pool_put_frame(struct page *frame)
 {
 	struct kvmem_pool *pool = kvmem_frame_pool(frame);
 	unsigned long slot = page_private(frame);
 	bool shared = kvmem_frame_shared(frame);
+	bool poisoned = kvmem_frame_poisoned(frame);
 	bool leave;
 
 	if (slot & KVMEM_FRAME_CHARGED) {
@@ -529,7 +542,7 @@ void kvmem_pool_put_frame(struct page *frame)
 		return;
 	}
 	mutex_lock(&pool->lock);
-	if (shared &&
+	if (shared && !poisoned &&
 	    !xa_err(xa_store(&pool->orphans, slot, frame, GFP_KERNEL))) {
 		pool->nr_orphans++;
 		mutex_unlock(&pool->lock);
@@ -537,7 +550,7 @@ void kvmem_pool_put_frame(struct page *frame)
 		return;
 	}
 	/* An orphan that cannot be tracked leaves the pool, not replaced. */
-	leave = shared || pool->fa.nr_present > pool->reserve;
+	leave = shared || poisoned || pool->fa.nr_present > pool->reserve;
 	if (leave) {
 		WARN_ON_ONCE(kvmem_fa_remove(&pool->fa, slot));
 		pool->frames[slot] = NULL;
@@ -549,7 +562,14 @@ void kvmem_pool_put_frame(struct page *frame)
 
 	if (leave)
 		kvmem_frame_free(frame);
-	if (shared)
+	if (poisoned) {
+		/* The kernel keeps the poisoned page; a good one replaces it. */
+		pr_warn_ratelimited("pool%u (node %d): a frame with a memory error leaves the pool\n",
+				    pool->index, pool->node);
+		if (kvmem_pool_grow(pool))
+			pr_notice_ratelimited("pool%u (node %d): no memory to replace it\n",
+					      pool->index, pool->node);
+	} else if (shared)
 		pr_notice_ratelimited("pool%u (node %d): no memory to track a frame still referenced elsewhere; the pool is a frame short until its reserve is set again\n",
 				      pool->index, pool->node);
 	kvmem_frame_wake();
