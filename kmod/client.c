@@ -6,18 +6,45 @@
 #include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
+#include <linux/memcontrol.h>
 #include <linux/pid.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 
 #include "client.h"
+#include "compat.h"
 #include "kvmem.h"
 #include "validate.h"
 
 /* Client id -> client, for the manager's reports. */
 static DEFINE_XARRAY_ALLOC1(kvmem_clients);
 static u32 kvmem_next_client;
+
+/*
+ * The memory cgroup the opener's frames are charged to (with a reference),
+ * or NULL: its frames then come from the pools' reserves, which the admin
+ * sized. See "Memory cgroups" in Documentation/design.md.
+ */
+static struct mem_cgroup *kvmem_opener_memcg(void)
+{
+#ifdef CONFIG_MEMCG
+	struct mem_cgroup *memcg;
+
+	if (!READ_ONCE(kvmem_memcg_charge) || !current->mm ||
+	    !kvmem_memcg_kmem_on())
+		return NULL;
+	memcg = get_mem_cgroup_from_mm(current->mm);
+	if (memcg && !memcg->css.parent) {
+		/* The root cgroup has no limit: the reserve serves it. */
+		mem_cgroup_put(memcg);
+		memcg = NULL;
+	}
+	return memcg;
+#else
+	return NULL;
+#endif
+}
 
 static int kvmem_open(struct inode *inode, struct file *file)
 {
@@ -37,6 +64,7 @@ static int kvmem_open(struct inode *inode, struct file *file)
 	kvmem_events_init(&client->events);
 	client->pid = get_pid(task_tgid(current));
 	client->cred = get_current_cred();
+	client->memcg = kvmem_opener_memcg();
 	/* The role goes with the file: judge whoever opened it, now. */
 	client->may_manage = ns_capable_noaudit(&init_user_ns, CAP_SYS_ADMIN) ||
 			     (gid_valid(kvmem_manager_kgid) &&
@@ -45,6 +73,7 @@ static int kvmem_open(struct inode *inode, struct file *file)
 			    &kvmem_next_client, GFP_KERNEL_ACCOUNT) < 0) {
 		put_pid(client->pid);
 		put_cred(client->cred);
+		mem_cgroup_put(client->memcg);
 		kvfree(client);
 		return -ENOMEM;
 	}
@@ -85,6 +114,7 @@ static int kvmem_release(struct inode *inode, struct file *file)
 	kvmem_manager_client_exit(client);
 	put_pid(client->pid);
 	put_cred(client->cred);
+	mem_cgroup_put(client->memcg);
 	xa_destroy(&client->handles);
 	mutex_destroy(&client->events.read_lock);
 	mutex_destroy(&client->lock);

@@ -33,4 +33,11 @@ static inline void release_fault_lock(struct vm_fault *vmf)
 #define KVMEM_MAX_PAGE_ORDER	(MAX_ORDER - 1)
 #endif
 
+/* Whether __GFP_ACCOUNT charges pages to a memory cgroup: renamed in 6.3. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+#define kvmem_memcg_kmem_on()	memcg_kmem_enabled()
+#else
+#define kvmem_memcg_kmem_on()	memcg_kmem_online()
+#endif
+
 #endif /* KVMEM_COMPAT_H */

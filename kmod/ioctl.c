@@ -52,7 +52,8 @@ static int kvmem_ioctl_get_info(struct kvmem_client *client, void *arg)
 	info->features = KVMEM_FEATURE_NODE_POOLS | KVMEM_FEATURE_MIGRATE |
 			 KVMEM_FEATURE_EVENTS | KVMEM_FEATURE_TENANTS |
 			 KVMEM_FEATURE_MANAGER | KVMEM_FEATURE_DEVICE_POOLS |
-			 KVMEM_FEATURE_RUN_STATE | KVMEM_FEATURE_LIST_SIZED;
+			 KVMEM_FEATURE_RUN_STATE | KVMEM_FEATURE_LIST_SIZED |
+			 KVMEM_FEATURE_MEMCG;
 	info->page_sizes = KVMEM_PAGE_SIZES;
 	info->page_size = kvmem_page_size();
 	info->max_space_bytes = KVMEM_SPACE_MAX_BYTES;

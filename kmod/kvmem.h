@@ -35,6 +35,8 @@
 #include "event.h"
 #include "frame_alloc.h"
 
+struct mem_cgroup;
+
 #define KVMEM_MAX_POOLS		64
 
 #define KVMEM_MAX_TENANTS	4096
@@ -66,6 +68,12 @@
  * @reserve: frames the admin wants the pool to own
  * @low_watermark: the manager hears when free frames drop below this
  * @low: below @low_watermark and reported; re-armed once back above
+ * @orphans: slot -> frame released by its space while someone else (a
+ *	pipe, a get_user_pages() pin) still held a page of it; such a frame
+ *	keeps its slot, used, until the last holder lets go (under @lock)
+ * @nr_orphans: entries in @orphans (under @lock)
+ * @nr_charged: frames in use that were allocated for a client in a memory
+ *	cgroup and charged to it; they have no slot
  *
  * A node pool's frame is 2^kvmem_frame_order physically contiguous pages,
  * split into order-0 pages so that each can be mapped on its own. The slot
@@ -96,6 +104,9 @@ struct kvmem_pool {
 	u32 reserve;
 	u32 low_watermark;
 	bool low;
+	struct xarray orphans;
+	u32 nr_orphans;
+	atomic_t nr_charged;
 };
 
 /**
@@ -140,6 +151,8 @@ struct kvmem_tenant {
  * @pid: thread group of the opener, reported in the reader's namespace
  * @cred: the opener's credentials, which judge the tenants it may charge
  * @may_manage: the opener had CAP_SYS_ADMIN or was in manager_gid
+ * @memcg: the opener's memory cgroup, which its frames are charged to
+ *	(a reference); NULL: the root cgroup, and frames of the pools' reserves
  * @nr_spaces: live spaces
  * @frames: frames its spaces hold, per pool index
  * @faults: page faults on its spaces
@@ -164,6 +177,7 @@ struct kvmem_client {
 	struct pid *pid;
 	const struct cred *cred;
 	bool may_manage;
+	struct mem_cgroup *memcg;
 	atomic_t nr_spaces;
 	atomic_long_t frames[KVMEM_MAX_POOLS];
 	atomic64_t faults;
@@ -285,6 +299,8 @@ void kvmem_swap_drop(struct kvmem_swap_rec *rec);
 
 /* main.c */
 extern bool kvmem_ready;
+extern bool kvmem_memcg_charge;
+extern unsigned int kvmem_max_spaces;
 extern unsigned int kvmem_locked_wait_ms;
 extern unsigned int kvmem_default_tenant;
 extern int kvmem_priority_max;
@@ -315,7 +331,7 @@ bool kvmem_tenant_below_quota(struct kvmem_tenant *t, u32 tier);
 int kvmem_client_may_charge(const struct kvmem_client *client, u32 tenant);
 int kvmem_client_may_prioritize(const struct kvmem_client *client, s32 prio);
 u32 kvmem_tenant_get_run(struct kvmem_tenant *t, u32 tier, u32 want,
-			 struct page **frames);
+			 struct page **frames, struct mem_cgroup *memcg);
 void kvmem_tenant_put_frame(struct kvmem_tenant *t, struct page *frame);
 void kvmem_tenant_moved(struct kvmem_tenant *t, u32 from, u32 to);
 void kvmem_tenant_set_quota(struct kvmem_tenant *t,
@@ -356,7 +372,9 @@ void kvmem_pools_exit(void);
 int kvmem_pool_resize(struct kvmem_pool *pool, u32 target);
 void kvmem_pool_free(struct kvmem_pool *pool);
 u32 kvmem_pool_get_run(struct kvmem_pool *pool, u32 want, struct page **frames);
-u32 kvmem_tier_get_run(u32 tier, u32 want, struct page **frames);
+u32 kvmem_tier_get_run(u32 tier, u32 want, struct page **frames,
+		       struct mem_cgroup *memcg);
+void kvmem_orphans_stop(void);
 bool kvmem_frame_shared(struct page *frame);
 bool kvmem_frame_dirty(struct page *frame);
 void kvmem_frame_zero(struct page *frame);
@@ -425,7 +443,8 @@ static inline u64 kvmem_space_offset(const struct kvmem_space *space)
 static inline u32 kvmem_space_get_run(struct kvmem_space *space, u32 tier,
 				      u32 want, struct page **frames)
 {
-	u32 n = kvmem_tenant_get_run(space->tenant, tier, want, frames);
+	u32 n = kvmem_tenant_get_run(space->tenant, tier, want, frames,
+				     space->client->memcg);
 
 	if (n)
 		atomic_long_add(n, &space->client->frames[kvmem_frame_pool(frames[0])->index]);

@@ -59,6 +59,16 @@ module_param_named(default_tenant, kvmem_default_tenant, uint, 0444);
 MODULE_PARM_DESC(default_tenant,
 		 "Tenant every client may charge; others need the tenant's sysfs uid/gid or the manager role (default 0)");
 
+unsigned int kvmem_max_spaces = 65536;
+module_param_named(max_spaces, kvmem_max_spaces, uint, 0644);
+MODULE_PARM_DESC(max_spaces,
+		 "Most live spaces one open file may hold, so that no client takes the module's whole space-id range (about 4 million) (default 65536)");
+
+bool kvmem_memcg_charge = true;
+module_param_named(memcg, kvmem_memcg_charge, bool, 0644);
+MODULE_PARM_DESC(memcg,
+		 "Charge the frames of a client opened in a memory cgroup other than the root to that cgroup, allocated for it instead of taken from the reserve (default Y)");
+
 int kvmem_priority_max;
 module_param_named(priority_max, kvmem_priority_max, int, 0644);
 MODULE_PARM_DESC(priority_max,

@@ -38,6 +38,7 @@
 #include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <linux/workqueue.h>
 
 #include "kvmem.h"
@@ -53,12 +54,15 @@
  * @src: its frame when the batch started
  * @dst: its frame after the batch
  * @reuse: @dst is the page's clean copy: nothing to copy
+ * @failed: the copy hit a memory error (or stopped before the page): the
+ *	page stays where it is, and the request ends with -EIO
  */
 struct kvmem_move {
 	unsigned long index;
 	struct page *src;
 	struct page *dst;
 	bool reuse;
+	bool failed;
 };
 
 /**
@@ -137,29 +141,41 @@ static int kvmem_copy_run_len(const struct kvmem_move *mv, int n)
 	return len;
 }
 
-static void kvmem_run_copy(struct page *dst, struct page *src, int frames)
+/*
+ * Copies @frames frames in one run. The machine-check-safe copy: a memory
+ * error in a source frame (CXL and DRAM errors are real) ends the copy
+ * there instead of panicking the kernel; the kernel marks the page
+ * poisoned.
+ *
+ * Return: the frames copied, @frames unless a memory error stopped it.
+ */
+static int kvmem_run_copy(struct page *dst, struct page *src, int frames)
 {
-	unsigned long i;
+	unsigned long i, len = frames * kvmem_page_size(), left;
 
 	if (!IS_ENABLED(CONFIG_HIGHMEM)) {
-		memcpy(page_address(dst), page_address(src),
-		       frames * kvmem_page_size());
-		return;
+		left = copy_mc_to_kernel(page_address(dst), page_address(src),
+					 len);
+		return (len - left) / kvmem_page_size();
 	}
 	for (i = 0; i < frames * kvmem_frame_pages(); i++)
 		copy_highpage(dst + i, src + i);
+	return frames;
 }
 
 static void kvmem_copy_slice(struct kvmem_space *space,
 			     struct kvmem_move *mv, int n)
 {
-	int i, len;
+	int i, k, len;
 
 	for (i = 0; i < n && !READ_ONCE(space->dead); i += len) {
 		len = 1;
 		if (!mv[i].reuse) {
 			len = kvmem_copy_run_len(mv + i, n - i);
-			kvmem_run_copy(mv[i].dst, mv[i].src, len);
+			/* The rest of a run that stopped is not copied. */
+			for (k = kvmem_run_copy(mv[i].dst, mv[i].src, len);
+			     k < len; k++)
+				mv[i + k].failed = true;
 		}
 		cond_resched();
 	}
@@ -296,6 +312,7 @@ static int kvmem_migrate_prepare(struct kvmem_space *space,
 		mv[n].src = frame;
 		mv[n].dst = NULL;
 		mv[n].reuse = false;
+		mv[n].failed = false;
 		xa_set_mark(&space->pages, index, KVMEM_MARK_MIGRATING);
 		n++;
 	}
@@ -404,6 +421,12 @@ static int kvmem_migrate_run(struct kvmem_space *space,
 			ret = -ECANCELED;
 		} else {
 			for (i = 0; i < n; i++) {
+				if (mv[i].failed) {
+					/* The source stays, as if never begun. */
+					kvmem_migrate_undo(space, &mv[i], 1);
+					ret = -EIO;
+					continue;
+				}
 				if (mv[i].reuse)
 					res->reused += kvmem_page_size();
 				else

@@ -10,14 +10,29 @@
  * consecutive slots, and frames are handed out in runs of consecutive
  * slots, so that what a space gets at once is physically contiguous as far
  * as the blocks go.
+ *
+ * A frame that its space gives back while someone else still holds one of
+ * its pages (a pipe it was vmspliced into, a get_user_pages() pin) is an
+ * orphan: it keeps its slot, in use, and is not replaced, until a reaper
+ * finds it held by kvmem alone and frees the slot again. So such frames
+ * pin no more than the pool's reserve, and a client that makes orphans
+ * runs out of frames (-ENOMEM) instead of pinning memory no one counts.
+ *
+ * A client opened in a memory cgroup other than the root gets frames that
+ * are allocated for it, charged to its cgroup (__GFP_ACCOUNT under
+ * set_active_memcg()), and freed when it gives them back: they have no
+ * slot, and an orphan among them stays charged until its last holder lets
+ * go. See "Memory cgroups" in Documentation/design.md.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/gfp.h>
 #include <linux/highmem.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/topology.h>
 
@@ -31,6 +46,15 @@
  * and long enough that a migration copies in long contiguous runs.
  */
 #define KVMEM_CHUNK_ORDER	min(9, KVMEM_MAX_PAGE_ORDER)
+
+/* page_private() of a frame charged to a memory cgroup: it has no slot. */
+#define KVMEM_FRAME_CHARGED	BIT(BITS_PER_LONG - 1)
+
+/* How often the reaper looks for orphans that no one else holds now. */
+#define KVMEM_ORPHAN_POLL	(HZ / 10)
+
+static void kvmem_orphans_reap(struct work_struct *work);
+static DECLARE_DELAYED_WORK(kvmem_orphan_work, kvmem_orphans_reap);
 
 struct kvmem_pool *kvmem_pools[KVMEM_MAX_POOLS];
 unsigned int kvmem_nr_pools;
@@ -52,11 +76,12 @@ static struct kvmem_pool **kvmem_node_pools;
  * Allocates a physically contiguous block of up to @max frames on @node:
  * the largest power of two the node can give without reclaim, down to a
  * single frame. The block is split into order-0 pages so that each page
- * can be mapped and reference-counted on its own.
+ * can be mapped and reference-counted on its own. @gfp adds flags, such as
+ * __GFP_ACCOUNT.
  *
  * Return: the block's first page, its frame count in *@n; or NULL.
  */
-static struct page *kvmem_chunk_alloc(int node, u32 max, u32 *n)
+static struct page *kvmem_chunk_alloc(int node, u32 max, u32 *n, gfp_t gfp)
 {
 	unsigned int top = max_t(unsigned int, KVMEM_CHUNK_ORDER,
 				 kvmem_frame_order);
@@ -65,7 +90,8 @@ static struct page *kvmem_chunk_alloc(int node, u32 max, u32 *n)
 
 	for (;;) {
 		chunk = alloc_pages_node(node, GFP_HIGHUSER | __GFP_THISNODE |
-					 __GFP_NORETRY | __GFP_NOWARN, order);
+					 __GFP_NORETRY | __GFP_NOWARN | gfp,
+					 order);
 		if (chunk)
 			break;
 		if (order == kvmem_frame_order)
@@ -109,6 +135,17 @@ bool kvmem_frame_shared(struct page *frame)
 	return false;
 }
 
+/* Whether the kernel found a memory error in a page of the frame. */
+static bool kvmem_frame_poisoned(struct page *frame)
+{
+	unsigned long i;
+
+	for (i = 0; i < kvmem_frame_pages(); i++)
+		if (PageHWPoison(frame + i))
+			return true;
+	return false;
+}
+
 /**
  * kvmem_frame_zero() - zero every page of a frame
  * @frame: first page of a frame no one else can see yet
@@ -144,6 +181,70 @@ static void kvmem_pool_rearm(struct kvmem_pool *pool)
 	lockdep_assert_held(&pool->lock);
 	if (pool->low && pool->fa.nr_free >= pool->low_watermark)
 		pool->low = false;
+}
+
+/*
+ * Gives the orphans of @pool that kvmem alone holds now their slots back:
+ * free frames again, or back to the kernel if the pool is above its
+ * reserve. Called with pool->lock held.
+ *
+ * Return: the orphans reaped.
+ */
+static u32 kvmem_pool_reap(struct kvmem_pool *pool)
+{
+	struct page *frame;
+	unsigned long slot;
+	u32 n = 0;
+
+	lockdep_assert_held(&pool->lock);
+	xa_for_each(&pool->orphans, slot, frame) {
+		/* Unmapped and unpinned: no one can take a new reference. */
+		if (kvmem_frame_shared(frame))
+			continue;
+		xa_erase(&pool->orphans, slot);
+		pool->nr_orphans--;
+		n++;
+		if (pool->fa.nr_present > pool->reserve) {
+			WARN_ON_ONCE(kvmem_fa_remove(&pool->fa, slot));
+			pool->frames[slot] = NULL;
+			kvmem_frame_free(frame);
+		} else {
+			WARN_ON_ONCE(kvmem_fa_free(&pool->fa, slot));
+		}
+	}
+	if (n)
+		kvmem_pool_rearm(pool);
+	return n;
+}
+
+/* Reaps every node pool's orphans; runs again while any are left. */
+static void kvmem_orphans_reap(struct work_struct *work)
+{
+	bool left = false;
+	unsigned int i;
+	u32 n = 0;
+
+	for (i = 0; i < kvmem_nr_node_pools; i++) {
+		struct kvmem_pool *pool = kvmem_pools[i];
+
+		mutex_lock(&pool->lock);
+		n += kvmem_pool_reap(pool);
+		left |= pool->nr_orphans != 0;
+		mutex_unlock(&pool->lock);
+		cond_resched();
+	}
+	if (n)
+		kvmem_frame_wake();
+	if (left)
+		schedule_delayed_work(&kvmem_orphan_work, KVMEM_ORPHAN_POLL);
+}
+
+/**
+ * kvmem_orphans_stop() - stop the orphan reaper, before the pools go
+ */
+void kvmem_orphans_stop(void)
+{
+	cancel_delayed_work_sync(&kvmem_orphan_work);
 }
 
 /*
@@ -204,7 +305,7 @@ static int kvmem_pool_grow(struct kvmem_pool *pool)
 		if (!want)
 			return 0;
 
-		chunk = kvmem_chunk_alloc(pool->node, want, &n);
+		chunk = kvmem_chunk_alloc(pool->node, want, &n, 0);
 		if (!chunk)
 			return -ENOMEM;
 
@@ -242,6 +343,7 @@ static void kvmem_pool_shrink(struct kvmem_pool *pool)
 	u32 left;
 
 	mutex_lock(&pool->lock);
+	kvmem_pool_reap(pool);
 	while (pool->fa.nr_present > pool->reserve) {
 		int64_t slot = kvmem_fa_take_free(&pool->fa);
 
@@ -356,6 +458,8 @@ u32 kvmem_pool_get_run(struct kvmem_pool *pool, u32 want, struct page **frames)
 	u32 i, n = 0, free;
 
 	mutex_lock(&pool->lock);
+	if (pool->fa.nr_free < want && pool->nr_orphans)
+		kvmem_pool_reap(pool);
 	slot = kvmem_fa_alloc_run(&pool->fa, want, &n);
 	if (slot < 0)
 		n = 0;
@@ -372,6 +476,30 @@ u32 kvmem_pool_get_run(struct kvmem_pool *pool, u32 want, struct page **frames)
 
 	for (i = 0; i < n; i++)
 		kvmem_frame_clean(frames[i]);
+	return n;
+}
+
+/*
+ * Allocates up to @want frames on @pool's node, charged to @memcg, for
+ * kvmem_tier_get_run(). Not zeroed, as kvmem_pool_get_run().
+ */
+static u32 kvmem_pool_get_charged(struct kvmem_pool *pool, u32 want,
+				  struct page **frames,
+				  struct mem_cgroup *memcg)
+{
+	struct mem_cgroup *old = set_active_memcg(memcg);
+	struct page *chunk;
+	u32 i, n;
+
+	chunk = kvmem_chunk_alloc(pool->node, want, &n, __GFP_ACCOUNT);
+	set_active_memcg(old);
+	if (!chunk)
+		return 0;
+	for (i = 0; i < n; i++) {
+		frames[i] = chunk + i * kvmem_frame_pages();
+		set_page_private(frames[i], KVMEM_FRAME_CHARGED);
+	}
+	atomic_add(n, &pool->nr_charged);
 	return n;
 }
 
@@ -393,19 +521,36 @@ struct kvmem_pool *kvmem_frame_pool(struct page *frame)
  *
  * The frame goes back to the pool's free frames, unless the pool is above
  * its reserve (the frame then goes back to the kernel) or someone else
- * still holds one of its pages (the frame then leaves the pool for good,
- * freed by the kernel when the last holder lets go, and the pool takes a
- * fresh frame in its place).
+ * still holds one of its pages (the frame is then an orphan: it keeps its
+ * slot, and is not replaced, until the last holder lets go). A frame
+ * charged to a memory cgroup goes back to the kernel, which uncharges it
+ * once no one else holds it. A frame with a memory error (PageHWPoison)
+ * leaves the pool, and the pool takes a good one in its place.
  */
 void kvmem_pool_put_frame(struct page *frame)
 {
 	struct kvmem_pool *pool = kvmem_frame_pool(frame);
-	u32 slot = page_private(frame);
+	unsigned long slot = page_private(frame);
 	bool shared = kvmem_frame_shared(frame);
+	bool poisoned = kvmem_frame_poisoned(frame);
 	bool leave;
 
+	if (slot & KVMEM_FRAME_CHARGED) {
+		atomic_dec(&pool->nr_charged);
+		kvmem_frame_free(frame);
+		kvmem_frame_wake();
+		return;
+	}
 	mutex_lock(&pool->lock);
-	leave = shared || pool->fa.nr_present > pool->reserve;
+	if (shared && !poisoned &&
+	    !xa_err(xa_store(&pool->orphans, slot, frame, GFP_KERNEL))) {
+		pool->nr_orphans++;
+		mutex_unlock(&pool->lock);
+		schedule_delayed_work(&kvmem_orphan_work, KVMEM_ORPHAN_POLL);
+		return;
+	}
+	/* An orphan that cannot be tracked leaves the pool, not replaced. */
+	leave = shared || poisoned || pool->fa.nr_present > pool->reserve;
 	if (leave) {
 		WARN_ON_ONCE(kvmem_fa_remove(&pool->fa, slot));
 		pool->frames[slot] = NULL;
@@ -415,12 +560,18 @@ void kvmem_pool_put_frame(struct page *frame)
 	}
 	mutex_unlock(&pool->lock);
 
-	if (leave) {
+	if (leave)
 		kvmem_frame_free(frame);
-		if (shared && kvmem_pool_grow(pool))
-			pr_notice("pool%u (node %d): no memory to replace a frame still referenced elsewhere\n",
-				  pool->index, pool->node);
-	}
+	if (poisoned) {
+		/* The kernel keeps the poisoned page; a good one replaces it. */
+		pr_warn_ratelimited("pool%u (node %d): a frame with a memory error leaves the pool\n",
+				    pool->index, pool->node);
+		if (kvmem_pool_grow(pool))
+			pr_notice_ratelimited("pool%u (node %d): no memory to replace it\n",
+					      pool->index, pool->node);
+	} else if (shared)
+		pr_notice_ratelimited("pool%u (node %d): no memory to track a frame still referenced elsewhere; the pool is a frame short until its reserve is set again\n",
+				      pool->index, pool->node);
 	kvmem_frame_wake();
 }
 
@@ -488,14 +639,19 @@ bool kvmem_tier_has_free(u32 tier)
  * @tier: KVMEM_TIER_*
  * @want: frames wanted, at least 1
  * @frames: returns the frames taken
+ * @memcg: a memory cgroup to charge the frames to, or NULL
  *
  * Tries the tier's pools nearest to the current CPU's node first, and
  * takes from the first that has a free frame, as kvmem_pool_get_run()
- * does; all frames returned come from that one pool.
+ * does; all frames returned come from that one pool. With @memcg, the
+ * frames are allocated from the pool's node and charged to @memcg
+ * instead, with no reclaim beyond one attempt and no OOM kill: none when
+ * @memcg is at its memory.max.
  *
  * Return: frames taken, 0 .. @want; 0 if no pool of @tier has one.
  */
-u32 kvmem_tier_get_run(u32 tier, u32 want, struct page **frames)
+u32 kvmem_tier_get_run(u32 tier, u32 want, struct page **frames,
+		       struct mem_cgroup *memcg)
 {
 	int here = numa_node_id();
 	u64 tried = 0;
@@ -521,7 +677,8 @@ u32 kvmem_tier_get_run(u32 tier, u32 want, struct page **frames)
 		if (!best)
 			return 0;
 		tried |= BIT_ULL(best->index);
-		n = kvmem_pool_get_run(best, want, frames);
+		n = memcg ? kvmem_pool_get_charged(best, want, frames, memcg) :
+			    kvmem_pool_get_run(best, want, frames);
 		if (n)
 			return n;
 	}
@@ -529,9 +686,19 @@ u32 kvmem_tier_get_run(u32 tier, u32 want, struct page **frames)
 
 static void kvmem_pool_destroy(struct kvmem_pool *pool)
 {
+	struct page *frame;
+	unsigned long i;
 	int64_t slot;
 
 	mutex_lock(&pool->lock);
+	/* What pipes still hold of orphans, the kernel frees after them. */
+	xa_for_each(&pool->orphans, i, frame) {
+		WARN_ON_ONCE(kvmem_fa_remove(&pool->fa, i));
+		pool->frames[i] = NULL;
+		kvmem_frame_free(frame);
+	}
+	xa_destroy(&pool->orphans);
+	pool->nr_orphans = 0;
 	while ((slot = kvmem_fa_take_free(&pool->fa)) >= 0) {
 		kvmem_frame_free(pool->frames[slot]);
 		pool->frames[slot] = NULL;
@@ -573,6 +740,7 @@ static struct kvmem_pool *kvmem_pool_create(unsigned int index, int node,
 	mutex_init(&pool->resize_lock);
 	mutex_init(&pool->lock);
 	kvmem_fa_init(&pool->fa);
+	xa_init(&pool->orphans);
 	return pool;
 }
 
@@ -631,6 +799,7 @@ err_pools:
  */
 void kvmem_pools_exit(void)
 {
+	kvmem_orphans_stop();
 	kvmem_devpools_exit();
 	kvmem_nr_pools = kvmem_nr_node_pools;
 	while (kvmem_nr_pools)

@@ -61,7 +61,8 @@ void kvmem_space_put(struct kvmem_space *space)
  *	or NULL; the space takes it over (on failure too)
  *
  * Return: the space with one reference, for the caller's handle table, or
- * ERR_PTR(-ENOMEM) or ERR_PTR(-ENOSPC) when no id is left.
+ * ERR_PTR(-ENOMEM), ERR_PTR(-ENOSPC) when no id is left, or
+ * ERR_PTR(-EMFILE) when @client has max_spaces live spaces already.
  */
 struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
 				       const struct kvmem_space_create *args,
@@ -70,11 +71,16 @@ struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
 	struct kvmem_space *space;
 	int ret;
 
+	/* Counted first, so that racing creates cannot pass the cap. */
+	if (atomic_inc_return(&client->nr_spaces) >
+	    READ_ONCE(kvmem_max_spaces)) {
+		ret = -EMFILE;
+		goto err_count;
+	}
 	space = kzalloc(sizeof(*space), GFP_KERNEL_ACCOUNT);
 	if (!space) {
-		if (devpool)
-			kvmem_devpool_unuse(devpool);
-		return ERR_PTR(-ENOMEM);
+		ret = -ENOMEM;
+		goto err_count;
 	}
 	kref_init(&space->ref);
 	mutex_init(&space->populate_lock);
@@ -100,20 +106,24 @@ struct kvmem_space *kvmem_space_create(struct kvmem_client *client,
 			      XA_LIMIT(1, KVMEM_MAX_SPACE_ID), &kvmem_next_id,
 			      GFP_KERNEL_ACCOUNT);
 	if (ret < 0) {
-		if (devpool)
-			kvmem_devpool_unuse(devpool);
 		mutex_destroy(&space->populate_lock);
 		mutex_destroy(&space->lock);
 		kfree(space);
-		return ERR_PTR(ret == -EBUSY ? -ENOSPC : ret);
+		ret = ret == -EBUSY ? -ENOSPC : ret;
+		goto err_count;
 	}
 	atomic_inc(&kvmem_nr_spaces);
-	atomic_inc(&client->nr_spaces);
 	/* RUNNABLE, demand NONE: zeroed. */
 	kvmem_run_count(space, 1);
 	/* Paired with SPACE_DESTROYED in kvmem_space_kill(), on every path. */
 	kvmem_space_post(space, KVMEM_EVENT_SPACE_CREATED);
 	return space;
+
+err_count:
+	atomic_dec(&client->nr_spaces);
+	if (devpool)
+		kvmem_devpool_unuse(devpool);
+	return ERR_PTR(ret);
 }
 
 /**
@@ -186,7 +196,8 @@ static bool kvmem_space_may_go_on(struct kvmem_space *space)
  * someone else, or the space destroyed.
  *
  * Return: 0 with *@frame backing the page now, 1 with *@frame if another
- * thread backed it during a wait, -ENOSPC when the pools to try are empty,
+ * thread backed it during a wait, -ENOSPC when the pools to try are empty
+ * (or the client's memory cgroup is at its limit: no wait then),
  * -ETIMEDOUT or -EINTR when a wait ends, -ENOENT if the space was
  * destroyed during a wait, -ENOMEM if the page index cannot be stored.
  */
@@ -206,7 +217,12 @@ static int kvmem_space_back(struct kvmem_space *space, u64 index, bool fault,
 				goto store;
 			}
 		}
-		if (space->policy != KVMEM_POLICY_WAIT)
+		/*
+		 * A client in a memory cgroup does not wait: its frames come
+		 * from the page allocator, which has reclaimed what it could,
+		 * and a pool's free frames are none of its.
+		 */
+		if (space->policy != KVMEM_POLICY_WAIT || space->client->memcg)
 			return -ENOSPC;
 		left = (long)(deadline - jiffies);
 		if (left <= 0)

@@ -140,6 +140,20 @@ static ssize_t frames_used_show(struct kobject *kobj,
 }
 static struct kobj_attribute frames_used_attr = __ATTR_RO(frames_used);
 
+static ssize_t frames_orphaned_show(struct kobject *kobj,
+				    struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", READ_ONCE(to_pool(kobj)->nr_orphans));
+}
+static struct kobj_attribute frames_orphaned_attr = __ATTR_RO(frames_orphaned);
+
+static ssize_t frames_charged_show(struct kobject *kobj,
+				   struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", atomic_read(&to_pool(kobj)->nr_charged));
+}
+static struct kobj_attribute frames_charged_attr = __ATTR_RO(frames_charged);
+
 static ssize_t reserve_show(struct kobject *kobj, struct kobj_attribute *attr,
 			    char *buf)
 {
@@ -189,6 +203,8 @@ static struct attribute *kvmem_pool_attrs[] = {
 	&frames_total_attr.attr,
 	&frames_free_attr.attr,
 	&frames_used_attr.attr,
+	&frames_orphaned_attr.attr,
+	&frames_charged_attr.attr,
 	&reserve_attr.attr,
 	&low_watermark_attr.attr,
 	NULL,

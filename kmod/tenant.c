@@ -72,6 +72,7 @@ bool kvmem_tenant_below_quota(struct kvmem_tenant *t, u32 tier)
  * @tier: KVMEM_TIER_*
  * @want: frames wanted, at least 1
  * @frames: returns the frames, all from one pool (kvmem_tier_get_run())
+ * @memcg: the memory cgroup to charge them to, or NULL (kvmem_client.memcg)
  *
  * Takes no more than the tenant's quota of @tier leaves. The frames are
  * not zeroed: the caller zeroes or overwrites them before anyone can see
@@ -81,7 +82,7 @@ bool kvmem_tenant_below_quota(struct kvmem_tenant *t, u32 tier)
  * @t has used its quota of it.
  */
 u32 kvmem_tenant_get_run(struct kvmem_tenant *t, u32 tier, u32 want,
-			 struct page **frames)
+			 struct page **frames, struct mem_cgroup *memcg)
 {
 	u64 used, quota;
 	u32 n = 0;
@@ -91,7 +92,7 @@ u32 kvmem_tenant_get_run(struct kvmem_tenant *t, u32 tier, u32 want,
 	quota = READ_ONCE(t->quota[tier]);
 	if (used < quota) {
 		n = kvmem_tier_get_run(tier, min_t(u64, want, quota - used),
-				       frames);
+				       frames, memcg);
 		if (n) {
 			unsigned int pool = kvmem_frame_pool(frames[0])->index;
 

@@ -168,7 +168,7 @@ int accel_seq_create(struct accel_ctx *ctx, const struct accel_geometry *g,
 		if (!seq)
 			return -ENOMEM;
 		ret = accel_seq_make_spaces(seq);
-		if ((ret == -ENOMEM || ret == -ENOSPC) &&
+		if ((ret == -ENOMEM || ret == -ENOSPC || ret == -EMFILE) &&
 		    accel_trim_some(ctx, 0) > 0) {
 			/* Kept sequences hold memory, mappings and space ids. */
 			accel_seq_free(seq);

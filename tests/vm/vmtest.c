@@ -214,6 +214,12 @@ static const struct vt_test tests[] = {
 	  "the manager told"),
 	E(neg_swap, "SWAP: each bad field alone, ENOENT, EBUSY, EEXIST, "
 	  "sizes"),
+	E(memcg_orphans, "fault, vmsplice, RELEASE: orphans counted, never "
+	  "replaced, ENOMEM at the pool's size, free again after"),
+	E(memcg_charge, "a client in a memory cgroup: frames charged "
+	  "(memory.current), orphans too, ENOMEM at memory.max"),
+	E(space_cap, "max_spaces: EMFILE past the cap in one file, others "
+	  "still create, DESTROY makes room"),
 	E(final_baseline, "module state is the load-time state"),
 #undef E
 };

@@ -416,6 +416,10 @@ T(devpool_register); T(devpool_grants); T(devpool_wait);
 T(devpool_accounting); T(devpool_perm); T(neg_devpool);
 /* vmtest_list.c */
 T(list_overrun); T(neg_list_sized);
+/* vmtest_memcg.c */
+T(memcg_orphans); T(memcg_charge);
+/* vmtest_limits.c */
+T(space_cap);
 /* vmtest_run.c */
 T(run_state); T(run_demand); T(neg_space_run); T(run_accel);
 /* vmtest_swap.c */

@@ -32,6 +32,7 @@
 #define KVMEM_FEATURE_DEVICE_POOLS	(1ULL << 5)	/* DEVICE_POOL_ADD/REMOVE */
 #define KVMEM_FEATURE_RUN_STATE		(1ULL << 6)	/* SPACE_RUN, SWAP, demand */
 #define KVMEM_FEATURE_LIST_SIZED	(1ULL << 7)	/* kvmem_list version 2 */
+#define KVMEM_FEATURE_MEMCG		(1ULL << 10)	/* frames charged to memcg */
 
 /* Memory tiers, fastest first. The fallback order follows this order. */
 #define KVMEM_TIER_HBM		0
