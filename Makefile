@@ -186,6 +186,19 @@ $(BUILD)/unit-san/daemon_%: tests/daemon/test_%.c $(POLICY_DEPS) $(KVMEMD_LIBSRC
 	@mkdir -p $(@D)
 	$(CC) $(KVMEMD_CFLAGS) -O1 $(SAN) -o $@ $< $(KVMEMD_LIBSRC) $(KVMEMD_LIBS)
 
+# The serving benchmark's plain-C parts (tools/serve/);
+# tests/serve/test_X.c -> serve_X, plainly and under ASan+UBSan.
+SERVE_UNIT_SRC := tools/serve/trace.c
+SERVE_UNIT_DEPS := $(SERVE_UNIT_SRC) $(wildcard tools/serve/*.h) tests/unit/unit.h
+
+$(BUILD)/unit/serve_%: tests/serve/test_%.c $(SERVE_UNIT_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(CWARN) -O2 -Itools/serve -o $@ $< $(SERVE_UNIT_SRC) -lm
+
+$(BUILD)/unit-san/serve_%: tests/serve/test_%.c $(SERVE_UNIT_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(CWARN) -O1 $(SAN) -Itools/serve -o $@ $< $(SERVE_UNIT_SRC) -lm
+
 unit: $(addprefix $(BUILD)/unit/,$(UNIT)) $(addprefix $(BUILD)/unit-san/,$(UNIT))
 
 # The CUDA Driver API emulation, libcuda.so.1, and its tests (tests/cuda-emu/),

@@ -29,7 +29,8 @@ record() {
 echo "== unit tests (plain, and under ASan+UBSan)"
 for t in $(ls tests/unit/test_*.c | sed 's|.*/test_||; s|\.c$||') \
 	$(ls tests/accel/test_*.c | sed 's|.*/test_|accel_|; s|\.c$||') \
-	$(ls tests/daemon/test_*.c | sed 's|.*/test_|daemon_|; s|\.c$||'); do
+	$(ls tests/daemon/test_*.c | sed 's|.*/test_|daemon_|; s|\.c$||') \
+	$(ls tests/serve/test_*.c | sed 's|.*/test_|serve_|; s|\.c$||'); do
 	for flavour in unit unit-san; do
 		if mk "build/$flavour/$t" >"$res/build-$flavour-$t.log" 2>&1; then
 			out="$res/$flavour-$t.out"
