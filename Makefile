@@ -199,6 +199,23 @@ $(BUILD)/unit-san/serve_%: tests/serve/test_%.c $(SERVE_UNIT_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(CWARN) -O1 $(SAN) -Itools/serve -o $@ $< $(SERVE_UNIT_SRC) -lm
 
+# kvmem-serve, the serving benchmark (tools/serve/, serving-bench.md): on
+# the host (three paged policies; kvmem needs the module) and static for
+# the guest (all four; make bench and the serve_* VM tests run it).
+SERVE_SRC := $(wildcard tools/serve/*.c)
+SERVE_DEPS := $(SERVE_SRC) $(wildcard tools/serve/*.h) $(ACCEL_SRC) $(ACCEL_HDR) \
+	$(KERNEL_SRC) $(KERNEL_HDR)
+
+$(BUILD)/kvmem-serve: $(SERVE_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(ACCEL_CFLAGS) -Ikernels -Itools/serve -O2 -o $@ $(SERVE_SRC) \
+		$(ACCEL_SRC) $(KERNEL_SRC) -ldl -lm
+
+$(BUILD)/vm/kvmem-serve: $(SERVE_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(ACCEL_CFLAGS) $(ACCEL_STATIC) -Ikernels -Itools/serve -O2 -static \
+		-o $@ $(SERVE_SRC) $(ACCEL_SRC) $(KERNEL_SRC) -lm
+
 unit: $(addprefix $(BUILD)/unit/,$(UNIT)) $(addprefix $(BUILD)/unit-san/,$(UNIT))
 
 # The CUDA Driver API emulation, libcuda.so.1, and its tests (tests/cuda-emu/),
