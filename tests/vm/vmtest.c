@@ -149,6 +149,8 @@ static const struct vt_test tests[] = {
 	  "killed (-9): frames back, the survivors keep running"),
 	E(kvmemd_fair_ignore, "kvmemd: an engine that ignores directives "
 	  "stays within its tenant's fast-tier quota"),
+	E(serve_policies, "kvmem-serve: one trace through the four "
+	  "policies, one budget: identical output checksums"),
 	E(accel_backend_host, "libaccel scenarios, host backend (ASan)"),
 	E(accel_backend_cuda, "libaccel scenarios, cuda backend on the "
 	  "strict Driver API emulation (ASan)"),

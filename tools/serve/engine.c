@@ -301,7 +301,7 @@ int engine_run(const struct trace *t, const struct kv_ops *ops,
 	while (ndone < s->n) {
 		double now = now_s() - s->t0, step_t0, model_s, end;
 		uint32_t nact = 0, nsel = 0, nfw = 0, epoch;
-		uint64_t used = 0, held = 0, need_extra = 0, ptok = 0;
+		uint64_t used = 0, held = 0, need_extra = 0, ptok = 0, ws = 0;
 		uint32_t pbudget = ep->chunk;
 		bool backlogged[TRACE_MAX_TENANTS] = { false };
 
@@ -321,7 +321,11 @@ int engine_run(const struct trace *t, const struct kv_ops *ops,
 				backlogged[c->tenant] = true;
 			}
 			held += ops->units(s->kv, c);
+			if (c->hlen && !c->done)
+				ws += s->ops->units_for(s->kv, c->hlen);
 		}
+		if (ws > r->ws_peak_units)
+			r->ws_peak_units = ws;
 		if (!nact) {
 			/* Nothing to do until the next arrival. */
 			double next = INFINITY;

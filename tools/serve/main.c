@@ -35,6 +35,7 @@ static void usage(FILE *f)
 "  --rate R           conversation arrivals per second (default 4)\n"
 "  --think S          mean think time between turns, s (default 0.5)\n"
 "  --len-scale X      ShareGPT lengths times X (default 0.25)\n"
+"  --max-turns N      cap on turns per conversation (default 12)\n"
 "  --pattern P        priority updates: random or markov (default random)\n"
 "  --freq F           priority update probability per step (default 0.04)\n"
 "  --budget-units U   fast tier, in 32 KiB units (16 tokens of KV);\n"
@@ -142,6 +143,82 @@ static uint64_t working_set(const struct trace *t, const struct engine_params *e
 	return peak;
 }
 
+#define KV_POOLS "/sys/class/misc/kvmem/pools"
+
+static int sysfs_read(const char *path, char *buf, size_t n)
+{
+	FILE *f = fopen(path, "r");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fgets(buf, (int)n, f) != NULL;
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	return ok ? 0 : -EIO;
+}
+
+static int sysfs_write_u64(const char *path, uint64_t v)
+{
+	FILE *f = fopen(path, "w");
+	int ret;
+
+	if (!f)
+		return -errno;
+	ret = fprintf(f, "%llu", (unsigned long long)v) < 0 ? -EIO : 0;
+	if (fclose(f) && !ret)
+		ret = -errno;
+	return ret;
+}
+
+/*
+ * The kvmem policy's fast tier is the first dram pool, its reserve set to
+ * the budget (the paged policies' "device" pools are that size too).
+ * Returns the pool index, its old reserve in *old; -errno.
+ */
+static int fast_reserve(uint64_t bytes, uint64_t *old)
+{
+	for (int i = 0; i < 8; i++) {
+		char path[128], buf[64];
+		uint64_t ps;
+		int ret;
+
+		snprintf(path, sizeof(path), KV_POOLS "/pool%d/tier", i);
+		if (sysfs_read(path, buf, sizeof(buf)))
+			break;
+		if (strcmp(buf, "dram"))
+			continue;
+		snprintf(path, sizeof(path), KV_POOLS "/pool%d/page_size", i);
+		if ((ret = sysfs_read(path, buf, sizeof(buf))))
+			return ret;
+		ps = strtoull(buf, NULL, 0);
+		snprintf(path, sizeof(path), KV_POOLS "/pool%d/reserve", i);
+		if ((ret = sysfs_read(path, buf, sizeof(buf))))
+			return ret;
+		*old = strtoull(buf, NULL, 0);
+		ret = sysfs_write_u64(path, (bytes + ps - 1) / ps);
+		if (ret) {
+			fprintf(stderr, "kvmem-serve: %s: %s (run as root)\n",
+				path, strerror(-ret));
+			return ret;
+		}
+		return i;
+	}
+	fprintf(stderr, "kvmem-serve: kvmem: no dram pool under " KV_POOLS
+		" (is the kvmem module loaded?)\n");
+	return -ENOENT;
+}
+
+static void fast_reserve_undo(int pool, uint64_t old)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), KV_POOLS "/pool%d/reserve", pool);
+	if (sysfs_write_u64(path, old))
+		fprintf(stderr, "kvmem-serve: could not put %s back to %llu\n",
+			path, (unsigned long long)old);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -152,7 +229,7 @@ int main(int argc, char **argv)
 		{ "freq", 1, 0, 'f' }, { "budget-units", 1, 0, 'b' },
 		{ "step-ms", 1, 0, 'S' }, { "tok-us", 1, 0, 'T' },
 		{ "max-run", 1, 0, 'm' }, { "samples", 1, 0, 'd' },
-		{ "quiet", 0, 0, 'q' }, { "help", 0, 0, 'h' }, { 0 }
+		{ "max-turns", 1, 0, 'x' }, { "quiet", 0, 0, 'q' }, { "help", 0, 0, 'h' }, { 0 }
 	};
 	struct trace_params tp;
 	struct engine_params ep = {
@@ -164,7 +241,8 @@ int main(int argc, char **argv)
 	const char *policies = "recompute,vllm_swap,fastswitch,kvmem";
 	const char *samples = NULL;
 	int npol = 0, rounds = 3, quiet = 0, opt, bad = 0;
-	uint64_t ws, maxtok = 0, hostu = 0;
+	uint64_t ws, maxtok = 0, hostu = 0, fold = 0;
+	int fpool = -1;
 	struct trace t;
 	double mbw;
 
@@ -203,6 +281,7 @@ int main(int argc, char **argv)
 		case 'T': ep.step_tok_us = atof(optarg); break;
 		case 'm': ep.max_run_s = atof(optarg); break;
 		case 'd': samples = optarg; break;
+		case 'x': tp.max_turns = (uint32_t)atoi(optarg); break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -256,12 +335,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kvmem-serve: no attention threads\n");
 		return 1;
 	}
+	for (int k = 0; k < npol; k++)
+		if (pol[k] == &kv_kvmem_ops) {
+			fpool = fast_reserve(ep.budget_units * UNIT_BYTES, &fold);
+			if (fpool < 0)
+				return 1;
+		}
 	mbw = measure_memcpy_bw(8 << 20, 0.2);
 	if (!quiet)
-		fprintf(stderr, "kvmem-serve: %u conversations, %.2f turns, "
+		fprintf(stderr, "kvmem-serve: %u conversations, "
 			"working set %llu units (%.1f MiB), budget %llu units "
 			"(%.1f MiB, %.2fx too small), %d rounds, memcpy %.2f GB/s\n",
-			t.p.conversations, 0.0, (unsigned long long)ws,
+			t.p.conversations, (unsigned long long)ws,
 			ws * UNIT_BYTES / 1048576.0,
 			(unsigned long long)ep.budget_units,
 			ep.budget_units * UNIT_BYTES / 1048576.0,
@@ -279,6 +364,8 @@ int main(int argc, char **argv)
 			if (ret) {
 				fprintf(stderr, "kvmem-serve: %s: run failed: %s\n",
 					pol[k]->name, strerror(-ret));
+				if (fpool >= 0)
+					fast_reserve_undo(fpool, fold);
 				return 1;
 			}
 			r->copy_bw_ratio = r->memcpy_bw > 0 ? r->copy_bw / r->memcpy_bw : 0;
@@ -286,9 +373,10 @@ int main(int argc, char **argv)
 			if (!quiet)
 				fprintf(stderr, "  round %d %-10s %6.2f s  p99 ttft %8.1f ms  "
 					"p99.9 tbt %7.1f ms  jain %.3f  switches %llu  "
-					"checksum %016llx%s\n", rd, pol[k]->name,
+					"ws %llu checksum %016llx%s\n", rd, pol[k]->name,
 					r->wall_s, r->p99_ttft_ms, r->p999_tbt_ms, r->jain,
 					(unsigned long long)r->switches,
+					(unsigned long long)r->ws_peak_units,
 					(unsigned long long)r->output_checksum,
 					r->incomplete ? "  INCOMPLETE" : "");
 			if (samples && rd == 0)
@@ -329,6 +417,7 @@ int main(int argc, char **argv)
 			{ "cpu_over_model", FIELD(cpu_over_model), 0 },
 			{ "grows", FIELD(grows), 1 },
 			{ "grows_blocked", FIELD(grows_blocked), 1 },
+			{ "working_set_peak_units", FIELD(ws_peak_units), 1 },
 		};
 		struct agg *a = &agg[k];
 		uint64_t ck = a->r[0].output_checksum;
@@ -359,6 +448,8 @@ int main(int argc, char **argv)
 	for (int k = 0; k < npol; k++)
 		for (int i = 0; i < agg[k].n; i++)
 			run_result_free(&agg[k].r[i]);
+	if (fpool >= 0)
+		fast_reserve_undo(fpool, fold);
 	attn_pool_destroy(serve_pool);
 	trace_free(&t);
 	if (bad)

@@ -151,6 +151,7 @@ struct run_result {
 	double throughput_tok_s, jain, max_service_diff;
 	uint64_t switches, bytes_moved, bytes_reused, recomputed_tokens;
 	uint64_t swaps_out, swaps_in, grows, grows_blocked;
+	uint64_t ws_peak_units;	/* peak KV of the live conversations */
 	uint32_t fair_windows;
 	double stall_s, sync_copy_s, idle_stall_s, copy_busy_s;
 	double copy_bw, copy_bw_ratio, memcpy_bw;
