@@ -293,7 +293,7 @@ $(BUILD)/gpu/gpu-attention: tools/gpu/gpu_attention.c $(ACCEL_SRC) $(ACCEL_HDR)
 	$(CC) $(ACCEL_CFLAGS) -O2 -o $@ $< $(ACCEL_SRC) -ldl -lm
 
 vm-bins: $(BUILD)/vm/kvmem-vmtest $(BUILD)/vm/accel-backend-test \
-	$(BUILD)/vm/accel-example
+	$(BUILD)/vm/accel-example $(BUILD)/vm/kvmem-serve
 
 # ---- libaccel ----------------------------------------------------------------
 

@@ -126,6 +126,9 @@ record build.txt build/vmtest mk build/vm/kvmem-vmtest
 record build.txt build/accel-example mk build/vm/accel-example build/accel-example
 
 record build.txt build/accel-backend-test mk build/vm/accel-backend-test
+# The serving benchmark: the guest's (the serve_policies VM test runs it)
+# and the host's.
+record build.txt build/kvmem-serve mk build/vm/kvmem-serve build/kvmem-serve
 # The documentation's minimal program and admin one-liner, for doc_* tests.
 record build.txt build/doc-snippets tools/doc-snippets.sh
 record build.txt build/cuda-emu mk build/cuda-emu/libcuda.so.1
@@ -181,6 +184,7 @@ for k in $k61 $k612; do
 			--mode test --hostfs --out "$out" build/vm/kvmem-vmtest \
 			build/vm/accel-example build/kvmemd \
 			$(ls build/vm/accel-backend-test build/cuda-emu/libcuda.so.1 \
+				build/vm/kvmem-serve \
 				build/vm/libaccel-minimal build/vm/admin-guide-fdinfo.sh \
 				build/doc/prefix/lib/libaccel.so.1 2>/dev/null)
 		cat "$out/results.txt" >>"$res/vm.txt"

@@ -35,9 +35,9 @@ void test_serve_policies(void)
 		if (fd < 0 || dup2(fd, 1) < 0)
 			_exit(126);
 		execl(SERVE_BIN, "kvmem-serve", "--rounds", "1",
-		      "--conversations", "16", "--rate", "12", "--think", "0.3",
-		      "--len-scale", "0.08", "--max-turns", "4", "--max-run", "25",
-		      (char *)NULL);
+		      "--conversations", "12", "--rate", "12", "--think", "0.3",
+		      "--len-scale", "0.06", "--max-turns", "4", "--too-small",
+		      "2", "--max-run", "25", (char *)NULL);
 		_exit(127);
 	}
 	if (CHECK(pid > 0, "fork"))

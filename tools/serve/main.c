@@ -39,7 +39,8 @@ static void usage(FILE *f)
 "  --pattern P        priority updates: random or markov (default random)\n"
 "  --freq F           priority update probability per step (default 0.04)\n"
 "  --budget-units U   fast tier, in 32 KiB units (16 tokens of KV);\n"
-"                     default: the peak working set / 2.5\n"
+"                     default: the working set / --too-small\n"
+"  --too-small X      working set / fast tier (default 2.5)\n"
 "  --step-ms MS       modelled step time: base (default 6)\n"
 "  --tok-us US        modelled step time: per token (default 40)\n"
 "  --max-run S        give up a run after S seconds (default 120)\n"
@@ -229,7 +230,7 @@ int main(int argc, char **argv)
 		{ "freq", 1, 0, 'f' }, { "budget-units", 1, 0, 'b' },
 		{ "step-ms", 1, 0, 'S' }, { "tok-us", 1, 0, 'T' },
 		{ "max-run", 1, 0, 'm' }, { "samples", 1, 0, 'd' },
-		{ "max-turns", 1, 0, 'x' }, { "quiet", 0, 0, 'q' }, { "help", 0, 0, 'h' }, { 0 }
+		{ "max-turns", 1, 0, 'x' }, { "too-small", 1, 0, 'R' }, { "quiet", 0, 0, 'q' }, { "help", 0, 0, 'h' }, { 0 }
 	};
 	struct trace_params tp;
 	struct engine_params ep = {
@@ -243,6 +244,7 @@ int main(int argc, char **argv)
 	int npol = 0, rounds = 3, quiet = 0, opt, bad = 0;
 	uint64_t ws, maxtok = 0, hostu = 0, fold = 0;
 	int fpool = -1;
+	double ratio = 2.5;
 	struct trace t;
 	double mbw;
 
@@ -281,6 +283,7 @@ int main(int argc, char **argv)
 		case 'T': ep.step_tok_us = atof(optarg); break;
 		case 'm': ep.max_run_s = atof(optarg); break;
 		case 'd': samples = optarg; break;
+		case 'R': ratio = atof(optarg); break;
 		case 'x': tp.max_turns = (uint32_t)atoi(optarg); break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); return 0;
@@ -322,7 +325,7 @@ int main(int argc, char **argv)
 	serve_host_units = hostu;
 	ws = working_set(&t, &ep);
 	if (!ep.budget_units)
-		ep.budget_units = (uint64_t)(ws / 2.5);
+		ep.budget_units = (uint64_t)(ws / (ratio > 1 ? ratio : 1));
 	if (ep.budget_units < (maxtok + UNIT_TOKENS) / UNIT_TOKENS + 2) {
 		fprintf(stderr, "kvmem-serve: a budget of %llu units does not "
 			"hold the longest conversation (%llu tokens); "
