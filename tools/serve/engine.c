@@ -255,10 +255,9 @@ int engine_run(const struct trace *t, const struct kv_ops *ops,
 	double idle_stall = 0, overrun = 0, first_arrival, last_end = 0;
 	double wsvc_cum[TRACE_MAX_TENANTS] = { 0 };
 	uint32_t nt = t->p.tenants, ndone = 0;
-	uint64_t win_steps = 0, win_bl[TRACE_MAX_TENANTS] = { 0 };
 	double win_start = 0, win_svc[TRACE_MAX_TENANTS] = { 0 };
 	double fair_svc[TRACE_MAX_TENANTS] = { 0 };
-	uint32_t fair_windows = 0;
+	uint64_t fair_steps = 0;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
@@ -303,7 +302,7 @@ int engine_run(const struct trace *t, const struct kv_ops *ops,
 		uint32_t nact = 0, nsel = 0, nfw = 0, epoch;
 		uint64_t used = 0, held = 0, need_extra = 0, ptok = 0, ws = 0;
 		uint32_t pbudget = ep->chunk;
-		bool backlogged[TRACE_MAX_TENANTS] = { false };
+		bool backlogged[TRACE_MAX_TENANTS] = { false }, all_bl;
 
 		if (now > ep->max_run_s)
 			break;
@@ -507,6 +506,9 @@ int engine_run(const struct trace *t, const struct kv_ops *ops,
 		}
 		if (now_s() - step_t0 > model_s)
 			overrun++;
+		all_bl = true;
+		for (uint32_t i = 0; i < nt; i++)
+			all_bl &= backlogged[i];
 		sleep_until(step_t0 + model_s);
 		end = now_s() - s->t0;
 		for (uint32_t b = 0; b < nfw; b++) {
@@ -522,6 +524,8 @@ int engine_run(const struct trace *t, const struct kv_ops *ops,
 			s->vtc[c->tenant] += cost / t->p.weight[c->tenant];
 			wsvc_cum[c->tenant] += cost / t->p.weight[c->tenant];
 			win_svc[c->tenant] += cost / t->p.weight[c->tenant];
+			if (all_bl)
+				fair_svc[c->tenant] += cost / t->p.weight[c->tenant];
 			if (c->produced == 0)
 				ret = push(&ttft, (end - c->turn_arrival) * 1e3);
 			else
@@ -551,32 +555,26 @@ int engine_run(const struct trace *t, const struct kv_ops *ops,
 				c->next_at = end + c->tc->turn[c->turn].think_s;
 			}
 		}
-		/* Fairness windows: service while every tenant is backlogged. */
-		win_steps++;
-		for (uint32_t i = 0; i < nt; i++)
-			win_bl[i] += backlogged[i];
-		if (end - win_start >= r->win_s) {
-			uint32_t w = (uint32_t)(win_start / r->win_s);
-			bool all = true;
+		/* VTC's measure: the spread of the weighted service counted
+		 * while every tenant is backlogged; the windows are for the
+		 * plot of shares over time. */
+		if (all_bl) {
 			double mx = -INFINITY, mn = INFINITY;
 
+			fair_steps++;
 			for (uint32_t i = 0; i < nt; i++) {
-				if (w < r->nwin)
-					r->service[(size_t)w * nt + i] = win_svc[i];
-				all &= win_bl[i] == win_steps;
-				mx = fmax(mx, win_svc[i]);
-				mn = fmin(mn, win_svc[i]);
+				mx = fmax(mx, fair_svc[i]);
+				mn = fmin(mn, fair_svc[i]);
 			}
-			if (all) {
-				fair_windows++;
-				for (uint32_t i = 0; i < nt; i++)
-					fair_svc[i] += win_svc[i];
-				if (mx - mn > r->max_service_diff)
-					r->max_service_diff = mx - mn;
-			}
+			if (mx - mn > r->max_service_diff)
+				r->max_service_diff = mx - mn;
+		}
+		if (end - win_start >= r->win_s) {
+			uint32_t w = (uint32_t)(win_start / r->win_s);
+
+			for (uint32_t i = 0; i < nt && w < r->nwin; i++)
+				r->service[(size_t)w * nt + i] = win_svc[i];
 			memset(win_svc, 0, sizeof(win_svc));
-			memset(win_bl, 0, sizeof(win_bl));
-			win_steps = 0;
 			win_start = end;
 		}
 		s->step++;
@@ -595,7 +593,7 @@ int engine_run(const struct trace *t, const struct kv_ops *ops,
 			b += fair_svc[i] * fair_svc[i];
 		}
 		r->jain = b > 0 ? a * a / (nt * b) : 0;
-		r->fair_windows = fair_windows;
+		r->fair_steps = fair_steps;
 	}
 	qsort(ttft.v, ttft.n, sizeof(double), cmp_double);
 	qsort(tbt.v, tbt.n, sizeof(double), cmp_double);

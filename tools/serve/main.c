@@ -429,7 +429,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < a->n; i++) {
 			if (a->r[i].output_checksum != ck)
 				ck = 0;	/* differs between rounds */
-			fw += a->r[i].fair_windows;
+			fw += (double)a->r[i].fair_steps;
 		}
 		printf("%s\"%s\": {", k ? ", " : "", pol[k]->name);
 		for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
@@ -439,7 +439,7 @@ int main(int argc, char **argv)
 			printf("\"%s\": %.6g, \"%s_spread\": [%.6g, %.6g], ",
 			       f[i].n, med, f[i].n, mn, mx);
 		}
-		printf("\"fair_windows\": %.0f, \"output_checksum\": \"%016llx\", "
+		printf("\"fair_steps\": %.0f, \"output_checksum\": \"%016llx\", "
 		       "\"incomplete\": %llu}", fw / a->n,
 		       (unsigned long long)ck,
 		       (unsigned long long)a->r[0].incomplete);
