@@ -485,6 +485,7 @@ bench: deps
 	@$(MAKE) --no-print-directory bench-run
 
 bench-run: modules-all $(BUILD)/vm/kvmem-bench $(BUILD)/vm/accel-calls-bench \
+	$(BUILD)/vm/kvmem-serve \
 	$(BUILD)/cuda-emu/libcuda.so.1 $(BUILD)/policy-bench
 	@tools/bench.sh "$(BENCH_PARAMS)" $(KVERS)
 

@@ -116,6 +116,8 @@ else
 	for f in "${files[@]}"; do
 		[ "$mode" = bench ] && [ "$(basename "$f")" = accel-calls-bench ] &&
 			expected+=(bench-calls)
+		[ "$mode" = bench ] && [ "$(basename "$f")" = kvmem-serve ] &&
+			expected+=(bench-serve)
 	done
 fi
 

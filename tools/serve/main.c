@@ -390,11 +390,12 @@ int main(int argc, char **argv)
 	/* One JSON line: per policy, medians and spreads. */
 	printf("BENCH-JSON {\"bench\": \"serving\", \"conversations\": %u, "
 	       "\"rounds\": %d, \"seed\": %llu, \"pattern\": \"%s\", "
-	       "\"prio_freq\": %.3f, \"working_set_units\": %llu, "
+	       "\"prio_freq\": %.3f, \"weights\": [%g, %g, %g], \"working_set_units\": %llu, "
 	       "\"budget_units\": %llu, \"unit_bytes\": %d, \"memcpy_GBps\": %.3f, "
 	       "\"policies\": {",
 	       t.p.conversations, rounds, (unsigned long long)t.p.seed,
 	       t.p.prio_pattern ? "markov" : "random", t.p.prio_freq,
+	       t.p.weight[0], t.p.weight[1], t.p.weight[2],
 	       (unsigned long long)ws, (unsigned long long)ep.budget_units,
 	       UNIT_BYTES, mbw / 1e9);
 	for (int k = 0; k < npol; k++) {
@@ -438,6 +439,42 @@ int main(int argc, char **argv)
 			stat3(a, f[i].off, f[i].u, &med, &mn, &mx);
 			printf("\"%s\": %.6g, \"%s_spread\": [%.6g, %.6g], ",
 			       f[i].n, med, f[i].n, mn, mx);
+		}
+		/* Round 0's distributions, for the plots: percentiles 0..100
+		 * (and 99.5, 99.9) of TTFT and TBT, the tenants' service share
+		 * per window. */
+		{
+			static const double extra[] = { 99.5, 99.9 };
+			const struct run_result *r0 = &a->r[0];
+
+			for (int w = 0; w < 2; w++) {
+				const double *v = w ? r0->tbt : r0->ttft;
+				uint64_t n = w ? r0->ntbt : r0->nttft;
+
+				printf("\"%s_pct\": [", w ? "tbt" : "ttft");
+				for (int i = 0; i <= 102; i++) {
+					double p = i <= 100 ? i : extra[i - 101];
+					double x = n ? v[(uint64_t)(p / 100 * (double)(n - 1))] : 0;
+
+					printf("%s%.3f", i ? ", " : "", x);
+				}
+				printf("], ");
+			}
+			printf("\"service_win_s\": %.2f, \"service_share\": [", r0->win_s);
+			for (uint32_t w = 0, first = 1; w < r0->nwin; w++) {
+				double tot = 0;
+
+				for (uint32_t i = 0; i < r0->ntenants; i++)
+					tot += r0->service[(size_t)w * r0->ntenants + i];
+				if (tot == 0)
+					continue;
+				printf("%s[%.1f", first ? "" : ", ", w * r0->win_s);
+				first = 0;
+				for (uint32_t i = 0; i < r0->ntenants; i++)
+					printf(", %.4f", r0->service[(size_t)w * r0->ntenants + i] / tot);
+				printf("]");
+			}
+			printf("], ");
 		}
 		printf("\"fair_steps\": %.0f, \"output_checksum\": \"%016llx\", "
 		       "\"incomplete\": %llu}", fw / a->n,
