@@ -17,6 +17,8 @@
 #   make check-packages  the Debian packages (built, lintian, unpacked) and
 #                    DKMS builds for both test kernels, loaded in the VM
 #   make bench       benchmarks in the VM, figures in build/bench/results.json
+#                    (with kvmem-serve's serving figures, plots and
+#                    build/bench/serving-report.md)
 #   make kvmemd      build/kvmemd, the scheduling daemon (daemon/)
 #   make kernels     kernels/: CUDA fatbin (built, not run here), the
 #                    vectorization check, build/attn-bench (host bench)
