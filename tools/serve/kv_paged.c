@@ -170,53 +170,46 @@ static int tab_push(uint32_t **t, uint64_t *n, uint64_t *cap, uint32_t b)
 	return 0;
 }
 
-/* Device blocks up to nb; contiguous with what it has where it can. */
-static int dev_grow(struct kv *kv, struct pconv *p, uint64_t nb)
+/*
+ * A block table grown to nb blocks of allocator a, contiguous with what
+ * it has where it can (fastswitch: an empty table takes one run). Returns
+ * 0, or short (-ENOMEM for the device pool, -ENOSPC for the host's).
+ */
+static int tab_grow(struct kv *kv, struct balloc *a, uint32_t **t,
+		    uint64_t *n, uint64_t *cap, uint64_t nb, int short_err)
 {
-	if (p->nd == 0 && nb > 1 && kv->mode == MODE_FS) {
-		int64_t b = ba_get_run(&kv->da, nb);
+	if (*n == 0 && nb > 1 && kv->mode == MODE_FS) {
+		int64_t b = ba_get_run(a, nb);
 
 		if (b >= 0) {
 			for (uint64_t i = 0; i < nb; i++)
-				if (tab_push(&p->dblk, &p->nd, &p->capd,
-					     (uint32_t)(b + (int64_t)i)))
+				if (tab_push(t, n, cap, (uint32_t)(b + (int64_t)i)))
 					return -ENOMEM;
 			return 0;
 		}
 	}
-	if (kv->da.nfree < nb - (nb < p->nd ? nb : p->nd))
-		return -ENOMEM;
-	while (p->nd < nb) {
-		int64_t b = ba_get(&kv->da, p->nd ? (int64_t)p->dblk[p->nd - 1] : -1);
+	if (a->nfree < nb - (nb < *n ? nb : *n))
+		return short_err;
+	while (*n < nb) {
+		int64_t b = ba_get(a, *n ? (int64_t)(*t)[*n - 1] : -1);
 
-		if (b < 0 || tab_push(&p->dblk, &p->nd, &p->capd, (uint32_t)b))
+		if (b < 0)
+			return short_err;
+		if (tab_push(t, n, cap, (uint32_t)b))
 			return -ENOMEM;
 	}
 	return 0;
 }
 
+static int dev_grow(struct kv *kv, struct pconv *p, uint64_t nb)
+{
+	return tab_grow(kv, &kv->da, &p->dblk, &p->nd, &p->capd, nb, -ENOMEM);
+}
+
+/* -ENOSPC: the host swap space is too small. */
 static int host_grow(struct kv *kv, struct pconv *p, uint64_t nb)
 {
-	if (p->nh == 0 && nb > 1 && kv->mode == MODE_FS) {
-		int64_t b = ba_get_run(&kv->ha, nb);
-
-		if (b >= 0) {
-			for (uint64_t i = 0; i < nb; i++)
-				if (tab_push(&p->hblk, &p->nh, &p->caph,
-					     (uint32_t)(b + (int64_t)i)))
-					return -ENOMEM;
-			return 0;
-		}
-	}
-	while (p->nh < nb) {
-		int64_t b = ba_get(&kv->ha, p->nh ? (int64_t)p->hblk[p->nh - 1] : -1);
-
-		if (b < 0)
-			return -ENOSPC;	/* host swap space too small */
-		if (tab_push(&p->hblk, &p->nh, &p->caph, (uint32_t)b))
-			return -ENOMEM;
-	}
-	return 0;
+	return tab_grow(kv, &kv->ha, &p->hblk, &p->nh, &p->caph, nb, -ENOSPC);
 }
 
 static void dev_free(struct kv *kv, struct pconv *p)
