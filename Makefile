@@ -213,6 +213,12 @@ $(BUILD)/kvmem-serve: $(SERVE_DEPS)
 	$(CC) $(ACCEL_CFLAGS) -Ikernels -Itools/serve -O2 -o $@ $(SERVE_SRC) \
 		$(ACCEL_SRC) $(KERNEL_SRC) -ldl -lm
 
+# The same under ASan+UBSan, for make check's host run of the paged policies.
+$(BUILD)/kvmem-serve-san: $(SERVE_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(ACCEL_CFLAGS) -Ikernels -Itools/serve -O1 $(SAN) -o $@ $(SERVE_SRC) \
+		$(ACCEL_SRC) $(KERNEL_SRC) -ldl -lm
+
 $(BUILD)/vm/kvmem-serve: $(SERVE_DEPS)
 	@mkdir -p $(@D)
 	$(CC) $(ACCEL_CFLAGS) $(ACCEL_STATIC) -Ikernels -Itools/serve -O2 -static \

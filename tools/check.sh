@@ -129,6 +129,17 @@ record build.txt build/accel-backend-test mk build/vm/accel-backend-test
 # The serving benchmark: the guest's (the serve_policies VM test runs it)
 # and the host's.
 record build.txt build/kvmem-serve mk build/vm/kvmem-serve build/kvmem-serve
+# Its three paged policies on the host, under ASan+UBSan (kvmem's runs in
+# the VM test serve_policies): same outputs, every conversation finished.
+record build.txt serve/host-paged-san sh -c "make --no-print-directory \
+	build/kvmem-serve-san && build/kvmem-serve-san --quiet --rounds 1 \
+	--policies recompute,vllm_swap,fastswitch --conversations 12 --rate 12 \
+	--think 0.3 --len-scale 0.06 --max-turns 4 --too-small 2 >/dev/null"
+# The negative test: one K byte lost in fastswitch's KV changes its outputs.
+record build.txt serve/host-corrupt-detected sh -c "! build/kvmem-serve-san \
+	--quiet --rounds 1 --policies recompute,fastswitch --conversations 12 \
+	--rate 12 --think 0.3 --len-scale 0.06 --max-turns 4 --too-small 2 \
+	--corrupt fastswitch >/dev/null"
 # The documentation's minimal program and admin one-liner, for doc_* tests.
 record build.txt build/doc-snippets tools/doc-snippets.sh
 record build.txt build/cuda-emu mk build/cuda-emu/libcuda.so.1

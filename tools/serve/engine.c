@@ -257,7 +257,7 @@ int engine_run(const struct trace *t, const struct kv_ops *ops,
 	uint32_t nt = t->p.tenants, ndone = 0;
 	double win_start = 0, win_svc[TRACE_MAX_TENANTS] = { 0 };
 	double fair_svc[TRACE_MAX_TENANTS] = { 0 };
-	uint64_t fair_steps = 0;
+	uint64_t fair_steps = 0, corrupt_at = ep->corrupt_step;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
@@ -461,6 +461,14 @@ int engine_run(const struct trace *t, const struct kv_ops *ops,
 			}
 			if (c->kv_n + 1 == c->hlen)
 				fw[nfw++] = c;
+		}
+		if (corrupt_at && s->step >= corrupt_at && nfw) {
+			/* The negative test of the checksums: a lost K. */
+			float zk[M_KVDIM] = { 0 }, zv[M_KVDIM];
+
+			model_kv(0, fw[0]->hist[0], 0, zv, zv);
+			ops->write(s->kv, fw[0], 0, 0, zk, zv);
+			corrupt_at = 0;
 		}
 		for (uint32_t b = 0; b < nfw; b++)
 			memcpy(&x[b * M_DMODEL], m_emb[fw[b]->hist[fw[b]->hlen - 1]],

@@ -45,7 +45,9 @@ static void usage(FILE *f)
 "  --tok-us US        modelled step time: per token (default 40)\n"
 "  --max-run S        give up a run after S seconds (default 120)\n"
 "  --samples DIR      write DIR/POLICY.ttft, .tbt, .service for plots\n"
-"  --quiet            no table, only the BENCH-JSON line\n");
+"  --quiet            no table, only the BENCH-JSON line\n"
+"  --corrupt POLICY   test of the checksums: zero one K of POLICY's KV\n"
+"                     at step 100 (the run must then fail)\n");
 }
 
 struct agg {
@@ -230,7 +232,7 @@ int main(int argc, char **argv)
 		{ "freq", 1, 0, 'f' }, { "budget-units", 1, 0, 'b' },
 		{ "step-ms", 1, 0, 'S' }, { "tok-us", 1, 0, 'T' },
 		{ "max-run", 1, 0, 'm' }, { "samples", 1, 0, 'd' },
-		{ "max-turns", 1, 0, 'x' }, { "too-small", 1, 0, 'R' }, { "quiet", 0, 0, 'q' }, { "help", 0, 0, 'h' }, { 0 }
+		{ "max-turns", 1, 0, 'x' }, { "corrupt", 1, 0, 'C' }, { "too-small", 1, 0, 'R' }, { "quiet", 0, 0, 'q' }, { "help", 0, 0, 'h' }, { 0 }
 	};
 	struct trace_params tp;
 	struct engine_params ep = {
@@ -245,6 +247,7 @@ int main(int argc, char **argv)
 	uint64_t ws, maxtok = 0, hostu = 0, fold = 0;
 	int fpool = -1;
 	double ratio = 2.5;
+	const char *corrupt = NULL;
 	struct trace t;
 	double mbw;
 
@@ -283,6 +286,7 @@ int main(int argc, char **argv)
 		case 'T': ep.step_tok_us = atof(optarg); break;
 		case 'm': ep.max_run_s = atof(optarg); break;
 		case 'd': samples = optarg; break;
+		case 'C': corrupt = optarg; break;
 		case 'R': ratio = atof(optarg); break;
 		case 'x': tp.max_turns = (uint32_t)atoi(optarg); break;
 		case 'q': quiet = 1; break;
@@ -363,6 +367,8 @@ int main(int argc, char **argv)
 
 			double before = measure_memcpy_bw(8 << 20, 0.05);
 
+			ep.corrupt_step = corrupt && !strcmp(corrupt, pol[k]->name) ?
+					  100 : 0;
 			/* engine_run() clears *r: the limit is set after it. */
 			ret = engine_run(&t, pol[k], &ep, r);
 			r->memcpy_bw = fmax(before, measure_memcpy_bw(8 << 20, 0.05));

@@ -143,6 +143,7 @@ struct engine_params {
 	double prio_tokens;	/* service a priority level is worth */
 	double max_run_s;	/* give up after this long */
 	uint32_t threads;	/* attention threads */
+	uint64_t corrupt_step;	/* test: zero one K at this step (0: never) */
 };
 
 /* What one run measured. */
