@@ -24,7 +24,7 @@ import sys
 KEYS = ["p50_ttft_ms", "p99_ttft_ms", "p99_tbt_ms", "p999_tbt_ms",
         "throughput_tok_s", "jain", "max_service_diff", "switches",
         "bytes_moved", "stall_s", "copy_bw_ratio", "output_checksum"]
-EXTRA = ["bytes_reused", "sync_copy_s", "idle_stall_s", "copy_busy_s",
+EXTRA = ["bytes_reused", "copies", "sync_copy_s", "idle_stall_s", "copy_busy_s",
          "recomputed_tokens", "wall_s", "steps", "cpu_over_model", "grows",
          "grows_blocked", "working_set_peak_units", "fair_steps",
          "incomplete"]

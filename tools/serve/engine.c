@@ -629,6 +629,7 @@ int engine_run(const struct trace *t, const struct kv_ops *ops,
 			     (double)recomputed * ep->step_tok_us * 1e-6;
 		r->sync_copy_s = k->sync_copy_s;
 		r->grows = k->grows;
+		r->copies = k->copies;
 		r->grows_blocked = k->grows_blocked;
 		r->idle_stall_s = idle_stall;
 	}

@@ -418,6 +418,7 @@ int main(int argc, char **argv)
 			{ "switches", FIELD(switches), 1 },
 			{ "bytes_moved", FIELD(bytes_moved), 1 },
 			{ "bytes_reused", FIELD(bytes_reused), 1 },
+			{ "copies", FIELD(copies), 1 },
 			{ "stall_s", FIELD(stall_s), 0 },
 			{ "sync_copy_s", FIELD(sync_copy_s), 0 },
 			{ "idle_stall_s", FIELD(idle_stall_s), 0 },

@@ -153,6 +153,7 @@ struct run_result {
 	uint64_t switches, bytes_moved, bytes_reused, recomputed_tokens;
 	uint64_t swaps_out, swaps_in, grows, grows_blocked;
 	uint64_t ws_peak_units;	/* peak KV of the live conversations */
+	uint64_t copies;	/* copy calls (memcpy, or one migration a swap) */
 	uint64_t fair_steps;	/* steps with every tenant backlogged */
 	double stall_s, sync_copy_s, idle_stall_s, copy_busy_s;
 	double copy_bw, copy_bw_ratio, memcpy_bw;
