@@ -17,6 +17,8 @@
 #   make check-packages  the Debian packages (built, lintian, unpacked) and
 #                    DKMS builds for both test kernels, loaded in the VM
 #   make bench       benchmarks in the VM, figures in build/bench/results.json
+#                    (with kvmem-serve's serving figures, plots and
+#                    build/bench/serving-report.md)
 #   make kvmemd      build/kvmemd, the scheduling daemon (daemon/)
 #   make kernels     kernels/: CUDA fatbin (built, not run here), the
 #                    vectorization check, build/attn-bench (host bench)
@@ -186,6 +188,42 @@ $(BUILD)/unit-san/daemon_%: tests/daemon/test_%.c $(POLICY_DEPS) $(KVMEMD_LIBSRC
 	@mkdir -p $(@D)
 	$(CC) $(KVMEMD_CFLAGS) -O1 $(SAN) -o $@ $< $(KVMEMD_LIBSRC) $(KVMEMD_LIBS)
 
+# The serving benchmark's plain-C parts (tools/serve/);
+# tests/serve/test_X.c -> serve_X, plainly and under ASan+UBSan.
+SERVE_UNIT_SRC := tools/serve/trace.c
+SERVE_UNIT_DEPS := $(SERVE_UNIT_SRC) $(wildcard tools/serve/*.h) tests/unit/unit.h
+
+$(BUILD)/unit/serve_%: tests/serve/test_%.c $(SERVE_UNIT_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(CWARN) -O2 -Itools/serve -o $@ $< $(SERVE_UNIT_SRC) -lm
+
+$(BUILD)/unit-san/serve_%: tests/serve/test_%.c $(SERVE_UNIT_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(CWARN) -O1 $(SAN) -Itools/serve -o $@ $< $(SERVE_UNIT_SRC) -lm
+
+# kvmem-serve, the serving benchmark (tools/serve/, serving-bench.md): on
+# the host (three paged policies; kvmem needs the module) and static for
+# the guest (all four; make bench and the serve_* VM tests run it).
+SERVE_SRC := $(wildcard tools/serve/*.c)
+SERVE_DEPS := $(SERVE_SRC) $(wildcard tools/serve/*.h) $(ACCEL_SRC) $(ACCEL_HDR) \
+	$(KERNEL_SRC) $(KERNEL_HDR)
+
+$(BUILD)/kvmem-serve: $(SERVE_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(ACCEL_CFLAGS) -Ikernels -Itools/serve -O2 -o $@ $(SERVE_SRC) \
+		$(ACCEL_SRC) $(KERNEL_SRC) -ldl -lm
+
+# The same under ASan+UBSan, for make check's host run of the paged policies.
+$(BUILD)/kvmem-serve-san: $(SERVE_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(ACCEL_CFLAGS) -Ikernels -Itools/serve -O1 $(SAN) -o $@ $(SERVE_SRC) \
+		$(ACCEL_SRC) $(KERNEL_SRC) -ldl -lm
+
+$(BUILD)/vm/kvmem-serve: $(SERVE_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(ACCEL_CFLAGS) $(ACCEL_STATIC) -Ikernels -Itools/serve -O2 -static \
+		-o $@ $(SERVE_SRC) $(ACCEL_SRC) $(KERNEL_SRC) -lm
+
 unit: $(addprefix $(BUILD)/unit/,$(UNIT)) $(addprefix $(BUILD)/unit-san/,$(UNIT))
 
 # The CUDA Driver API emulation, libcuda.so.1, and its tests (tests/cuda-emu/),
@@ -264,7 +302,7 @@ $(BUILD)/gpu/gpu-attention: tools/gpu/gpu_attention.c $(ACCEL_SRC) $(ACCEL_HDR)
 	$(CC) $(ACCEL_CFLAGS) -O2 -o $@ $< $(ACCEL_SRC) -ldl -lm
 
 vm-bins: $(BUILD)/vm/kvmem-vmtest $(BUILD)/vm/accel-backend-test \
-	$(BUILD)/vm/accel-example
+	$(BUILD)/vm/accel-example $(BUILD)/vm/kvmem-serve
 
 # ---- libaccel ----------------------------------------------------------------
 
@@ -456,6 +494,7 @@ bench: deps
 	@$(MAKE) --no-print-directory bench-run
 
 bench-run: modules-all $(BUILD)/vm/kvmem-bench $(BUILD)/vm/accel-calls-bench \
+	$(BUILD)/vm/kvmem-serve \
 	$(BUILD)/cuda-emu/libcuda.so.1 $(BUILD)/policy-bench $(BUILD)/kvmemd
 	@tools/bench.sh "$(BENCH_PARAMS)" $(KVERS)
 

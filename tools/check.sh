@@ -29,7 +29,8 @@ record() {
 echo "== unit tests (plain, and under ASan+UBSan)"
 for t in $(ls tests/unit/test_*.c | sed 's|.*/test_||; s|\.c$||') \
 	$(ls tests/accel/test_*.c | sed 's|.*/test_|accel_|; s|\.c$||') \
-	$(ls tests/daemon/test_*.c | sed 's|.*/test_|daemon_|; s|\.c$||'); do
+	$(ls tests/daemon/test_*.c | sed 's|.*/test_|daemon_|; s|\.c$||') \
+	$(ls tests/serve/test_*.c | sed 's|.*/test_|serve_|; s|\.c$||'); do
 	for flavour in unit unit-san; do
 		if mk "build/$flavour/$t" >"$res/build-$flavour-$t.log" 2>&1; then
 			out="$res/$flavour-$t.out"
@@ -125,6 +126,20 @@ record build.txt build/vmtest mk build/vm/kvmem-vmtest
 record build.txt build/accel-example mk build/vm/accel-example build/accel-example
 
 record build.txt build/accel-backend-test mk build/vm/accel-backend-test
+# The serving benchmark: the guest's (the serve_policies VM test runs it)
+# and the host's.
+record build.txt build/kvmem-serve mk build/vm/kvmem-serve build/kvmem-serve
+# Its three paged policies on the host, under ASan+UBSan (kvmem's runs in
+# the VM test serve_policies): same outputs, every conversation finished.
+record build.txt serve/host-paged-san sh -c "make --no-print-directory \
+	build/kvmem-serve-san && build/kvmem-serve-san --quiet --rounds 1 \
+	--policies recompute,vllm_swap,fastswitch --conversations 12 --rate 12 \
+	--think 0.3 --len-scale 0.06 --max-turns 4 --too-small 2 >/dev/null"
+# The negative test: one K byte lost in fastswitch's KV changes its outputs.
+record build.txt serve/host-corrupt-detected sh -c "! build/kvmem-serve-san \
+	--quiet --rounds 1 --policies recompute,fastswitch --conversations 12 \
+	--rate 12 --think 0.3 --len-scale 0.06 --max-turns 4 --too-small 2 \
+	--corrupt fastswitch >/dev/null"
 # The documentation's minimal program and admin one-liner, for doc_* tests.
 record build.txt build/doc-snippets tools/doc-snippets.sh
 record build.txt build/cuda-emu mk build/cuda-emu/libcuda.so.1
@@ -180,6 +195,7 @@ for k in $k61 $k612; do
 			--mode test --hostfs --out "$out" build/vm/kvmem-vmtest \
 			build/vm/accel-example build/kvmemd \
 			$(ls build/vm/accel-backend-test build/cuda-emu/libcuda.so.1 \
+				build/vm/kvmem-serve \
 				build/vm/libaccel-minimal build/vm/admin-guide-fdinfo.sh \
 				build/doc/prefix/lib/libaccel.so.1 2>/dev/null)
 		cat "$out/results.txt" >>"$res/vm.txt"

@@ -22,6 +22,9 @@ pkgs=(
 	man-db dkms
 	python3-dev python3-numpy python3-pytest python3-torch
 	debhelper dh-dkms dpkg-dev fakeroot lintian
+	# make bench's serving plots (latency CDFs, service shares): gnuplot,
+	# Debian's long-kept plotting tool, without X (pngcairo terminal).
+	gnuplot-nox
 )
 
 # cuda.h (the emulation's tests, libaccel's CUDA ABI check) is not in

@@ -10,7 +10,8 @@
 # --only RE runs only the tests whose names match the extended regular
 # expression RE as a whole (and final_baseline), for work on a few tests;
 # `make check` always runs them all. In bench mode, RE is a |-separated
-# list of kvmem-bench groups (first_touch|populate|migrate|accel|attn|fair).
+# list of kvmem-bench groups (first_touch|populate|migrate|accel|attn|fair)
+# and serve (kvmem-serve, the serving benchmark).
 # --hostfs shares the host's /usr and /etc (read-only) and this repository
 # (read-only) with the guest over virtio-9p and mounts them as a merged-usr
 # root at /host in the guest (the repository at /host/repo, writable tmpfs
@@ -104,7 +105,8 @@ if [ "$mode" = test ]; then
 	fi
 	for t in $list; do expected+=("$t"); done
 else
-	expected+=("$mode")
+	# --only serve (bench mode) runs the serving benchmark alone.
+	[ "$mode" = bench ] && [ "$groups" = serve ] || expected+=("$mode")
 	if [ "$mode" = demo ]; then
 		found=
 		for f in "${files[@]}"; do
@@ -118,7 +120,11 @@ else
 	for f in "${files[@]}"; do
 		[ "$mode" = bench ] && [ "$(basename "$f")" = accel-calls-bench ] &&
 			expected+=(bench-calls)
+		[ "$mode" = bench ] && [ "$(basename "$f")" = kvmem-serve ] &&
+			{ [ -z "$groups" ] || echo "|$groups|" | grep -q '|serve|'; } &&
+			expected+=(bench-serve)
 	done
+
 fi
 
 mkdir -p "$out"

@@ -151,6 +151,8 @@ static const struct vt_test tests[] = {
 	  "stays within its tenant's fast-tier quota"),
 	E(fair_no_daemon, "the fair run with no daemon, engines swapping "
 	  "by themselves (make bench's baseline): nothing lost"),
+	E(serve_policies, "kvmem-serve: one trace through the four "
+	  "policies, one budget: identical output checksums"),
 	E(accel_backend_host, "libaccel scenarios, host backend (ASan)"),
 	E(accel_backend_cuda, "libaccel scenarios, cuda backend on the "
 	  "strict Driver API emulation (ASan)"),

@@ -401,6 +401,8 @@ T(kvmemd_fair_restart);
 T(kvmemd_fair_kill_engine);
 T(kvmemd_fair_ignore);
 T(fair_no_daemon);
+/* vmtest_serve.c */
+T(serve_policies);
 /* vmtest_events.c */
 T(events_read); T(events_overflow);
 /* vmtest_tenant.c */
