@@ -342,6 +342,8 @@ bool kvmem_is_manager(struct kvmem_client *client);
 void kvmem_manager_post(const struct kvmem_event *ev);
 int kvmem_manager_acquire(struct kvmem_client *client);
 void kvmem_manager_release(struct kvmem_client *client);
+void kvmem_manager_exit(void);
+extern unsigned int kvmem_manager_grace_ms;
 void kvmem_manager_client_exit(struct kvmem_client *client);
 int kvmem_manager_list(struct kvmem_client *client, struct kvmem_list *l,
 		       bool spaces);

@@ -69,6 +69,11 @@ module_param_named(memcg, kvmem_memcg_charge, bool, 0644);
 MODULE_PARM_DESC(memcg,
 		 "Charge the frames of a client opened in a memory cgroup other than the root to that cgroup, allocated for it instead of taken from the reserve (default Y)");
 
+unsigned int kvmem_manager_grace_ms = 5000;
+module_param_named(manager_grace_ms, kvmem_manager_grace_ms, uint, 0644);
+MODULE_PARM_DESC(manager_grace_ms,
+		 "Milliseconds a gone manager's run states stay before every stopped space is set RUNNABLE (a restart within it changes nothing; default 5000)");
+
 int kvmem_priority_max;
 module_param_named(priority_max, kvmem_priority_max, int, 0644);
 MODULE_PARM_DESC(priority_max,
@@ -260,6 +265,8 @@ err_tiers:
  */
 static void __exit kvmem_exit(void)
 {
+	/* A gone manager's reset walks spaces and tenants: it ends first. */
+	kvmem_manager_exit();
 	kvmem_tenants_exit();
 	kvmem_sysfs_pools_del();
 	misc_deregister(&kvmem_misc);

@@ -11,10 +11,12 @@
  */
 #include <linux/capability.h>
 #include <linux/cred.h>
+#include <linux/mutex.h>
 #include <linux/nospec.h>
 #include <linux/pid_namespace.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include "client.h"
 #include "kvmem.h"
@@ -22,6 +24,14 @@
 
 static DEFINE_SPINLOCK(kvmem_manager_lock);
 static struct kvmem_client *kvmem_manager;
+/*
+ * Orders a new manager against the reset of a gone one's directives
+ * (kvmem_manager_reset()); taken before the spinlock, never under a
+ * space lock.
+ */
+static DEFINE_MUTEX(kvmem_manager_mutex);
+static void kvmem_manager_reset(struct work_struct *work);
+static DECLARE_DELAYED_WORK(kvmem_manager_reset_work, kvmem_manager_reset);
 /* The manager's pid namespace: pids in its events are in it. */
 static struct pid_namespace *kvmem_manager_ns;
 
@@ -71,6 +81,7 @@ int kvmem_manager_acquire(struct kvmem_client *client)
 	if (!client->may_manage)
 		return -EPERM;
 	ns = get_pid_ns(task_active_pid_ns(current));
+	mutex_lock(&kvmem_manager_mutex);
 	spin_lock_irq(&kvmem_manager_lock);
 	if (!kvmem_manager) {
 		WRITE_ONCE(kvmem_manager, client);
@@ -79,15 +90,66 @@ int kvmem_manager_acquire(struct kvmem_client *client)
 		ret = -EBUSY;
 	}
 	spin_unlock_irq(&kvmem_manager_lock);
+	mutex_unlock(&kvmem_manager_mutex);
 	/* The namespace not kept: ours if we lost, NULL if we won. */
 	if (ns)
 		put_pid_ns(ns);
 	return ret;
 }
 
+/* Sets one space RUNNABLE, if it is not, and tells its owner. */
+static void kvmem_manager_reset_space(struct kvmem_space *space)
+{
+	struct kvmem_event ev = {
+		.type = KVMEM_EVENT_RUN, .id = KVMEM_RUN_RUNNABLE,
+	};
+
+	mutex_lock(&space->lock);
+	if (!space->dead && space->run_state != KVMEM_RUN_RUNNABLE) {
+		kvmem_run_count(space, -1);
+		space->run_state = KVMEM_RUN_RUNNABLE;
+		space->run_cookie = 0;
+		kvmem_run_count(space, 1);
+		ev.handle = READ_ONCE(space->handle);
+		ev.pages = space->run_tier;
+		kvmem_events_post(&space->client->events, &ev);
+	}
+	mutex_unlock(&space->lock);
+}
+
+/*
+ * The manager went and none came within manager_grace_ms: every space it
+ * left stopped (PREEMPT, PREFETCH) becomes RUNNABLE and its owner is told,
+ * so that engines run as with no daemon. A manager that comes back in time
+ * (a restart) finds its directives as it left them.
+ */
+static void kvmem_manager_reset(struct work_struct *work)
+{
+	unsigned long id = 0;
+	struct kvmem_space *space;
+	unsigned int n = 0;
+
+	mutex_lock(&kvmem_manager_mutex);
+	if (READ_ONCE(kvmem_manager)) {
+		mutex_unlock(&kvmem_manager_mutex);
+		return;
+	}
+	while ((space = kvmem_space_get_by_id(&id))) {
+		kvmem_manager_reset_space(space);
+		kvmem_space_put(space);
+		id++;
+		if (!(++n % 64))
+			cond_resched();
+	}
+	mutex_unlock(&kvmem_manager_mutex);
+}
+
 /**
  * kvmem_manager_release() - end a client's manager role, if it has it
  * @client: a client being released
+ *
+ * Its directives are reset after kvmem_manager_grace_ms unless a new
+ * manager comes first (kvmem_manager_reset()).
  */
 void kvmem_manager_release(struct kvmem_client *client)
 {
@@ -99,8 +161,19 @@ void kvmem_manager_release(struct kvmem_client *client)
 		swap(kvmem_manager_ns, ns);
 	}
 	spin_unlock_irq(&kvmem_manager_lock);
-	if (ns)
+	if (ns) {
 		put_pid_ns(ns);
+		mod_delayed_work(system_wq, &kvmem_manager_reset_work,
+				 msecs_to_jiffies(READ_ONCE(kvmem_manager_grace_ms)));
+	}
+}
+
+/**
+ * kvmem_manager_exit() - at module unload: no reset left pending
+ */
+void kvmem_manager_exit(void)
+{
+	cancel_delayed_work_sync(&kvmem_manager_reset_work);
 }
 
 /**

@@ -210,6 +210,8 @@ static const struct vt_test tests[] = {
 	  "ENOENT, sizes"),
 	E(run_accel, "SPACE_RUN reaches libaccel: accel_seq_may_run, "
 	  "PREEMPTED/RUNNABLE completions; accel_seq_set_demand"),
+	E(run_manager_gone, "a gone manager's run states stay for "
+	  "manager_grace_ms, then every stopped space is RUNNABLE again"),
 	E(swap_protocol, "SWAP: out/in, COMMIT/ABORT move device frames only "
 	  "when the source may go; SWAPPING; SWAP events; stale host"),
 	E(swap_kill, "SWAP: a SIGKILLed owner mid-swap, every frame back, "

@@ -424,6 +424,7 @@ T(memcg_orphans); T(memcg_charge);
 T(space_cap);
 /* vmtest_run.c */
 T(run_state); T(run_demand); T(neg_space_run); T(run_accel);
+T(run_manager_gone);
 /* vmtest_swap.c */
 T(swap_protocol); T(swap_kill); T(neg_swap);
 /* vmtest_docs.c */

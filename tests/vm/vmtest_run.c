@@ -482,3 +482,80 @@ out:
 	accel_close(ctx);
 	close(m);
 }
+
+#define GRACE_PARAM "/sys/module/kvmem/parameters/manager_grace_ms"
+
+/*
+ * A manager's directives outlive it for manager_grace_ms: a manager back
+ * within it (a daemon's restart) finds them as they were and the owner
+ * hears nothing; once it has passed with no manager, every stopped space is
+ * RUNNABLE again and its owner told, so that engines run as with no daemon.
+ */
+void test_run_manager_gone(void)
+{
+	struct kvmem_space_create c;
+	struct kvmem_space_info si;
+	struct kvmem_event ev;
+	char grace0[32] = "";
+	int m = -1, fd = kv_open();
+	uint32_t id = 0;
+
+	if (fd < 0 ||
+	    !CHECK_ERR(sysfs_read(GRACE_PARAM, grace0, sizeof(grace0)), 0,
+		       "read manager_grace_ms"))
+		goto out;
+	grace0[strcspn(grace0, "\n")] = 0;
+	CHECK_EQ(strtoul(grace0, NULL, 10), 5000, "manager_grace_ms default");
+	m = run_mgr();
+	id = run_space(fd, &c);
+	if (m < 0 || !id)
+		goto out;
+
+	CHECK_ERR(sysfs_write(GRACE_PARAM, "300"), 0, "manager_grace_ms 300");
+	CHECK_ERR(space_run(m, id, KVMEM_RUN_PREEMPT, KVMEM_TIER_CXL,
+			    RUN_COOKIE), 0, "PREEMPT");
+	if (CHECK(next_of(fd, KVMEM_EVENT_RUN, RUN_EV_MS, &ev), "PREEMPT event"))
+		run_ev_is(&ev, c.handle, KVMEM_RUN_PREEMPT, KVMEM_TIER_CXL,
+			  RUN_COOKIE, "PREEMPT");
+	close(m);
+	m = -1;
+	CHECK(!kv_event_ready(fd, 100), "nothing within the grace");
+	if (CHECK(next_of(fd, KVMEM_EVENT_RUN, RUN_EV_MS, &ev),
+		  "the manager gone for 300 ms: a RUN event"))
+		run_ev_is(&ev, c.handle, KVMEM_RUN_RUNNABLE, KVMEM_TIER_CXL, 0,
+			  "reset to RUNNABLE");
+	CHECK_EQ(kv_fdinfo_u64(fd, "kvmem-spaces-runnable"), 1,
+		 "owner fdinfo: runnable again");
+	m = run_mgr();
+	if (m < 0)
+		goto out;
+	if (CHECK(run_entry(m, id, &si), "LIST_SPACES lists it")) {
+		CHECK_EQ(si.run_state, KVMEM_RUN_RUNNABLE, "LIST: RUNNABLE");
+		CHECK_EQ(si.run_cookie, 0, "LIST: no cookie");
+	}
+
+	/* A manager back within the grace: nothing changes. */
+	CHECK_ERR(sysfs_write(GRACE_PARAM, "1000"), 0, "manager_grace_ms 1000");
+	CHECK_ERR(space_run(m, id, KVMEM_RUN_PREEMPT, KVMEM_TIER_CXL,
+			    RUN_COOKIE + 1), 0, "PREEMPT again");
+	CHECK(next_of(fd, KVMEM_EVENT_RUN, RUN_EV_MS, &ev), "PREEMPT event");
+	close(m);
+	m = run_mgr();
+	CHECK(!kv_event_ready(fd, 1500), "a manager came back in time: no "
+	      "reset");
+	if (m >= 0 && CHECK(run_entry(m, id, &si), "LIST_SPACES lists it")) {
+		CHECK_EQ(si.run_state, KVMEM_RUN_PREEMPT, "LIST: still PREEMPT");
+		CHECK_EQ(si.run_cookie, RUN_COOKIE + 1, "LIST: its cookie");
+	}
+	if (m >= 0)
+		CHECK_ERR(space_run(m, id, KVMEM_RUN_RUNNABLE, KVMEM_TIER_DRAM,
+				    0), 0, "RUNNABLE");
+out:
+	if (grace0[0])
+		CHECK_ERR(sysfs_write(GRACE_PARAM, grace0), 0,
+			  "manager_grace_ms back to %s", grace0);
+	if (m >= 0)
+		close(m);
+	if (fd >= 0)
+		close(fd);
+}
