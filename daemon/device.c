@@ -70,9 +70,14 @@ static int read_pools(struct kvmemd *d)
 		d->pools[i] = (struct kd_pool){ pi.tier, pi.kind, pi.page_size,
 						pi.frames_total, pi.frames_free };
 	}
-	for (uint32_t i = 0; i < d->npools && i < KD_MAX_POOLS; i++)
-		if (d->pools[i].tier == d->fast_tier)
-			cap += d->pools[i].total * d->pools[i].page_size;
+	d->fast_nodes = false;
+	for (uint32_t i = 0; i < d->npools && i < KD_MAX_POOLS; i++) {
+		if (d->pools[i].tier != d->fast_tier)
+			continue;
+		cap += d->pools[i].total * d->pools[i].page_size;
+		if (d->pools[i].kind == KVMEM_POOL_KIND_NODE)
+			d->fast_nodes = true;
+	}
 	/* One tier only: nothing to switch between, everything fits. */
 	pol_pool(&d->pol, d->fast_tier == d->slow_tier ? UINT64_MAX : cap,
 		 d->pol.reclaim);
@@ -213,6 +218,17 @@ static void space_seen(struct kvmemd *d, const struct kvmem_space_info *si,
 	bool device = si->flags & KVMEM_SPACE_INFO_DEVICE;
 	struct pol_seq *s = pol_seq_get(&d->pol, si->id);
 
+	/*
+	 * A fast tier of device pools only (a GPU): host spaces cannot be
+	 * moved into it (they are the cuda backend's host copies, or host
+	 * engines' KV that no switch concerns); their device spaces are the
+	 * sequences.
+	 */
+	if (!device && !d->fast_nodes) {
+		if (s)
+			pol_seq_del(&d->pol, si->id);
+		return;
+	}
 	for (uint32_t i = 0; i < d->npools; i++) {
 		uint64_t b = pools[i] * d->pools[i].page_size;
 
@@ -431,7 +447,21 @@ int kd_device_sync(struct kvmemd *d)
 		kd_logf(0, 1, "%u pools; only %d watched", info.npools,
 			KD_MAX_POOLS);
 	r = read_pools(d);
+	if (!r) {
+		uint32_t fast = d->fast_tier, slow = d->slow_tier;
 
+		/* A GPU registered (or gone) may change the tiers. */
+		pick_tiers(d);
+		if (fast != d->fast_tier || slow != d->slow_tier) {
+			kd_logf(0, 1, "fast tier now %u, slow tier %u",
+				d->fast_tier, d->slow_tier);
+			r = read_pools(d);
+			/* Tenants' quotas bind the fast tier: move them. */
+			for (uint32_t t = 0; !r && t < d->ntenants &&
+			     t < KD_MAX_TENANTS; t++)
+				r = kd_tenant_apply(d, t);
+		}
+	}
 	if (!r)
 		r = list_spaces(d, false);
 	if (!r)

@@ -73,6 +73,7 @@ struct kvmemd {
 	uint64_t page_size;
 	struct kd_pool pools[KD_MAX_POOLS];
 	uint32_t fast_tier, slow_tier;	/* KVMEM_TIER_* */
+	bool fast_nodes;	/* some node pool has the fast tier */
 	uint32_t nclients;
 	gid_t socket_gid;	/* (gid_t)-1: root only */
 	struct kd_metrics m;

@@ -108,10 +108,15 @@ int accel_seq_set_spaces(struct accel_seq *seq,
 	uint32_t i;
 	int ret;
 
-	for (i = 0; i < seq->nspaces; i++) {
+	for (i = 0; i < 2 * seq->nspaces; i++) {
 		struct kvmem_space_set set = *tmpl;
+		const struct accel_space *sp = &seq->spaces[i / 2];
 
-		set.handle = seq->spaces[i].handle;
+		/*
+		 * The space of its frames (host) or host copy (cuda), and the
+		 * cuda backend's device grants: the daemon schedules those.
+		 */
+		set.handle = i % 2 ? sp->dev_handle : sp->handle;
 		if (!set.handle)
 			continue;
 		ret = accel_ioctl(seq->ctx->fd, KVMEM_IOC_SPACE_SET, &set);

@@ -136,6 +136,8 @@ static const struct vt_test tests[] = {
 	  "tensors matches a naive one, before and after a swap"),
 	E(kvmemd_restart, "kvmemd: manager, sees the spaces, kill -9 and "
 	  "restart with the same view, second manager refused, SIGTERM"),
+	E(kvmemd_device_tier, "kvmemd: a GPU registered makes it the fast "
+	  "tier, device spaces scheduled, host ones not; GPU gone, back"),
 	E(doc_libaccel_minimal, "Documentation/libaccel.md's minimal "
 	  "program, built with its pkg-config recipe, runs"),
 	E(doc_admin_fdinfo, "admin-guide.md's per-client memory one-liner "

@@ -396,6 +396,7 @@ T(accel_smoke); T(accel_grow); T(accel_step_ahead); T(accel_reuse);
 T(accel_swap); T(accel_errors); T(accel_no_module); T(accel_close);
 T(accel_example);
 T(kvmemd_restart);
+T(kvmemd_device_tier);
 T(kvmemd_fair_weighted);
 T(kvmemd_fair_restart);
 T(kvmemd_fair_kill_engine);

@@ -173,3 +173,128 @@ out_a:
 	close(fd);
 	snap_back(&s0, 5000, "after kvmemd");
 }
+
+/* Polls "status" until its fast tier is @tier (a JSON string); false if not. */
+static bool fast_tier_is(const char *sock, const char *tier, char *buf,
+			 size_t len)
+{
+	char want[48];
+
+	snprintf(want, sizeof(want), "\"fast_tier\":\"%s\"", tier);
+	for (int i = 0; i < 400; i++) {
+		if (ask(sock, "{\"cmd\":\"status\"}", buf, len) &&
+		    strstr(buf, want))
+			return true;
+		sleep_ms(50);
+	}
+	return false;
+}
+
+/*
+ * A GPU registered while kvmemd runs makes the device pool the fast tier:
+ * kvmemd then schedules the device spaces (the cuda backend's grants) and
+ * no longer the host spaces, which cannot move into a GPU; the GPU gone,
+ * the node tiers and the host spaces come back.
+ */
+void test_kvmemd_device_tier(void)
+{
+	static char buf[1 << 16];
+	struct kvmem_device_pool dp = {
+		.device = 0x4200, .frame_size = 2 * MiB, .frames = 64,
+		.tier = KVMEM_TIER_HBM,
+	};
+	struct kvmem_device_pool_remove rm = { 0 };
+	struct kvmem_space_create dc = { 0 };
+	struct kvmem_space_destroy ds = { 0 };
+	struct kv_space a = { 0 };
+	struct kv_snap s0;
+	struct kv_env e;
+	uint64_t ida, idd = 0;
+	bool added = false;
+	pid_t pid;
+	int fd, st;
+
+	snap_take(&s0);
+	if (!CHECK(access(KVMEMD_BIN, X_OK) == 0, "%s is in the guest",
+		   KVMEMD_BIN) || !kv_setup_space(&fd, &e, &a, 8))
+		return;
+	memset(a.map, 0x3c, a.size);
+	ida = a.c.mmap_offset >> KVMEM_SPACE_SHIFT;
+	mkdir("/tmp", 01777);
+
+	pid = kvmemd_start(KVMEMD_SOCK);
+	if (!CHECK(pid > 0 && kvmemd_ready(pid, KVMEMD_SOCK, buf, sizeof(buf)),
+		   "kvmemd answers its control socket"))
+		goto out_kill;
+	CHECK(!strstr(buf, "\"fast_tier\":\"hbm\""),
+	      "no GPU: the fast tier is a node tier: %.300s", buf);
+
+	if (!CHECK_ERR(kv_ioctl(fd, KVMEM_IOC_DEVICE_POOL_ADD, &dp), 0,
+		       "DEVICE_POOL_ADD (hbm)"))
+		goto out_kill;
+	added = true;
+	dc.size = 4 * dp.frame_size;
+	dc.tier = KVMEM_TIER_HBM;
+	dc.policy = KVMEM_POLICY_FAIL;
+	dc.flags = KVMEM_SPACE_DEVICE;
+	dc.pool = dp.index;
+	if (!CHECK_ERR(kv_ioctl(fd, KVMEM_IOC_SPACE_CREATE, &dc), 0,
+		       "a device space in the new pool"))
+		goto out_kill;
+	idd = dc.mmap_offset >> KVMEM_SPACE_SHIFT;
+	CHECK(fast_tier_is(KVMEMD_SOCK, "hbm", buf, sizeof(buf)),
+	      "the GPU registered: kvmemd's fast tier is hbm: %.300s", buf);
+	CHECK(ask(KVMEMD_SOCK, "{\"cmd\":\"sequences\"}", buf, sizeof(buf)) &&
+	      lists_space(buf, idd) && !lists_space(buf, ida),
+	      "kvmemd schedules the device space %llu, not the host space "
+	      "%llu: %.300s", U(idd), U(ida), buf);
+
+	ds.handle = dc.handle;
+	CHECK_ERR(kv_ioctl(fd, KVMEM_IOC_SPACE_DESTROY, &ds), 0,
+		  "destroy the device space");
+	rm.index = dp.index;
+	if (CHECK_ERR(kv_ioctl(fd, KVMEM_IOC_DEVICE_POOL_REMOVE, &rm), 0,
+		      "DEVICE_POOL_REMOVE"))
+		added = false;
+	CHECK(ask(KVMEMD_SOCK, "{\"cmd\":\"status\"}", buf, sizeof(buf)), "status");
+	for (int i = 0; i < 400 && strstr(buf, "\"fast_tier\":\"hbm\""); i++) {
+		sleep_ms(50);
+		ask(KVMEMD_SOCK, "{\"cmd\":\"status\"}", buf, sizeof(buf));
+	}
+	CHECK(!strstr(buf, "\"fast_tier\":\"hbm\""),
+	      "the GPU gone: a node tier is fast again: %.300s", buf);
+	for (int i = 0; i < 400; i++) {
+		if (ask(KVMEMD_SOCK, "{\"cmd\":\"sequences\"}", buf,
+			sizeof(buf)) && lists_space(buf, ida))
+			break;
+		sleep_ms(50);
+	}
+	CHECK(lists_space(buf, ida) && !lists_space(buf, idd),
+	      "the host space is scheduled again: %.300s", buf);
+	for (uint64_t i = 0; i < a.size; i += 4096)
+		if (a.map[i] != 0x3c) {
+			CHECK(0, "host space byte %llu changed", U(i));
+			break;
+		}
+
+	kill(pid, SIGTERM);
+	st = xwait_timeout(pid, 30000);
+	CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "SIGTERM: kvmemd exits 0 (status 0x%x)", st);
+	pid = 0;
+out_kill:
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		xwait(pid);
+	}
+	if (added) {
+		rm.index = dp.index;
+		ds.handle = dc.handle;
+		if (ds.handle)
+			kv_ioctl(fd, KVMEM_IOC_SPACE_DESTROY, &ds);
+		kv_ioctl(fd, KVMEM_IOC_DEVICE_POOL_REMOVE, &rm);
+	}
+	kv_space_free(&a);
+	close(fd);
+	snap_back(&s0, 5000, "after kvmemd with a GPU");
+}
