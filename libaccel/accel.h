@@ -281,20 +281,33 @@ int64_t accel_seq_bytes(struct accel_ctx *ctx, const struct accel_geometry *g);
  *	ACCEL_SEQ_PRIORITY is set in @flags (else the context's default)
  * @flags: ACCEL_SEQ_* bits
  * @user_data: returned in this sequence's completions
+ * @tenant: with ACCEL_SEQ_TENANT in @flags, the kvmem tenant charged for
+ *	this sequence's frames (host backend: its KV; cuda backend: its host
+ *	copies and device pages) instead of the context's @tenant, so that one
+ *	context serves many tenants; it must be one the module lets this
+ *	process charge (its default_tenant, or granted to its uid or group in
+ *	sysfs tenants/<id>/uid, gid; any for a manager-capable opener).
+ *	Read only with the flag: code built before it existed is unaffected
+ * @reserved: zero (with ACCEL_SEQ_TENANT)
  */
 struct accel_seq_opts {
 	uint64_t hint_tokens;
 	int32_t priority;
 	uint32_t flags;
 	void *user_data;
+	uint32_t tenant;
+	uint32_t reserved;
 };
 
 #define ACCEL_SEQ_PRIORITY	(1U << 0)
+#define ACCEL_SEQ_TENANT	(1U << 1)
 
 /*
  * Creates a sequence of geometry g with 0 tokens, reusing a kept sequence
- * of the same geometry when there is one (best fit to hint_tokens), else
- * creating its spaces. Errors: -EINVAL (bad geometry or options),
+ * of the same geometry and tenant when there is one (best fit to
+ * hint_tokens), else creating its spaces. Errors: -EINVAL (bad geometry or
+ * options; a tenant >= the module's ntenants, or not 0 without the module),
+ * -EACCES (a tenant this process may not charge),
  * -ENOMEM (no memory, even after giving back every kept sequence),
  * -ENOSPC (kvmem has no free space id, even after giving back every kept
  * sequence), -EOVERFLOW (too large), -EIO (a CUDA call failed). ctx-safe.

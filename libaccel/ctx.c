@@ -167,6 +167,7 @@ static int accel_open_device(struct accel_ctx *ctx,
 	ctx->kv_page_size = info.page_size;
 	if (o->tenant >= info.ntenants)
 		return -EINVAL;
+	ctx->ntenants = info.ntenants;
 
 	ctx->tier = o->tier == ACCEL_TIER_DEFAULT ? ACCEL_TIER_DRAM : o->tier;
 	ret = accel_scan_pools(ctx, ctx->tier, &tiers, &ctx->numa_node);
@@ -211,6 +212,7 @@ static int accel_open_no_module(struct accel_ctx *ctx,
 	ctx->kv_page_size = page > 0 ? (uint64_t)page : 4096;
 	ctx->tier = ACCEL_TIER_DRAM;
 	ctx->swap_tier = ACCEL_TIER_DEFAULT;
+	ctx->ntenants = 1;
 	return 0;
 }
 

@@ -368,7 +368,8 @@ static int cuda_grant(struct accel_ctx *ctx, struct cuda_space *cs,
 }
 
 /* A kvmem space of the GPU's device pool, for the grants of a space. */
-static int cuda_grant_space(struct accel_ctx *ctx, struct cuda_space *cs)
+static int cuda_grant_space(struct accel_ctx *ctx, struct cuda_space *cs,
+			    uint32_t tenant)
 {
 	struct cuda_be *cb = cuda_of(ctx);
 	struct kvmem_space_create c = {
@@ -377,7 +378,7 @@ static int cuda_grant_space(struct accel_ctx *ctx, struct cuda_space *cs)
 		.policy = ctx->wait_ms ? KVMEM_POLICY_WAIT : KVMEM_POLICY_FAIL,
 		.timeout_ms = ctx->wait_ms,
 		.flags = KVMEM_SPACE_DEVICE,
-		.tenant = ctx->tenant,
+		.tenant = tenant,
 		.priority = ctx->priority,
 		.pool = (uint32_t)cb->dev_pool,
 	};
@@ -406,12 +407,12 @@ static void cuda_grant_space_free(struct accel_ctx *ctx, struct cuda_space *cs)
  * first registers it. Not inherited by a forked child (accel.h).
  */
 static int cuda_host_new(struct accel_ctx *ctx, uint64_t bytes,
-			 uint32_t *handle, void **host)
+			 uint32_t tenant, uint32_t *handle, void **host)
 {
 	void *p;
 
 	if (!ctx->no_module)
-		return accel_kv_space_new(ctx, bytes, handle, host);
+		return accel_kv_space_new(ctx, bytes, tenant, handle, host);
 	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
@@ -466,9 +467,9 @@ static int cuda_space_create(struct accel_ctx *ctx, struct accel_space *sp,
 	if (ret)
 		goto fail;
 	/* The host copy; its handle also carries the scheduling metadata. */
-	ret = cuda_host_new(ctx, bytes, &sp->handle, &sp->host);
+	ret = cuda_host_new(ctx, bytes, sp->tenant, &sp->handle, &sp->host);
 	if (!ret) {
-		ret = cuda_grant_space(ctx, cs);
+		ret = cuda_grant_space(ctx, cs, sp->tenant);
 		if (ret)
 			cuda_host_free(ctx, sp->handle, sp->host, bytes);
 	}

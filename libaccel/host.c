@@ -43,14 +43,15 @@ static void host_fini(struct accel_ctx *ctx)
 
 /**
  * accel_kv_space_new() - create a kvmem space and map it into the process
- * @ctx: the context, whose tier, policy and tenant the space gets
+ * @ctx: the context, whose tier and policy the space gets
  * @bytes: size, a multiple of kvmem's page size
+ * @tenant: the tenant charged for its frames
  * @handle: returns the space's handle
  * @host: returns its mapping
  *
  * Return: 0 or a negative errno; nothing is left behind on failure.
  */
-int accel_kv_space_new(struct accel_ctx *ctx, uint64_t bytes,
+int accel_kv_space_new(struct accel_ctx *ctx, uint64_t bytes, uint32_t tenant,
 		       uint32_t *handle, void **host)
 {
 	struct kvmem_space_create c = {
@@ -58,7 +59,7 @@ int accel_kv_space_new(struct accel_ctx *ctx, uint64_t bytes,
 		.tier = ctx->tier,
 		.policy = ctx->wait_ms ? KVMEM_POLICY_WAIT : KVMEM_POLICY_FAIL,
 		.timeout_ms = ctx->wait_ms,
-		.tenant = ctx->tenant,
+		.tenant = tenant,
 		.priority = ctx->priority,
 	};
 	void *p;
@@ -101,7 +102,8 @@ void accel_kv_space_free(struct accel_ctx *ctx, uint32_t handle, void *host,
 static int host_space_create(struct accel_ctx *ctx, struct accel_space *sp,
 			     uint64_t bytes)
 {
-	int ret = accel_kv_space_new(ctx, bytes, &sp->handle, &sp->host);
+	int ret = accel_kv_space_new(ctx, bytes, sp->tenant, &sp->handle,
+				     &sp->host);
 
 	if (ret)
 		return ret;

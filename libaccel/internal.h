@@ -41,6 +41,7 @@ struct accel_space {
 	uint32_t handle;
 	/* cuda backend: the device pool space of its grants; 0: none */
 	uint32_t dev_handle;
+	uint32_t tenant;	/* charged for its frames (the sequence's) */
 	bool run_stopped;	/* its last RUN event said PREEMPT/PREFETCH */
 	uint64_t run_cookie;	/* its last RUN event's (ctx->lock) */
 	void *host;
@@ -52,7 +53,8 @@ struct accel_space {
  * @id: enum accel_backend
  * @init: set up; sets ctx->page_size. -EOPNOTSUPP if unavailable
  * @fini: tear down; every space is destroyed by then
- * @space_create: reserve @bytes of address space in @sp, nothing mapped
+ * @space_create: reserve @bytes of address space in @sp, nothing mapped;
+ *	the kvmem spaces it makes are charged to tenant @sp->tenant
  * @space_destroy: unmap and free everything of @sp
  * @map: map pages [@first, @first + @count) of @sp; @step: for a grow,
  *	on the engine's step path (not the step-ahead thread)
@@ -114,6 +116,7 @@ struct accel_ctx {
 	uint64_t kv_page_size;		/* kvmem's page size */
 	uint64_t page_size;		/* the backend's page size */
 	uint32_t tier, swap_tier, tenant, wait_ms;
+	uint32_t ntenants;		/* the module's; 1 without it */
 	int32_t priority;
 	int32_t numa_node;
 	int32_t cuda_device;
@@ -153,6 +156,7 @@ struct accel_seq {
 	uint32_t nspaces;
 	void *user_data;
 	int32_t priority;
+	uint32_t tenant;		/* of all its spaces */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* mapping or swap state changed */
@@ -209,7 +213,7 @@ void accel_ahead_kick(struct accel_seq *seq);
 void accel_ahead_forget(struct accel_seq *seq);
 
 /* host.c: a kvmem space mapped into the process (both backends) */
-int accel_kv_space_new(struct accel_ctx *ctx, uint64_t bytes,
+int accel_kv_space_new(struct accel_ctx *ctx, uint64_t bytes, uint32_t tenant,
 		       uint32_t *handle, void **host);
 void accel_kv_space_free(struct accel_ctx *ctx, uint32_t handle, void *host,
 			 uint64_t bytes);

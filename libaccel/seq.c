@@ -28,7 +28,8 @@ void accel_seq_free(struct accel_seq *seq)
 
 static struct accel_seq *accel_seq_alloc(struct accel_ctx *ctx,
 					 const struct accel_geometry *g,
-					 const struct accel_plan *lay)
+					 const struct accel_plan *lay,
+					 uint32_t tenant)
 {
 	struct accel_seq *seq = calloc(1, sizeof(*seq));
 	pthread_condattr_t ca;
@@ -44,6 +45,7 @@ static struct accel_seq *accel_seq_alloc(struct accel_ctx *ctx,
 	seq->g = *g;
 	seq->lay = *lay;
 	seq->nspaces = lay->nspaces;
+	seq->tenant = tenant;
 	pthread_mutex_init(&seq->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -59,6 +61,7 @@ static int accel_seq_make_spaces(struct accel_seq *seq)
 	int ret;
 
 	for (i = 0; i < seq->nspaces; i++) {
+		seq->spaces[i].tenant = seq->tenant;
 		ret = seq->ctx->be->space_create(seq->ctx, &seq->spaces[i],
 						 seq->lay.space_bytes);
 		if (ret) {
@@ -69,10 +72,13 @@ static int accel_seq_make_spaces(struct accel_seq *seq)
 	return 0;
 }
 
-/* Takes the best-fitting kept sequence of geometry g for want pages. */
+/*
+ * Takes the best-fitting kept sequence of geometry g and tenant for want
+ * pages: another tenant's would keep its frames charged to that tenant.
+ */
 static struct accel_seq *accel_take_kept(struct accel_ctx *ctx,
 					 const struct accel_geometry *g,
-					 uint64_t want)
+					 uint32_t tenant, uint64_t want)
 {
 	struct accel_seq *s, **pp, *cand[64];
 	uint64_t mapped[64];
@@ -80,7 +86,7 @@ static struct accel_seq *accel_take_kept(struct accel_ctx *ctx,
 
 	pthread_mutex_lock(&ctx->lock);
 	for (s = ctx->kept; s && n < 64; s = s->next) {
-		if (!memcmp(&s->g, g, sizeof(*g))) {
+		if (!memcmp(&s->g, g, sizeof(*g)) && s->tenant == tenant) {
 			cand[n] = s;
 			mapped[n++] = s->mapped_pages;
 		}
@@ -143,6 +149,7 @@ int accel_seq_create(struct accel_ctx *ctx, const struct accel_geometry *g,
 	struct accel_seq_opts def = { 0 };
 	struct accel_plan lay;
 	struct accel_seq *seq;
+	uint32_t tenant;
 	int ret;
 
 	if (!ctx || !out)
@@ -150,15 +157,22 @@ int accel_seq_create(struct accel_ctx *ctx, const struct accel_geometry *g,
 	*out = NULL;
 	if (!opts)
 		opts = &def;
-	if (opts->flags & ~ACCEL_SEQ_PRIORITY)
+	if (opts->flags & ~(ACCEL_SEQ_PRIORITY | ACCEL_SEQ_TENANT))
 		return -EINVAL;
+	tenant = ctx->tenant;
+	if (opts->flags & ACCEL_SEQ_TENANT) {
+		/* Read only with the flag: older callers' opts end before. */
+		if (opts->reserved || opts->tenant >= ctx->ntenants)
+			return -EINVAL;
+		tenant = opts->tenant;
+	}
 	ret = accel_layout_make(g, ctx->page_size, &lay);
 	if (ret)
 		return ret;
 	if (opts->hint_tokens > g->max_tokens)
 		return -EINVAL;
 
-	seq = accel_take_kept(ctx, g,
+	seq = accel_take_kept(ctx, g, tenant,
 			      accel_layout_pages(&lay, opts->hint_tokens));
 	if (seq) {
 		uint32_t i;
@@ -169,7 +183,7 @@ int accel_seq_create(struct accel_ctx *ctx, const struct accel_geometry *g,
 		for (i = 0; ctx->be->space_reuse && i < seq->nspaces; i++)
 			ctx->be->space_reuse(ctx, &seq->spaces[i]);
 	} else {
-		seq = accel_seq_alloc(ctx, g, &lay);
+		seq = accel_seq_alloc(ctx, g, &lay, tenant);
 		if (!seq)
 			return -ENOMEM;
 		ret = accel_seq_make_spaces(seq);
@@ -177,7 +191,7 @@ int accel_seq_create(struct accel_ctx *ctx, const struct accel_geometry *g,
 		    accel_trim_some(ctx, 0) > 0) {
 			/* Kept sequences hold memory, mappings and space ids. */
 			accel_seq_free(seq);
-			seq = accel_seq_alloc(ctx, g, &lay);
+			seq = accel_seq_alloc(ctx, g, &lay, tenant);
 			ret = seq ? accel_seq_make_spaces(seq) : -ENOMEM;
 		}
 		if (ret) {

@@ -25,11 +25,14 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/kvmem.h>
@@ -528,6 +531,139 @@ out:
 	accel_close(ctx);
 }
 
+/* Frames tenant t holds in all tiers (tenants/<t>/frames_*); -1: unknown. */
+static long long tenant_frames(uint32_t t)
+{
+	static const char *const tier[] = { "hbm", "dram", "cxl" };
+	long long sum = 0;
+
+	for (int i = 0; i < 3; i++) {
+		char path[96];
+		long long v = -1;
+		FILE *f;
+
+		snprintf(path, sizeof(path),
+			 "/sys/class/misc/kvmem/tenants/%u/frames_%s", t,
+			 tier[i]);
+		f = fopen(path, "r");
+		if (f) {
+			if (fscanf(f, "%lld", &v) != 1)
+				v = -1;
+			fclose(f);
+		}
+		if (v < 0)
+			return -1;
+		sum += v;
+	}
+	return sum;
+}
+
+/* In a child as uid/gid nobody: accel_seq_create in tenant t; -ret. */
+static int create_as_nobody(uint32_t t)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		struct accel_seq_opts so = { .flags = ACCEL_SEQ_TENANT,
+					     .tenant = t };
+		struct accel_ctx *ctx;
+		struct accel_seq *s;
+		gid_t g = 65534;
+
+		if (setgroups(1, &g) || setgid(65534) || setuid(65534))
+			_exit(200);
+		ctx = open_ctx(0);
+		if (!ctx)
+			_exit(201);
+		_exit(-accel_seq_create(ctx, &geo, &so, &s));
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/*
+ * One context, sequences of several tenants (ACCEL_SEQ_TENANT): each
+ * sequence's frames (host backend: its KV; cuda: its host copies) are
+ * charged to its own tenant, kept sequences are reused only within their
+ * tenant, a bad tenant is refused, and one the process may not charge is
+ * the module's EACCES.
+ */
+static void seq_tenant(void)
+{
+	struct accel_seq_opts t2 = { .flags = ACCEL_SEQ_TENANT, .tenant = 2 };
+	struct accel_seq_opts t3 = { .flags = ACCEL_SEQ_TENANT, .tenant = 3 };
+	struct accel_seq_opts bad = t2;
+	struct accel_ctx *ctx = open_ctx(0);
+	struct accel_seq *a = NULL, *b = NULL, *x = NULL;
+	long long f0 = tenant_frames(0), f2 = tenant_frames(2);
+	struct kvmem_info info = { 0 };
+	struct accel_stats st0, st;
+	struct stat dev;
+	int fd = open("/dev/kvmem", O_RDWR);
+
+	CHECK(fd >= 0 && !ioctl(fd, KVMEM_IOC_GET_INFO, &info), "GET_INFO");
+	if (fd >= 0)
+		close(fd);
+	if (!ctx)
+		return;
+	CHECK(f0 >= 0 && f2 >= 0, "tenants/0 and 2 frames_* readable");
+	CHECK(!accel_seq_create(ctx, &geo, &t2, &a), "create in tenant 2");
+	if (!a || accel_seq_grow(a, 1000) < 0)
+		goto out;
+	put_tokens(a, 0, 1000, 31);
+	/* Swapped out, both backends hold the sequence in kvmem frames. */
+	CHECK(!accel_seq_swap_out(a) && !accel_seq_wait(a, 30000), "swap out");
+	CHECK(tenant_frames(2) > f2, "tenant 2 holds the frames (%lld > %lld)",
+	      tenant_frames(2), f2);
+	CHECK(tenant_frames(0) == f0, "the context's tenant 0 holds none more "
+	      "(%lld, was %lld)", tenant_frames(0), f0);
+	CHECK(!accel_seq_swap_in(a) && !accel_seq_wait(a, 30000), "swap in");
+	CHECK(!bad_tokens(a, 1000, 31), "tokens intact");
+	{
+		struct accel_completion c[2];
+
+		accel_poll_completions(ctx, c, 2);
+	}
+	accel_seq_destroy(a);
+	accel_stats(ctx, &st0);
+	CHECK(!accel_seq_create(ctx, &geo, &t3, &b), "create in tenant 3");
+	accel_stats(ctx, &st);
+	CHECK(st.seqs_reused == st0.seqs_reused, "tenant 3 does not reuse "
+	      "tenant 2's kept sequence");
+	CHECK(!accel_seq_create(ctx, &geo, &t2, &x), "create in tenant 2");
+	accel_stats(ctx, &st);
+	CHECK(st.seqs_reused == st0.seqs_reused + 1, "tenant 2 reuses its own "
+	      "kept sequence (%llu)", (unsigned long long)st.seqs_reused);
+
+	bad.tenant = info.ntenants;
+	CHECK(accel_seq_create(ctx, &geo, &bad, &a) == -EINVAL && !a,
+	      "tenant = ntenants (%u): EINVAL", info.ntenants);
+	bad.tenant = 2;
+	bad.reserved = 1;
+	CHECK(accel_seq_create(ctx, &geo, &bad, &a) == -EINVAL, "reserved "
+	      "not 0: EINVAL");
+	bad.reserved = 0;
+	bad.flags = 1U << 7;
+	CHECK(accel_seq_create(ctx, &geo, &bad, &a) == -EINVAL,
+	      "unknown flag: EINVAL");
+	/* A forked child of the emulation is not a CUDA process: host only. */
+	if (!strcmp(backend, "host") && !stat("/dev/kvmem", &dev) &&
+	    !chmod("/dev/kvmem", 0666)) {
+		CHECK(create_as_nobody(5) == EACCES, "nobody, tenant 5 not "
+		      "granted: EACCES");
+		CHECK(create_as_nobody(0) == 0, "nobody, the default tenant: 0");
+		chmod("/dev/kvmem", dev.st_mode & 07777);
+	}
+out:
+	accel_seq_destroy(x);
+	accel_seq_destroy(b);
+	accel_close(ctx);
+	CHECK(tenant_frames(2) == f2 && tenant_frames(0) == f0, "every frame back "
+	      "(tenant 0 %lld, 2 %lld)", tenant_frames(0), tenant_frames(2));
+}
+
 /*
  * A swap-out that cannot finish (the host tier runs out under the
  * tenant's quota half way through the spaces) fails as a whole: the
@@ -914,6 +1050,7 @@ static const struct {
 	{ "swap_round_trip", swap_round_trip, false, false, false },
 	{ "reuse_after_swap", reuse_after_swap, false, false, false },
 	{ "swap_out_fails_whole", swap_out_fails_whole, false, true, false },
+	{ "seq_tenant", seq_tenant, false, true, false },
 	{ "device_pool_grants", device_pool_grants, true, true, false },
 	{ "daemon_directs_device_swap", daemon_directs_device_swap, true, true,
 	  false },

@@ -1314,7 +1314,7 @@ static void errors_geometry(struct afx *x)
 	}
 	CHECK_ERR(-accel_seq_create(x->ctx, NULL, NULL, &s), EINVAL,
 		  "accel_seq_create without a geometry");
-	so.flags = 2;
+	so.flags = 1U << 7;
 	CHECK_ERR(-accel_seq_create(x->ctx, &geo_layer, &so, &s), EINVAL,
 		  "accel_seq_create, unknown flag");
 	so.flags = 0;
