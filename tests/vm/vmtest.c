@@ -226,6 +226,8 @@ static const struct vt_test tests[] = {
 	  "(memory.current), orphans too, ENOMEM at memory.max"),
 	E(space_cap, "max_spaces: EMFILE past the cap in one file, others "
 	  "still create, DESTROY makes room"),
+	E(python_pytest, "the Python binding's pytest suite (tests/python) "
+	  "on the module, host's python3 in a chroot; torch on 6.12"),
 	E(final_baseline, "module state is the load-time state"),
 #undef E
 };
