@@ -1436,8 +1436,8 @@ static PyMethodDef seq_methods[] = {
 	  "raises ValueError at once. Idempotent." },
 	{ "grow", (PyCFunction)seq_grow, METH_O,
 	  "grow(tokens) -> bool\n\naccel_seq_grow(): tokens [0, tokens) "
-	  "usable; True if it blocked. ValueError past max_tokens; "
-	  "BlockingIOError-free: OSError EBUSY while swapped. seq-serial." },
+	  "usable; True if it blocked. ValueError past max_tokens, "
+	  "OSError EBUSY while swapped out. seq-serial." },
 	{ "tensor", (PyCFunction)(void (*)(void))seq_tensor,
 	  METH_VARARGS | METH_KEYWORDS,
 	  "tensor(layer, kv, tokens=None) -> Tensor\n\nA view of tokens "

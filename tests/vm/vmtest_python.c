@@ -62,7 +62,7 @@ void test_python_pytest(void)
 	}
 	if (out)
 		fclose(out);
-	status = xwait_timeout(pid, 115000);
+	status = xwait_timeout(pid, 165000);
 	CHECK(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	      "python3 -m pytest (torch %s) exits 0 (status 0x%x)",
 	      torch ? "on" : "off", status);
