@@ -28,6 +28,8 @@
 #                    man pages, udev rule, modprobe.d/modules-load.d examples,
 #                    the DKMS source tree (/usr/src), kvmemd/kvmemctl if built
 #   make install-libaccel [DESTDIR=...] [PREFIX=/usr/local] libaccel only
+#   make python      the Python binding (python/) into build/python/kvmem
+#   make install-python [DESTDIR=...] [PYTHONDIR=...] the binding only
 #   make deps        install the Debian packages the above need (root)
 #   make clean       remove build/
 #   make help        this text
@@ -70,6 +72,7 @@ BENCH_PARAMS := reserve_mib=96
 DEMO_KVER  := $(firstword $(K612) $(K61))
 
 .PHONY: check-packages install install-uapi install-man install-dist install-dkms install-daemon
+.PHONY: python python-san install-python
 .PHONY: all module modules-all unit vm-bins libaccel install-libaccel kvmemd \
 	example kernels cuda-emu check check-run deps bench bench-run demo demo-run \
 	clean help FORCE
@@ -379,7 +382,7 @@ KVMEMCTL_BIN   ?= $(BUILD)/tools/kvmemctl
 MAN_PAGES      := $(wildcard man/*.[1-8])
 
 install: install-libaccel install-uapi install-man install-dist install-dkms \
-	install-daemon
+	install-daemon install-python
 
 install-uapi:
 	install -d $(DESTDIR)$(PREFIX)/include/linux
@@ -418,6 +421,46 @@ install-daemon:
 		install -d $(DESTDIR)$(SBINDIR); \
 		install -m 0755 $(KVMEMCTL_BIN) $(DESTDIR)$(SBINDIR)/kvmemctl; \
 	else echo "install: no $(KVMEMCTL_BIN) (not built): kvmemctl skipped"; fi
+
+# ---- the Python binding (python/, Documentation/python.md) ------------------
+#
+# kvmem._accel for Debian's /usr/bin/python3, with libaccel compiled in
+# (only PyInit__accel exported): build/python/kvmem/, which PYTHONPATH=
+# build/python imports. PYTHONDIR: where make install puts the package.
+PY3        ?= /usr/bin/python3
+PY_INC     := $(shell $(PY3) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
+PY_EXT     := $(shell $(PY3) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
+PYTHONDIR  ?= /usr/lib/python3/dist-packages
+PY_PKG     := $(BUILD)/python/kvmem
+PY_SRC     := python/_accel.c $(ACCEL_SRC)
+PY_DEPS    := $(PY_SRC) $(ACCEL_HDR) python/_accel.map
+PY_FILES   := $(wildcard python/kvmem/*.py python/kvmem/*.pyi)
+PY_CFLAGS   = $(ACCEL_CFLAGS) -I$(PY_INC) -fPIC -fvisibility=hidden -shared \
+	-Wl,--version-script=python/_accel.map
+
+$(PY_PKG)/_accel$(PY_EXT): $(PY_DEPS)
+	@test -n "$(PY_INC)" && test -f "$(PY_INC)/Python.h" || { echo \
+		"make python: no Python.h for $(PY3): make deps (python3-dev)"; exit 1; }
+	@mkdir -p $(@D)
+	$(CC) $(PY_CFLAGS) -O2 -o $@ $(PY_SRC) -ldl
+
+# The same under ASan+UBSan (run with libasan preloaded: tools/check.sh).
+$(BUILD)/python-san/kvmem/_accel$(PY_EXT): $(PY_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(PY_CFLAGS) -O1 $(SAN) -o $@ $(PY_SRC) -ldl
+
+$(BUILD)/python/kvmem/.copied $(BUILD)/python-san/kvmem/.copied: $(PY_FILES)
+	@mkdir -p $(@D)
+	cp $(PY_FILES) $(@D)/ && touch $@
+
+python: $(PY_PKG)/_accel$(PY_EXT) $(PY_PKG)/.copied
+
+python-san: $(BUILD)/python-san/kvmem/_accel$(PY_EXT) $(BUILD)/python-san/kvmem/.copied
+
+install-python: python
+	install -d $(DESTDIR)$(PYTHONDIR)/kvmem
+	install -m 0644 $(PY_FILES) $(DESTDIR)$(PYTHONDIR)/kvmem/
+	install -m 0644 $(PY_PKG)/_accel$(PY_EXT) $(DESTDIR)$(PYTHONDIR)/kvmem/
 
 # ---- the example ---------------------------------------------------------------
 

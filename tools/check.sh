@@ -64,6 +64,15 @@ else
 	cat "$res/build-kvmemd-san.log"
 fi
 
+echo "== the Python binding on the host (plain, and under ASan+UBSan)"
+# tests/python/test_host.py: what needs no module (arguments, accel_open's
+# errors, the cuda backend without the module on the emulation), one line
+# per pytest case; the module's tests run in the VM (python_pytest).
+tools/check-python.sh >>"$res/unit.txt" 2>"$res/python-host.log" ||
+	{ grep -q '^FAIL' "$res/unit.txt" ||
+		echo "FAIL python/host (see $res/python-host.log)" >>"$res/unit.txt"
+	  tail -n 40 "$res/python-host.log"; }
+
 echo "== cuda emulation (plain, and under ASan+UBSan)"
 # test_cuemu prints one PASS/FAIL line per case; its stderr is mostly the
 # emulation's "cuemu: ..." lines (the negative cases provoke misuse), which

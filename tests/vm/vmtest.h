@@ -430,6 +430,8 @@ T(run_manager_gone);
 T(swap_protocol); T(swap_kill); T(neg_swap);
 /* vmtest_docs.c */
 T(doc_libaccel_minimal); T(doc_admin_fdinfo);
+/* vmtest_python.c */
+T(python_pytest);
 #undef T
 
 #endif /* KVMEM_VMTEST_H */
