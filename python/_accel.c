@@ -128,6 +128,12 @@ static const char *err_hint(const char *call, int e)
 			"modprobe kvmem (or check device= and $ACCEL_DEVICE)" :
 			"no such object";
 	case EACCES:
+		if (!strcmp(call, "accel_seq_create"))
+			return "this process may not charge that tenant: "
+				"grant it (echo UID > /sys/class/misc/kvmem/"
+				"tenants/N/uid, or gid) or use the default "
+				"tenant";
+		/* fall through */
 	case EPERM:
 		return "no permission on the kvmem device: run as root or "
 			"as a member of the device's group (udev rule "
@@ -805,16 +811,17 @@ static PyObject *ctx_seq_bytes(CtxObject *self, PyObject *geo)
 static PyObject *ctx_create(CtxObject *self, PyObject *args, PyObject *kw)
 {
 	static char *kwl[] = { "geometry", "hint_tokens", "priority",
-		"user_data", NULL };
+		"user_data", "tenant", NULL };
 	PyObject *geo, *hint = NULL, *prio = Py_None, *ud = Py_None;
+	PyObject *tenant = Py_None;
 	struct accel_seq_opts so = { 0 };
 	struct accel_geometry g;
 	SeqObject *s;
 	uint64_t v;
 	int ret;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$OOO", kwl, &geo, &hint,
-					 &prio, &ud))
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$OOOO", kwl, &geo, &hint,
+					 &prio, &ud, &tenant))
 		return NULL;
 	if (geo_from(geo, &g))
 		return NULL;
@@ -825,6 +832,12 @@ static PyObject *ctx_create(CtxObject *self, PyObject *args, PyObject *kw)
 		if (get_i32(prio, "priority", &so.priority))
 			return NULL;
 		so.flags |= ACCEL_SEQ_PRIORITY;
+	}
+	if (tenant != Py_None) {
+		if (get_u64(tenant, "tenant", UINT32_MAX, &v))
+			return NULL;
+		so.tenant = (uint32_t)v;
+		so.flags |= ACCEL_SEQ_TENANT;
 	}
 	if (ctx_enter(self))
 		return NULL;
@@ -995,9 +1008,10 @@ static PyMethodDef ctx_methods[] = {
 	  "one sequence of this geometry takes." },
 	{ "create", (PyCFunction)(void (*)(void))ctx_create,
 	  METH_VARARGS | METH_KEYWORDS,
-	  "create(geometry, *, hint_tokens=0, priority=None, user_data=None)"
-	  " -> Sequence\n\naccel_seq_create(): a sequence with 0 tokens. "
-	  "priority None: the context's. ctx-safe." },
+	  "create(geometry, *, hint_tokens=0, priority=None, user_data=None,"
+	  " tenant=None) -> Sequence\n\naccel_seq_create(): a sequence with "
+	  "0 tokens. priority, tenant None: the context's (a tenant must be "
+	  "one this process may charge: PermissionError). ctx-safe." },
 	{ "poll_completions", (PyCFunction)(void (*)(void))ctx_poll,
 	  METH_VARARGS | METH_KEYWORDS,
 	  "poll_completions(max=64) -> list[Completion]\n\n"

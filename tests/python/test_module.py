@@ -180,6 +180,18 @@ def test_swap_views_completions_selectors(ctx):
         seq.wait()
 
 
+def test_sequence_tenant(ctx):
+    ntenants = int(open("/sys/module/kvmem/parameters/tenants").read())
+    with ctx.create(GEO["per_seq"], tenant=3) as seq:
+        seq.grow(64)
+    for bad in (-1, 1 << 32, "3"):
+        with pytest.raises((ValueError, TypeError)):
+            ctx.create(GEO["per_seq"], tenant=bad)
+    with pytest.raises(OSError) as ei:
+        ctx.create(GEO["per_seq"], tenant=ntenants)
+    assert ei.value.errno == errno.EINVAL
+
+
 def test_progress_priority_demand(ctx):
     with ctx.create(GEO["per_seq"], priority=5) as seq:
         seq.grow(3)
