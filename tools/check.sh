@@ -144,6 +144,7 @@ record build.txt serve/host-corrupt-detected sh -c "! build/kvmem-serve-san \
 record build.txt build/doc-snippets tools/doc-snippets.sh
 record build.txt build/cuda-emu mk build/cuda-emu/libcuda.so.1
 record build.txt build/kvmemd mk build/kvmemd build/policy-bench
+record build.txt build/kvmemctl mk build/kvmemctl
 # kernels/: the CUDA kernels build (not run: no GPU) with their entry
 # points; attention.c's marked loops vectorize; the attention bench builds.
 record build.txt build/kernels-cuda mk build/kernels/kvmem_kernels.fatbin
@@ -189,11 +190,12 @@ for k in $k61 $k612; do
 	# accel-example goes in too: the test accel_example runs it; and
 	# kvmemd (dynamically linked: its libraries follow), for kvmemd_*.
 	if [ -f "build/kmod-$k/kvmem.ko" ] && [ -x build/vm/kvmem-vmtest ] &&
-		[ -x build/vm/accel-example ] && [ -x build/kvmemd ]; then
+		[ -x build/vm/accel-example ] && [ -x build/kvmemd ] &&
+		[ -x build/kvmemctl ]; then
 		tests/vm/run.sh --kernel "/boot/vmlinuz-$k" \
 			--module "build/kmod-$k/kvmem.ko" --params "$vm_params" \
 			--mode test --hostfs --out "$out" build/vm/kvmem-vmtest \
-			build/vm/accel-example build/kvmemd \
+			build/vm/accel-example build/kvmemd build/kvmemctl \
 			$(ls build/vm/accel-backend-test build/cuda-emu/libcuda.so.1 \
 				build/vm/kvmem-serve \
 				build/vm/libaccel-minimal build/vm/admin-guide-fdinfo.sh \

@@ -1598,13 +1598,38 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* kvmemd's sequence @id ("sequences"), its switches and residency; false
+ * if kvmemd does not list it. */
+static bool kd_seq(uint64_t id, int64_t *switches, char *at, size_t len)
+{
+	json_object *rep, *a;
+	bool found = false;
+	int e;
+
+	rep = kd_ask("{\"cmd\":\"sequences\"}", &e);
+	if (rep && json_object_object_get_ex(rep, "sequences", &a))
+		for (size_t i = 0; !found && i < json_object_array_length(a); i++) {
+			json_object *s = json_object_array_get_idx(a, i);
+
+			if ((uint64_t)jget(s, "id") != id)
+				continue;
+			found = true;
+			*switches = jget(s, "switches");
+			snprintf(at, len, "%s", jgets(s, "residency"));
+		}
+	json_object_put(rep);
+	return found;
+}
+
 static int move_daemon(struct move_ctx *x, uint64_t id, const char *tier,
 		       json_object *ds)
 {
 	const char *fast = jgets(ds, "fast_tier"), *slow = jgets(ds, "slow_tier");
-	const char *to = NULL, *want;
+	const char *to = NULL;
+	int64_t sw0 = 0, sw = 0;
 	json_object *rep;
-	char req[128];
+	char req[128], at[16] = "";
+	bool done = false;
 	int e;
 
 	if (!strcmp(tier, "fast") || !strcmp(tier, fast))
@@ -1618,6 +1643,7 @@ static int move_daemon(struct move_ctx *x, uint64_t id, const char *tier,
 		    "role)", fast, slow, tier);
 		return EX_USAGE;
 	}
+	kd_seq(id, &sw0, at, sizeof(at));
 	snprintf(req, sizeof(req), "{\"cmd\":\"move\",\"sequence\":%llu,"
 		 "\"tier\":\"%s\"}", (unsigned long long)id, to);
 	rep = kd_ask(req, &e);
@@ -1634,32 +1660,21 @@ static int move_daemon(struct move_ctx *x, uint64_t id, const char *tier,
 		return EX_FAIL;
 	}
 	json_object_put(rep);
-	want = !strcmp(to, "fast") ? "\"residency\":\"fast\"" :
-	       "\"residency\":\"slow\"";
+	/* Done when the switch has ended: one more switch, not in flight. */
 	if (!x->nowait) {
 		uint64_t end = now_ms() + x->timeout * 1000;
-		char key[48];
-		bool done = false;
 
-		snprintf(key, sizeof(key), "{\"id\":%llu,", (unsigned long long)id);
 		while (!done && now_ms() < end) {
-			json_object *s = kd_ask("{\"cmd\":\"sequences\"}", &e);
-			const char *t = s ? json_object_to_json_string_ext(s,
-						JSON_C_TO_STRING_PLAIN) : "";
-			const char *at = strstr(t, key);
-			const char *next = at ? strstr(at + 1, "{\"id\":") : NULL;
-			const char *w = at ? strstr(at, want) : NULL;
-
-			done = w && (!next || w < next);
-			json_object_put(s);
+			done = kd_seq(id, &sw, at, sizeof(at)) && sw > sw0 &&
+			       strncmp(at, "to_", 3);
 			if (!done)
-				usleep(20000);
+				usleep(10000);
 		}
 		if (!done) {
-			err("move: kvmemd took the move of space %llu to %s but it "
-			    "had not ended after %llu s (kvmemctl seqs shows "
-			    "where it is)", (unsigned long long)id, to,
-			    (unsigned long long)x->timeout);
+			err("move: kvmemd took the move of space %llu to its %s "
+			    "tier but it had not ended after %llu s (kvmemctl "
+			    "seqs shows where it is)", (unsigned long long)id,
+			    to, (unsigned long long)x->timeout);
 			return EX_FAIL;
 		}
 	}
@@ -1670,14 +1685,18 @@ static int move_daemon(struct move_ctx *x, uint64_t id, const char *tier,
 		json_object_object_add(o, "id", jint((int64_t)id));
 		json_object_object_add(o, "tier", jstr(!strcmp(to, "fast") ?
 						       fast : slow));
-		json_object_object_add(o, "done", json_object_new_boolean(
-			!x->nowait));
+		json_object_object_add(o, "done", json_object_new_boolean(done));
+		json_object_object_add(o, "now", done ? jstr(at) : NULL);
 		print_json(o);
 	} else {
 		source_of(true, NULL);
 		printf("space %llu: %s to kvmemd's %s tier (%s)\n",
-		       (unsigned long long)id, x->nowait ? "moving" : "moved",
-		       to, !strcmp(to, "fast") ? fast : slow);
+		       (unsigned long long)id, done ? "moved" : "moving", to,
+		       !strcmp(to, "fast") ? fast : slow);
+		if (done && strcmp(at, to))
+			printf("(kvmemd has moved it back to its %s tier since, "
+			       "by its rules: 'kvmemctl daemon pause' first keeps "
+			       "it where it is put)\n", at);
 	}
 	return EX_OK;
 }
