@@ -69,7 +69,7 @@ static int64_t read_num(const char *path, int64_t dflt)
 
 int sys_write(const char *path, const char *val)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
 	ssize_t n;
 	int e;
 

@@ -122,8 +122,16 @@ static void frame(const struct snap *now, const struct snap *prev, out_fn out,
 
 		if (p->tier >= 0)
 			tier_frames[p->tier] += p->total;
+		char where[32];
+
+		if (p->device)
+			snprintf(where, sizeof(where), "device %04x:%02x:%02x.%x",
+				 p->devid >> 16, (p->devid >> 8) & 0xff,
+				 (p->devid >> 3) & 0x1f, p->devid & 7);
+		else
+			snprintf(where, sizeof(where), "node %d", p->node);
 		out(ctx, "pool%-4d %-24s %-5s %10s %10s  [%s] %3.0f%%\n",
-		    p->index, pool_label(p) + strcspn(pool_label(p), "(") ,
+		    p->index, where,
 		    p->tier >= 0 ? tier_names[p->tier] : "?",
 		    human_bytes(p->used * p->page_size, b2, sizeof(b2)),
 		    human_bytes(p->total * p->page_size, b3, sizeof(b3)),
