@@ -143,6 +143,8 @@ static const struct vt_test tests[] = {
 	  "remove-device, seqs and move by the manager ioctls, top, usage"),
 	E(kvmemctl_daemon, "kvmemctl with kvmemd: status, seqs and move "
 	  "through its socket, tenant set through kvmemd, pause/resume, top"),
+	E(kvmemctl_top_tmux, "kvmemctl top in tmux (the host's, --hostfs): "
+	  "the screen captured with capture-pane, q quits"),
 	E(doc_libaccel_minimal, "Documentation/libaccel.md's minimal "
 	  "program, built with its pkg-config recipe, runs"),
 	E(doc_admin_fdinfo, "admin-guide.md's per-client memory one-liner "

@@ -404,6 +404,7 @@ T(accel_example);
 T(kvmemd_restart);
 T(kvmemctl_module);
 T(kvmemctl_daemon);
+T(kvmemctl_top_tmux);
 T(kvmemd_device_tier);
 T(kvmemd_fair_weighted);
 T(kvmemd_fair_restart);
