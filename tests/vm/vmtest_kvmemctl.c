@@ -145,8 +145,6 @@ void test_kvmemctl_module(void)
 	      has("\"daemon\":{\"running\":false}"),
 	      "status --json --no-daemon: exit 0, source the module (%d: %.300s)",
 	      r, out);
-	for (int i = 0; i < kv_sys_npools(); i++)
-		shows_pool(i);
 	r = ctl("pools", "--json", NULL);
 	CHECK(r == 0, "pools --json: exit 0 (%d)", r);
 	for (int i = 0; i < kv_sys_npools(); i++)
@@ -172,9 +170,6 @@ void test_kvmemctl_module(void)
 	      "tenant set 3 --weight 7 --quota dram=100: exit %d, sysfs weight "
 	      "%llu quota_dram %llu (%.200s)", r, U(tenant_u64(3, "weight")),
 	      U(tenant_u64(3, "quota_dram")), out);
-	r = ctl("tenants", "--json", NULL);
-	CHECK(r == 0 && has("{\"id\":3,\"weight\":7,\"quota\":{\"hbm\":null,"
-			    "\"dram\":100,"), "tenants shows it (%.300s)", out);
 	r = ctl("tenant", "set", "3", "--weight", "1", "--quota", "dram=max",
 		NULL);
 	CHECK(r == 0 && tenant_u64(3, "weight") == 1 &&
@@ -231,9 +226,6 @@ void test_kvmemctl_module(void)
 		CHECK(r == 0 && access(path, F_OK) != 0,
 		      "remove-device %s: exit %d, pool%llu gone (%.200s)",
 		      FAKE_PCI, r, U(devidx), out);
-		r = ctl("pool", "remove-device", FAKE_PCI, NULL);
-		CHECK(r == 1 && has("no device pool"), "remove-device again: "
-		      "exit 1 (%d: %.200s)", r, out);
 	}
 
 	/* seqs and move by the manager ioctls (no kvmemd). */
@@ -242,12 +234,10 @@ void test_kvmemctl_module(void)
 	r = ctl("seqs", "--json", NULL);
 	snprintf(want, sizeof(want), "{\"id\":%llu,\"client\":%llu,\"pid\":%d,",
 		 U(id), U(kv_fdinfo_u64(fd, "kvmem-client-id")), (int)getpid());
-	CHECK(r == 0 && has(want) && has("\"npages\":8,"),
+	CHECK(r == 0 && has(want) && has("\"npages\":8,") &&
+	      has("\"source\":{\"daemon\":null,"),
 	      "seqs --json: space %llu with its owner %s (%d: %.400s)", U(id),
 	      want, r, out);
-	r = ctl("seqs", NULL);
-	CHECK(r == 0 && has("source: module (manager ioctls"),
-	      "seqs says it used the manager ioctls (%.200s)", out);
 	if (e.Q >= 0) {
 		const char *qt = tier_name(e.pool[e.Q].tier);
 
@@ -260,10 +250,6 @@ void test_kvmemctl_module(void)
 		CHECK(byte_check(a.map, a.size, 0x42) == UINT64_MAX,
 		      "the space's bytes survive the move");
 	}
-	r = ctl("move", "999999", "dram", NULL);
-	CHECK(r == 1 && has("no space 999999"), "move of no space: exit 1 "
-	      "(%d: %.200s)", r, out);
-
 	/* top, not a terminal: -n frames, then exit 0. */
 	r = ctl("top", "-n", "2", "-d", "0.1", NULL);
 	CHECK(r == 0 && strstr(out, "source: ") &&
@@ -302,13 +288,9 @@ void test_kvmemctl_daemon(void)
 
 	r = ctl("status", "--json", "--socket", CTL_SOCK, NULL);
 	CHECK(r == 0 && has("\"source\":{\"daemon\":\"" CTL_SOCK "\"") &&
-	      has("\"running\":true") && has("\"fast_tier\":"),
+	      has("\"running\":true") && has("\"fast_tier\":") &&
+	      has("\"manager\":true"),
 	      "status --json: kvmemd's state too (%d: %.400s)", r, out);
-	r = ctl("status", "--socket", CTL_SOCK, NULL);
-	CHECK(r == 0 && has("source: kvmemd (" CTL_SOCK ")") &&
-	      has("kvmemd: running") && has("manager"),
-	      "status: source kvmemd, kvmemd's client the manager (%.600s)", out);
-
 	/* seqs through kvmemd (the manager role is its). */
 	r = ctl("seqs", "--json", "--socket", CTL_SOCK, NULL);
 	snprintf(want, sizeof(want), "{\"id\":%llu,\"client\":%llu,\"pid\":%d,",
@@ -365,11 +347,6 @@ void test_kvmemctl_daemon(void)
 	CHECK(r == 0 && kvmemd_ask(CTL_SOCK, "{\"cmd\":\"status\"}", buf,
 				   sizeof(buf)) && strstr(buf, "\"paused\":false"),
 	      "daemon resume (%d: %.200s)", r, buf);
-	r = ctl("daemon", "request", "{\"cmd\":\"bogus\"}", "--socket",
-		CTL_SOCK, NULL);
-	CHECK(r == 1 && has("\"ok\":false"), "a refused request: exit 1 "
-	      "(%d: %.200s)", r, out);
-
 	kill(pid, SIGTERM);
 	st = xwait_timeout(pid, 30000);
 	CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
@@ -398,7 +375,7 @@ void test_kvmemctl_top_tmux(void)
 		"chroot /host /bin/sh -c 'export TERM=xterm HOME=/tmp; "
 		"S=\"tmux -S /tmp/kvmemctl-tmux.sock\"; "
 		"$S new-session -d -x 110 -y 30 \"/tmp/kvmemctl top -d 0.2 "
-		"--socket /tmp/none.sock\" || exit 1; sleep 1.5; "
+		"--socket /tmp/none.sock\" || exit 1; sleep 1; "
 		"$S capture-pane -p; echo CAPTURED; $S send-keys q; "
 		"for i in 1 2 3 4 5 6 7 8 9 10; do $S has-session 2>/dev/null "
 		"|| { echo GONE; break; }; sleep 0.3; done; $S kill-server "
