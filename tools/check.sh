@@ -64,19 +64,19 @@ else
 	cat "$res/build-kvmemd-san.log"
 fi
 
-echo "== kvmemctl on the host (no module; a fake sysfs and kvmemd)"
+echo "== kvmemctl on the host (no module; a fake sysfs and kvmemd; ASan+UBSan)"
 # Usage errors exit 2, a missing module, device or daemon exits 1 with a
 # message naming it; tables and --json against a fake sysfs tree.
-if mk build/kvmemctl >"$res/build-kvmemctl.log" 2>&1; then
+if mk build/kvmemctl-san >"$res/build-kvmemctl.log" 2>&1; then
 	out="$res/kvmemctl-host.out"
-	python3 tests/kvmemctl/kvmemctl_host.py build/kvmemctl >"$out" 2>&1
+	python3 tests/kvmemctl/kvmemctl_host.py build/kvmemctl-san >"$out" 2>&1
 	status=$?
 	grep -E '^(PASS|FAIL) ' "$out" >>"$res/unit.txt"
 	grep -v '^PASS' "$out" || true
 	[ "$status" -eq 0 ] || grep -q '^FAIL' "$out" ||
 		echo "FAIL kvmemctl_host (exit $status)" >>"$res/unit.txt"
 else
-	echo "FAIL build/kvmemctl" >>"$res/unit.txt"
+	echo "FAIL build/kvmemctl-san" >>"$res/unit.txt"
 	cat "$res/build-kvmemctl.log"
 fi
 
