@@ -19,8 +19,8 @@ pkgs=(
 	qemu-system-x86 busybox-static file
 	libdrm-dev libnuma-dev
 	pkg-config libsystemd-dev libinih-dev libjson-c-dev libmicrohttpd-dev
-	# kvmemctl top (ncurses)
-	libncurses-dev
+	# kvmemctl top (ncurses), and tmux to test it in the VM (--hostfs)
+	libncurses-dev tmux
 	man-db dkms
 	python3-dev python3-numpy python3-pytest python3-torch
 	debhelper dh-dkms dpkg-dev fakeroot lintian
