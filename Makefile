@@ -3,7 +3,7 @@
 # kvmem top-level build. Everything is built under build/.
 #
 #   make             (= make all) kvmem.ko for KDIR (build/module/), libaccel,
-#                    the in-VM test programs and the example
+#                    the in-VM test programs, the example, kvmemd, kvmemctl
 #   make module      kvmem.ko for KDIR into build/module/kvmem.ko; KDIR
 #                    defaults to the running kernel's build dir, else the 6.1
 #                    test kernel's (it says which it uses)
@@ -20,6 +20,7 @@
 #                    (with kvmem-serve's serving figures, plots and
 #                    build/bench/serving-report.md)
 #   make kvmemd      build/kvmemd, the scheduling daemon (daemon/)
+#   make kvmemctl    build/kvmemctl, the admin tool (tools/kvmemctl/)
 #   make kernels     kernels/: CUDA fatbin (built, not run here), the
 #                    vectorization check, build/attn-bench (host bench)
 #   make demo        boot a test kernel and run tools/accel-example in it:
@@ -74,10 +75,10 @@ DEMO_KVER  := $(firstword $(K612) $(K61))
 .PHONY: check-packages install install-uapi install-man install-dist install-dkms install-daemon
 .PHONY: python python-san install-python
 .PHONY: all module modules-all unit vm-bins libaccel install-libaccel kvmemd \
-	example kernels cuda-emu check check-run deps bench bench-run demo demo-run \
+	example kernels cuda-emu kvmemctl check check-run deps bench bench-run demo demo-run \
 	clean help FORCE
 
-all: module vm-bins libaccel example kvmemd
+all: module vm-bins libaccel example kvmemd kvmemctl
 
 help:
 	@sed -n '3,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
@@ -181,6 +182,24 @@ $(BUILD)/kvmemd-san: daemon/kvmemd.c $(KVMEMD_LIBSRC) $(KVMEMD_HDR)
 	$(CC) $(KVMEMD_CFLAGS) -O1 $(SAN) -o $@ daemon/kvmemd.c $(KVMEMD_LIBSRC) $(KVMEMD_LIBS)
 
 kvmemd: $(BUILD)/kvmemd
+
+# kvmemctl, the admin tool (tools/kvmemctl/): json-c as kvmemd, ncurses
+# for top (Debian: libncurses-dev).
+KVMEMCTL_SRC  := $(wildcard tools/kvmemctl/*.c)
+KVMEMCTL_DEPS := $(KVMEMCTL_SRC) $(wildcard tools/kvmemctl/*.h) uapi/linux/kvmem.h
+KVMEMCTL_CFLAGS = $(CSTD) $(CWARN) -Iuapi $(shell pkg-config --cflags json-c ncurses)
+KVMEMCTL_LIBS   = $(shell pkg-config --libs json-c ncurses) -lm
+
+$(BUILD)/kvmemctl: $(KVMEMCTL_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(KVMEMCTL_CFLAGS) -O2 -o $@ $(KVMEMCTL_SRC) $(KVMEMCTL_LIBS)
+
+# The same under ASan+UBSan, for make check's host test of it.
+$(BUILD)/kvmemctl-san: $(KVMEMCTL_DEPS)
+	@mkdir -p $(@D)
+	$(CC) $(KVMEMCTL_CFLAGS) -O1 $(SAN) -o $@ $(KVMEMCTL_SRC) $(KVMEMCTL_LIBS)
+
+kvmemctl: $(BUILD)/kvmemctl
 
 # Its tests link the daemon's files but its main (kvmemd.c).
 $(BUILD)/unit/daemon_%: tests/daemon/test_%.c $(POLICY_DEPS) $(KVMEMD_LIBSRC) $(KVMEMD_HDR)
@@ -378,7 +397,7 @@ SBINDIR        ?= $(PREFIX)/sbin
 # Hooks for the daemon and the admin tool: installed when built.
 KVMEMD_BIN     ?= $(BUILD)/kvmemd
 KVMEMD_UNIT    ?= daemon/kvmemd.service
-KVMEMCTL_BIN   ?= $(BUILD)/tools/kvmemctl
+KVMEMCTL_BIN   ?= $(BUILD)/kvmemctl
 MAN_PAGES      := $(wildcard man/*.[1-8])
 
 install: install-libaccel install-uapi install-man install-dist install-dkms \

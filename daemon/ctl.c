@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <linux/kvmem.h>
+
 #include "kvmemd.h"
 
 #define CTL_MAX_REQUEST 4096
@@ -194,6 +196,57 @@ static char *do_sequences(struct kvmemd *d)
 	return finish(o);
 }
 
+static void one_space(void *arg, const struct kvmem_space_info *si,
+		      const uint64_t *pools, uint32_t npools)
+{
+	struct json_object *e = json_object_new_object(), *pp, *pc;
+
+	json_object_object_add(e, "id", json_object_new_int64(si->id));
+	json_object_object_add(e, "client", json_object_new_int64(si->client));
+	json_object_object_add(e, "tenant", json_object_new_int64(si->tenant));
+	json_object_object_add(e, "priority", json_object_new_int(si->priority));
+	json_object_object_add(e, "tokens", json_object_new_int64(
+		(int64_t)si->tokens));
+	json_object_object_add(e, "npages", json_object_new_int64(
+		(int64_t)si->npages));
+	json_object_object_add(e, "tier", json_object_new_int64(si->tier));
+	json_object_object_add(e, "policy", json_object_new_int64(si->policy));
+	json_object_object_add(e, "resident", json_object_new_int64(
+		(int64_t)si->resident));
+	json_object_object_add(e, "copies", json_object_new_int64(
+		(int64_t)si->copies));
+	json_object_object_add(e, "run_state", json_object_new_int64(si->run_state));
+	json_object_object_add(e, "run_tier", json_object_new_int64(si->run_tier));
+	json_object_object_add(e, "demand", json_object_new_int64(si->demand));
+	json_object_object_add(e, "flags", json_object_new_int64(si->flags));
+	pp = json_object_new_array();
+	pc = json_object_new_array();
+	for (uint32_t i = 0; pools && i < npools; i++) {
+		json_object_array_add(pp, json_object_new_int64((int64_t)pools[i]));
+		json_object_array_add(pc, json_object_new_int64(
+			(int64_t)pools[npools + i]));
+	}
+	json_object_object_add(e, "pool_pages", pp);
+	json_object_object_add(e, "pool_copies", pc);
+	json_object_array_add(arg, e);
+}
+
+/* The module's own list, through kvmemd's manager file (kvmemctl seqs). */
+static char *do_spaces(struct kvmemd *d)
+{
+	struct json_object *o, *a = json_object_new_array();
+	int r = kd_device_spaces(d, one_space, a);
+
+	if (r) {
+		json_object_put(a);
+		return reply_error(d, -r, "spaces: %s", r == -ENODEV ?
+				   "no device (--no-device)" : strerror(-r));
+	}
+	o = ok_reply();
+	json_object_object_add(o, "spaces", a);
+	return finish(o);
+}
+
 static char *do_set_tenant(struct kvmemd *d, struct json_object *req)
 {
 	static const char *const keys[] = { "cmd", "tenant", "weight",
@@ -340,8 +393,8 @@ char *kd_ctl_handle(struct kvmemd *d, const char *line, size_t len)
 	    !json_object_is_type(cmdv, json_type_string)) {
 		json_object_put(req);
 		return reply_error(d, EINVAL, "\"cmd\" must be a string: "
-				   "status, tenants, sequences, set_tenant, "
-				   "move, pause or resume");
+				   "status, tenants, sequences, spaces, "
+				   "set_tenant, move, pause or resume");
 	}
 	cmd = json_object_get_string(cmdv);
 	if (!strcmp(cmd, "set_tenant"))
@@ -349,11 +402,12 @@ char *kd_ctl_handle(struct kvmemd *d, const char *line, size_t len)
 	else if (!strcmp(cmd, "move"))
 		out = do_move(d, req);
 	else if (strcmp(cmd, "status") && strcmp(cmd, "tenants") &&
-		 strcmp(cmd, "sequences") && strcmp(cmd, "pause") &&
+		 strcmp(cmd, "sequences") && strcmp(cmd, "spaces") &&
+		 strcmp(cmd, "pause") &&
 		 strcmp(cmd, "resume"))
 		out = reply_error(d, EINVAL, "unknown cmd \"%.32s\": status, "
-				  "tenants, sequences, set_tenant, move, "
-				  "pause or resume", cmd);
+				  "tenants, sequences, spaces, set_tenant, "
+				  "move, pause or resume", cmd);
 	else if ((out = no_fields(d, req, cmd)))
 		;
 	else if (!strcmp(cmd, "status"))
@@ -362,6 +416,8 @@ char *kd_ctl_handle(struct kvmemd *d, const char *line, size_t len)
 		out = do_tenants(d);
 	else if (!strcmp(cmd, "sequences"))
 		out = do_sequences(d);
+	else if (!strcmp(cmd, "spaces"))
+		out = do_spaces(d);
 	else {
 		d->pol.paused = !strcmp(cmd, "pause");
 		out = finish(ok_reply());

@@ -424,6 +424,41 @@ static int list_one(struct kvmemd *d, uint32_t id)
 	return r;
 }
 
+int kd_device_spaces(struct kvmemd *d, kd_space_fn fn, void *arg)
+{
+	size_t esz = info_size(d);
+	uint32_t batch = list_batch(d);
+	char *ent = calloc(batch, esz > ENTRY_ROOM ? esz : ENTRY_ROOM);
+	uint64_t *pools = calloc((size_t)batch * 2 * KD_MAX_POOLS,
+				 sizeof(*pools));
+	struct kvmem_list l = { .cursor = 0 };
+	int r = d->fd < 0 ? -ENODEV : 0;
+
+	while (!r && ent && pools) {
+		l.max = batch;
+		l.entries = (uintptr_t)ent;
+		l.pools = (uintptr_t)pools;
+		set_sized(d, &l, esz);
+		l.count = 0;
+		r = list(d, KVMEM_IOC_LIST_SPACES, &l);
+		for (uint32_t i = 0; !r && i < l.count && i < batch; i++) {
+			struct kvmem_space_info si = { 0 };
+
+			memcpy(&si, ent + i * esz, esz < sizeof(si) ? esz :
+			       sizeof(si));
+			fn(arg, &si, pools + (size_t)i * 2 * d->npools,
+			   d->npools);
+		}
+		if (!l.cursor)
+			break;
+	}
+	if (!r && (!ent || !pools))
+		r = -ENOMEM;
+	free(ent);
+	free(pools);
+	return r;
+}
+
 int kd_device_rebuild(struct kvmemd *d)
 {
 	int r = list_spaces(d, true);

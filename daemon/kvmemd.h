@@ -94,6 +94,13 @@ int kd_device_events(struct kvmemd *d);
 int kd_device_sync(struct kvmemd *d);
 void kd_apply(struct kvmemd *d);
 int kd_tenant_apply(struct kvmemd *d, uint32_t tenant);
+/* Every space as LIST_SPACES shows it, with its pages and clean copies
+ * per pool (@pools[0..npools), then [npools..2 npools)): the control
+ * socket's "spaces". -ENODEV without a device. */
+struct kvmem_space_info;
+typedef void (*kd_space_fn)(void *arg, const struct kvmem_space_info *si,
+			    const uint64_t *pools, uint32_t npools);
+int kd_device_spaces(struct kvmemd *d, kd_space_fn fn, void *arg);
 
 /* metrics.c: the text (malloc'd), and the endpoint (epoll fd to watch). */
 char *kd_metrics_render(const struct kvmemd *d, size_t *len);

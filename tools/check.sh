@@ -73,6 +73,22 @@ tools/check-python.sh >>"$res/unit.txt" 2>"$res/python-host.log" ||
 		echo "FAIL python/host (see $res/python-host.log)" >>"$res/unit.txt"
 	  tail -n 40 "$res/python-host.log"; }
 
+echo "== kvmemctl on the host (no module; a fake sysfs and kvmemd; ASan+UBSan)"
+# Usage errors exit 2, a missing module, device or daemon exits 1 with a
+# message naming it; tables and --json against a fake sysfs tree.
+if mk build/kvmemctl-san >"$res/build-kvmemctl.log" 2>&1; then
+	out="$res/kvmemctl-host.out"
+	python3 tests/kvmemctl/kvmemctl_host.py build/kvmemctl-san >"$out" 2>&1
+	status=$?
+	grep -E '^(PASS|FAIL) ' "$out" >>"$res/unit.txt"
+	grep -v '^PASS' "$out" || true
+	[ "$status" -eq 0 ] || grep -q '^FAIL' "$out" ||
+		echo "FAIL kvmemctl_host (exit $status)" >>"$res/unit.txt"
+else
+	echo "FAIL build/kvmemctl-san" >>"$res/unit.txt"
+	cat "$res/build-kvmemctl.log"
+fi
+
 echo "== cuda emulation (plain, and under ASan+UBSan)"
 # test_cuemu prints one PASS/FAIL line per case; its stderr is mostly the
 # emulation's "cuemu: ..." lines (the negative cases provoke misuse), which
@@ -153,6 +169,7 @@ record build.txt serve/host-corrupt-detected sh -c "! build/kvmem-serve-san \
 record build.txt build/doc-snippets tools/doc-snippets.sh
 record build.txt build/cuda-emu mk build/cuda-emu/libcuda.so.1
 record build.txt build/kvmemd mk build/kvmemd build/policy-bench
+record build.txt build/kvmemctl mk build/kvmemctl
 # kernels/: the CUDA kernels build (not run: no GPU) with their entry
 # points; attention.c's marked loops vectorize; the attention bench builds.
 record build.txt build/kernels-cuda mk build/kernels/kvmem_kernels.fatbin
@@ -198,11 +215,12 @@ for k in $k61 $k612; do
 	# accel-example goes in too: the test accel_example runs it; and
 	# kvmemd (dynamically linked: its libraries follow), for kvmemd_*.
 	if [ -f "build/kmod-$k/kvmem.ko" ] && [ -x build/vm/kvmem-vmtest ] &&
-		[ -x build/vm/accel-example ] && [ -x build/kvmemd ]; then
+		[ -x build/vm/accel-example ] && [ -x build/kvmemd ] &&
+		[ -x build/kvmemctl ]; then
 		tests/vm/run.sh --kernel "/boot/vmlinuz-$k" \
 			--module "build/kmod-$k/kvmem.ko" --params "$vm_params" \
 			--mode test --hostfs --out "$out" build/vm/kvmem-vmtest \
-			build/vm/accel-example build/kvmemd \
+			build/vm/accel-example build/kvmemd build/kvmemctl \
 			$(ls build/vm/accel-backend-test build/cuda-emu/libcuda.so.1 \
 				build/vm/kvmem-serve \
 				build/vm/libaccel-minimal build/vm/admin-guide-fdinfo.sh \

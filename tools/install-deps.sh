@@ -5,8 +5,8 @@
 # file (to tell static from dynamic test programs), the libdrm and libnuma
 # headers libaccel's GPU topology code uses, kvmemd's libraries (sd-event
 # and sd_notify, the ini parser, json-c, libmicrohttpd, found with
-# pkg-config), the compilers, man-db (the man pages' check), dkms and
-# Debian's packaging tools (make check-packages), and cuda.h (below). Does
+# pkg-config), ncurses (kvmemctl top), the compilers, man-db (the man
+# pages' check), dkms and Debian's packaging tools (make check-packages), and cuda.h (below). Does
 # nothing
 # when everything is there. Needs root.
 set -euo pipefail
@@ -19,6 +19,8 @@ pkgs=(
 	qemu-system-x86 busybox-static file
 	libdrm-dev libnuma-dev
 	pkg-config libsystemd-dev libinih-dev libjson-c-dev libmicrohttpd-dev
+	# kvmemctl top (ncurses), and tmux to test it in the VM (--hostfs)
+	libncurses-dev tmux
 	man-db dkms
 	python3-dev python3-numpy python3-pytest python3-torch
 	debhelper dh-dkms dpkg-dev fakeroot lintian

@@ -118,6 +118,9 @@ static void malformed_requests(void)
 		{ "{\"cmd\":\"status\",\"verbose\":true}", EINVAL },
 		{ "{\"cmd\":\"tenants\",\"id\":1}", EINVAL },
 		{ "{\"cmd\":\"sequences\",\"all\":1}", EINVAL },
+		{ "{\"cmd\":\"spaces\",\"all\":1}", EINVAL },
+		/* The module's list needs the device. */
+		{ "{\"cmd\":\"spaces\"}", ENODEV },
 		{ "{\"cmd\":\"pause\",\"for\":3}", EINVAL },
 		{ "{\"cmd\":\"resume\",\"x\":null}", EINVAL },
 		{ "{\"cmd\":\"set_tenant\"}", EINVAL },

@@ -140,6 +140,13 @@ static const struct vt_test tests[] = {
 	  "restart with the same view, second manager refused, SIGTERM"),
 	E(kvmemd_device_tier, "kvmemd: a GPU registered makes it the fast "
 	  "tier, device spaces scheduled, host ones not; GPU gone, back"),
+	E(kvmemctl_module, "kvmemctl without kvmemd: status/pools/tenants "
+	  "--json match sysfs, tenant set, pool resize, add-device and "
+	  "remove-device, seqs and move by the manager ioctls, top, usage"),
+	E(kvmemctl_daemon, "kvmemctl with kvmemd: status, seqs and move "
+	  "through its socket, tenant set through kvmemd, pause/resume, top"),
+	E(kvmemctl_top_tmux, "kvmemctl top in tmux (the host's, --hostfs): "
+	  "the screen captured with capture-pane, q quits"),
 	E(doc_libaccel_minimal, "Documentation/libaccel.md's minimal "
 	  "program, built with its pkg-config recipe, runs"),
 	E(doc_admin_fdinfo, "admin-guide.md's per-client memory one-liner "

@@ -350,6 +350,12 @@ struct kv_pipes {
 bool pipes_open(struct kv_pipes *p);
 void pipes_close(struct kv_pipes *p);
 
+/* kvmemd in the guest (vmtest_kvmemd.c): started on @sock with metrics
+ * off; one control request and its reply line; waits until it answers. */
+pid_t kvmemd_start(const char *sock);
+bool kvmemd_ask(const char *sock, const char *req, char *buf, size_t len);
+bool kvmemd_ready(pid_t pid, const char *sock, char *buf, size_t len);
+
 /* ------------------------------------------------------------- tests */
 
 struct vt_test {
@@ -396,6 +402,9 @@ T(accel_smoke); T(accel_grow); T(accel_step_ahead); T(accel_reuse);
 T(accel_swap); T(accel_errors); T(accel_no_module); T(accel_close);
 T(accel_example);
 T(kvmemd_restart);
+T(kvmemctl_module);
+T(kvmemctl_daemon);
+T(kvmemctl_top_tmux);
 T(kvmemd_device_tier);
 T(kvmemd_fair_weighted);
 T(kvmemd_fair_restart);

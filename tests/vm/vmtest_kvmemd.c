@@ -22,7 +22,7 @@
 #define KVMEMD_BIN	"/bin/kvmemd"
 #define KVMEMD_SOCK	"/tmp/kvmemd-test.sock"
 
-static pid_t kvmemd_start(const char *sock)
+pid_t kvmemd_start(const char *sock)
 {
 	pid_t pid = xfork();
 
@@ -35,7 +35,7 @@ static pid_t kvmemd_start(const char *sock)
 }
 
 /* One request, one reply line (into @buf); false on any failure. */
-static bool ask(const char *sock, const char *req, char *buf, size_t len)
+bool kvmemd_ask(const char *sock, const char *req, char *buf, size_t len)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = 20 };
@@ -68,10 +68,10 @@ out:
 }
 
 /* Waits until kvmemd answers "status" (TCG start-up is slow). */
-static bool kvmemd_ready(pid_t pid, const char *sock, char *buf, size_t len)
+bool kvmemd_ready(pid_t pid, const char *sock, char *buf, size_t len)
 {
 	for (int i = 0; i < 600; i++) {
-		if (ask(sock, "{\"cmd\":\"status\"}", buf, len))
+		if (kvmemd_ask(sock, "{\"cmd\":\"status\"}", buf, len))
 			return true;
 		if (waitpid(pid, NULL, WNOHANG) == pid)
 			return false;
@@ -118,7 +118,7 @@ void test_kvmemd_restart(void)
 		goto out_kill;
 	CHECK(strstr(buf, "\"ok\":true") && strstr(buf, "\"device\":true"),
 	      "status with the device: %s", buf);
-	CHECK(ask(KVMEMD_SOCK, "{\"cmd\":\"sequences\"}", buf, sizeof(buf)) &&
+	CHECK(kvmemd_ask(KVMEMD_SOCK, "{\"cmd\":\"sequences\"}", buf, sizeof(buf)) &&
 	      lists_space(buf, ida) && lists_space(buf, idb),
 	      "kvmemd lists both spaces (%llu, %llu): %.300s",
 	      (unsigned long long)ida, (unsigned long long)idb, buf);
@@ -136,10 +136,10 @@ void test_kvmemd_restart(void)
 	if (!CHECK(kvmemd_ready(pid, KVMEMD_SOCK, buf, sizeof(buf)),
 		   "kvmemd restarts after kill -9 (stale socket replaced)"))
 		goto out_kill;
-	CHECK(ask(KVMEMD_SOCK, "{\"cmd\":\"sequences\"}", buf, sizeof(buf)) &&
+	CHECK(kvmemd_ask(KVMEMD_SOCK, "{\"cmd\":\"sequences\"}", buf, sizeof(buf)) &&
 	      lists_space(buf, ida) && lists_space(buf, idb),
 	      "after the restart kvmemd lists both spaces: %.300s", buf);
-	CHECK(ask(KVMEMD_SOCK, "{\"cmd\":\"bogus\"}", buf, sizeof(buf)) &&
+	CHECK(kvmemd_ask(KVMEMD_SOCK, "{\"cmd\":\"bogus\"}", buf, sizeof(buf)) &&
 	      strstr(buf, "\"ok\":false"), "a bad request is refused: %s", buf);
 
 	/* The engine's data is untouched by all this. */
@@ -182,7 +182,7 @@ static bool fast_tier_is(const char *sock, const char *tier, char *buf,
 
 	snprintf(want, sizeof(want), "\"fast_tier\":\"%s\"", tier);
 	for (int i = 0; i < 400; i++) {
-		if (ask(sock, "{\"cmd\":\"status\"}", buf, len) &&
+		if (kvmemd_ask(sock, "{\"cmd\":\"status\"}", buf, len) &&
 		    strstr(buf, want))
 			return true;
 		sleep_ms(50);
@@ -244,7 +244,7 @@ void test_kvmemd_device_tier(void)
 	idd = dc.mmap_offset >> KVMEM_SPACE_SHIFT;
 	CHECK(fast_tier_is(KVMEMD_SOCK, "hbm", buf, sizeof(buf)),
 	      "the GPU registered: kvmemd's fast tier is hbm: %.300s", buf);
-	CHECK(ask(KVMEMD_SOCK, "{\"cmd\":\"sequences\"}", buf, sizeof(buf)) &&
+	CHECK(kvmemd_ask(KVMEMD_SOCK, "{\"cmd\":\"sequences\"}", buf, sizeof(buf)) &&
 	      lists_space(buf, idd) && !lists_space(buf, ida),
 	      "kvmemd schedules the device space %llu, not the host space "
 	      "%llu: %.300s", U(idd), U(ida), buf);
@@ -256,15 +256,15 @@ void test_kvmemd_device_tier(void)
 	if (CHECK_ERR(kv_ioctl(fd, KVMEM_IOC_DEVICE_POOL_REMOVE, &rm), 0,
 		      "DEVICE_POOL_REMOVE"))
 		added = false;
-	CHECK(ask(KVMEMD_SOCK, "{\"cmd\":\"status\"}", buf, sizeof(buf)), "status");
+	CHECK(kvmemd_ask(KVMEMD_SOCK, "{\"cmd\":\"status\"}", buf, sizeof(buf)), "status");
 	for (int i = 0; i < 400 && strstr(buf, "\"fast_tier\":\"hbm\""); i++) {
 		sleep_ms(50);
-		ask(KVMEMD_SOCK, "{\"cmd\":\"status\"}", buf, sizeof(buf));
+		kvmemd_ask(KVMEMD_SOCK, "{\"cmd\":\"status\"}", buf, sizeof(buf));
 	}
 	CHECK(!strstr(buf, "\"fast_tier\":\"hbm\""),
 	      "the GPU gone: a node tier is fast again: %.300s", buf);
 	for (int i = 0; i < 400; i++) {
-		if (ask(KVMEMD_SOCK, "{\"cmd\":\"sequences\"}", buf,
+		if (kvmemd_ask(KVMEMD_SOCK, "{\"cmd\":\"sequences\"}", buf,
 			sizeof(buf)) && lists_space(buf, ida))
 			break;
 		sleep_ms(50);
