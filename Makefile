@@ -28,6 +28,7 @@
 #   make install     [DESTDIR=...] [PREFIX=/usr/local] libaccel, <linux/kvmem.h>,
 #                    man pages, udev rule, modprobe.d/modules-load.d examples,
 #                    the DKMS source tree (/usr/src), kvmemd/kvmemctl if built
+#                    (and /etc/kvmem/kvmemd.conf unless present), the binding
 #   make install-libaccel [DESTDIR=...] [PREFIX=/usr/local] libaccel only
 #   make python      the Python binding (python/) into build/python/kvmem
 #   make install-python [DESTDIR=...] [PYTHONDIR=...] the binding only
@@ -435,6 +436,10 @@ install-daemon:
 		install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSTEMDUNITDIR); \
 		install -m 0755 $(KVMEMD_BIN) $(DESTDIR)$(SBINDIR)/kvmemd; \
 		install -m 0644 $(KVMEMD_UNIT) $(DESTDIR)$(SYSTEMDUNITDIR)/; \
+		install -d $(DESTDIR)$(SYSCONFDIR)/kvmem; \
+		[ -e $(DESTDIR)$(SYSCONFDIR)/kvmem/kvmemd.conf ] || \
+			install -m 0644 daemon/kvmemd.conf.example \
+				$(DESTDIR)$(SYSCONFDIR)/kvmem/kvmemd.conf; \
 	else echo "install: no $(KVMEMD_BIN) (not built): kvmemd skipped"; fi; \
 	if [ -x $(KVMEMCTL_BIN) ]; then \
 		install -d $(DESTDIR)$(SBINDIR); \

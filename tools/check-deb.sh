@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # dpkg-buildpackage -us -uc -b in a copy of the tree builds kvmem-dkms,
-# libaccel1 and libaccel-dev; lintian reports nothing (errors, warnings or
+# libaccel1, libaccel-dev and kvmemd; lintian reports nothing (errors, warnings or
 # info); each package unpacks (dpkg -x) into a scratch root with the files
 # it must hold, and a program links against the unpacked libaccel-dev with
 # its pkg-config file and runs accel_backend_name(). Writes build/deb/.
@@ -19,7 +19,8 @@ git ls-files -co --exclude-standard -z | cpio --quiet -0pdm "$out/kvmem-$ver"
 l=$(lintian --info "$out/kvmem_${ver}_amd64.changes" 2>&1 |
 	grep -v 'running with root privileges' || true)
 [ -z "$l" ] || { echo "lintian:"; echo "$l"; exit 1; }
-for p in kvmem-dkms_"${ver}"_all libaccel1_"${ver}"_amd64 libaccel-dev_"${ver}"_amd64; do
+for p in kvmem-dkms_"${ver}"_all libaccel1_"${ver}"_amd64 \
+	libaccel-dev_"${ver}"_amd64 kvmemd_"${ver}"_amd64; do
 	dpkg -x "$out/$p.deb" "$out/root"
 done
 r=$out/root
@@ -30,9 +31,15 @@ for f in "usr/src/kvmem-$ver/dkms.conf" "usr/src/kvmem-$ver/Kbuild" \
 	"usr/lib/$ma/libaccel.so.1" "usr/lib/$ma/libaccel.so" "usr/lib/$ma/libaccel.a" \
 	"usr/lib/$ma/pkgconfig/libaccel.pc" usr/include/accel.h \
 	usr/include/linux/kvmem.h usr/share/man/man3/libaccel.3.gz \
-	usr/share/man/man3/accel_open.3.gz; do
+	usr/share/man/man3/accel_open.3.gz usr/sbin/kvmemd usr/sbin/kvmemctl \
+	lib/systemd/system/kvmemd.service etc/kvmem/kvmemd.conf \
+	usr/share/man/man8/kvmemd.8.gz usr/share/man/man8/kvmemctl.8.gz; do
 	[ -e "$r/$f" ] || { echo "packages: no /$f"; exit 1; }
 done
+"$r/usr/sbin/kvmemctl" --help >/dev/null ||
+	{ echo "kvmemd: the packaged kvmemctl does not run"; exit 1; }
+dpkg-deb -I "$out/kvmemd_${ver}_amd64.deb" postinst | grep -q 'kvmemd.service' ||
+	{ echo "kvmemd: postinst does not set up kvmemd.service"; exit 1; }
 dpkg-deb -I "$out/kvmem-dkms_${ver}_all.deb" postinst | grep -q 'addgroup --system kvmem' ||
 	{ echo "kvmem-dkms: postinst does not create group kvmem"; exit 1; }
 cat >"$out/t.c" <<'C'
