@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # dpkg-buildpackage -us -uc -b in a copy of the tree builds kvmem-dkms,
-# libaccel1, libaccel-dev and kvmemd; lintian reports nothing (errors, warnings or
-# info); each package unpacks (dpkg -x) into a scratch root with the files
+# libaccel1, libaccel-dev, kvmemd and python3-kvmem; lintian reports
+# nothing (errors, warnings or info); each package unpacks (dpkg -x) into a scratch root with the files
 # it must hold, and a program links against the unpacked libaccel-dev with
-# its pkg-config file and runs accel_backend_name(). Writes build/deb/.
+# its pkg-config file and runs accel_backend_name(); the packaged kvmemctl
+# runs and the packaged binding imports. Writes build/deb/.
 # Usage: tools/check-deb.sh
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +21,8 @@ l=$(lintian --info "$out/kvmem_${ver}_amd64.changes" 2>&1 |
 	grep -v 'running with root privileges' || true)
 [ -z "$l" ] || { echo "lintian:"; echo "$l"; exit 1; }
 for p in kvmem-dkms_"${ver}"_all libaccel1_"${ver}"_amd64 \
-	libaccel-dev_"${ver}"_amd64 kvmemd_"${ver}"_amd64; do
+	libaccel-dev_"${ver}"_amd64 kvmemd_"${ver}"_amd64 \
+	python3-kvmem_"${ver}"_amd64; do
 	dpkg -x "$out/$p.deb" "$out/root"
 done
 r=$out/root
@@ -36,6 +38,9 @@ for f in "usr/src/kvmem-$ver/dkms.conf" "usr/src/kvmem-$ver/Kbuild" \
 	usr/share/man/man8/kvmemd.8.gz usr/share/man/man8/kvmemctl.8.gz; do
 	[ -e "$r/$f" ] || { echo "packages: no /$f"; exit 1; }
 done
+PYTHONPATH=$r/usr/lib/python3/dist-packages /usr/bin/python3 -c \
+	'import kvmem; assert kvmem.Geometry(1, 1, 8, "f16", 16, "per_seq")' ||
+	{ echo "python3-kvmem: the packaged binding does not import"; exit 1; }
 "$r/usr/sbin/kvmemctl" --help >/dev/null ||
 	{ echo "kvmemd: the packaged kvmemctl does not run"; exit 1; }
 dpkg-deb -I "$out/kvmemd_${ver}_amd64.deb" postinst | grep -q 'kvmemd.service' ||

@@ -23,7 +23,7 @@ pkgs=(
 	libncurses-dev tmux
 	man-db dkms
 	python3-dev python3-numpy python3-pytest python3-torch
-	debhelper dh-dkms dpkg-dev fakeroot lintian
+	debhelper dh-dkms dh-python dpkg-dev fakeroot lintian
 	# make bench's serving plots (latency CDFs, service shares): gnuplot,
 	# Debian's long-kept plotting tool, without X (pngcairo terminal).
 	gnuplot-nox
